@@ -1,0 +1,29 @@
+"""pyrama-core: services, layers, extensions, errors, graceful shutdown and telemetry."""
+
+from pyrama_core._extensions import Extensions
+from pyrama_core._service import (
+    BoxService,
+    Identity,
+    Layer,
+    Service,
+    ServiceFn,
+    Stack,
+    layers,
+    service_fn,
+)
+from pyrama_core.errors import PyramaError
+
+__all__ = [
+    "BoxService",
+    "Extensions",
+    "Identity",
+    "Layer",
+    "PyramaError",
+    "Service",
+    "ServiceFn",
+    "Stack",
+    "layers",
+    "service_fn",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,100 @@
+"""Extensions: a typed map carried by inputs and outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, TypeVar, overload
+
+__all__ = ["Extensions"]
+
+T = TypeVar("T")
+D = TypeVar("D")
+
+_MISSING: Any = object()
+
+
+class Extensions:
+    """A map from type to a value of that type.
+
+    Per-connection and per-request data (the peer address, TLS facts, a parsed ClientHello,
+    a request id) travel in ``Extensions`` on the input and output of a service instead of a
+    context object. The newest :meth:`insert` of a type wins. :meth:`fork` makes a child whose
+    look-ups fall through to its parent, so an h2 stream sees its connection's values without
+    copying them, and values the child inserts never leak back into the parent.
+    """
+
+    __slots__ = ("_map", "_parent")
+
+    def __init__(self, parent: Extensions | None = None) -> None:
+        self._map: dict[type[Any], Any] = {}
+        self._parent = parent
+
+    @property
+    def parent(self) -> Extensions | None:
+        """The extensions this one falls through to, if it was made by :meth:`fork`."""
+        return self._parent
+
+    def insert(self, value: object, key: type[Any] | None = None) -> None:
+        """Store *value* under its type (or under *key*, a supertype of it); newest wins."""
+        k = type(value) if key is None else key
+        if key is not None and not isinstance(value, key):
+            raise TypeError(f"{value!r} is not an instance of {key.__name__}")
+        self._map[k] = value
+
+    @overload
+    def get(self, key: type[T]) -> T | None: ...
+    @overload
+    def get(self, key: type[T], default: D) -> T | D: ...
+    def get(self, key: type[T], default: Any = None) -> Any:
+        """Return the value stored for *key* here or in a parent, else *default*."""
+        ext: Extensions | None = self
+        while ext is not None:
+            v = ext._map.get(key, _MISSING)
+            if v is not _MISSING:
+                return v
+            ext = ext._parent
+        return default
+
+    def require(self, key: type[T]) -> T:
+        """Return the value for *key*; raise ``KeyError`` naming the type if it is absent."""
+        v = self.get(key, _MISSING)
+        if v is _MISSING:
+            raise KeyError(f"no {key.__name__} in extensions")
+        return v  # type: ignore[no-any-return]
+
+    def contains(self, key: type[Any]) -> bool:
+        """Whether a value for *key* is stored here or in a parent."""
+        return self.get(key, _MISSING) is not _MISSING
+
+    __contains__ = contains
+
+    def remove(self, key: type[T]) -> T | None:
+        """Remove and return this map's own value for *key* (parents are untouched)."""
+        return self._map.pop(key, None)
+
+    def fork(self) -> Extensions:
+        """A child whose look-ups fall through to this map."""
+        return Extensions(self)
+
+    def extend(self, other: Extensions) -> None:
+        """Insert every value visible in *other* (its own values override its parents')."""
+        for k, v in other.items():
+            self._map[k] = v
+
+    def items(self) -> Iterator[tuple[type[Any], Any]]:
+        """Every visible (type, value) pair; a child's value hides its parent's."""
+        seen: set[type[Any]] = set()
+        ext: Extensions | None = self
+        while ext is not None:
+            for k, v in ext._map.items():
+                if k not in seen:
+                    seen.add(k)
+                    yield k, v
+            ext = ext._parent
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.items())
+
+    def __repr__(self) -> str:
+        names = ", ".join(k.__name__ for k, _ in self.items())
+        return f"Extensions({names})"

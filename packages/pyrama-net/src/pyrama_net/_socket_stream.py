@@ -1,0 +1,290 @@
+"""SocketStream: a Stream over an asyncio socket transport, built on a Protocol."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pyrama_core import Extensions
+
+__all__ = ["SocketInfo", "SocketStream", "SocketStreamProtocol", "open_socket_stream"]
+
+_READ_HIGH_WATER = 256 * 1024
+_WRITE_HIGH_WATER = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class SocketInfo:
+    """The addresses of a socket stream, inserted into its extensions.
+
+    ``local`` and ``peer`` are what the OS reports (``(host, port)`` tuples for IP sockets,
+    a path string for Unix sockets); ``family`` is the socket family.
+    """
+
+    local: Any
+    peer: Any
+    family: socket.AddressFamily
+
+
+class SocketStreamProtocol(asyncio.Protocol):
+    """The asyncio Protocol that buffers incoming bytes for a :class:`SocketStream`.
+
+    Listeners pass ``lambda: SocketStreamProtocol(loop, on_connect=spawn)`` to
+    ``loop.create_server``/``create_unix_server``: once the transport exists, a
+    :class:`SocketStream` is made and handed to *on_connect*.
+    """
+
+    __slots__ = (
+        "_buf",
+        "_closed",
+        "_drain_waiter",
+        "_eof",
+        "_exc",
+        "_paused_reading",
+        "_paused_writing",
+        "_read_waiter",
+        "loop",
+        "on_connect",
+        "stream",
+        "transport",
+    )
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        on_connect: Callable[[SocketStream], None] | None = None,
+    ) -> None:
+        self.loop = loop
+        self.on_connect = on_connect
+        self.stream: SocketStream | None = None
+        self.transport: asyncio.Transport | None = None
+        self._buf = bytearray()
+        self._eof = False
+        self._exc: BaseException | None = None
+        self._read_waiter: asyncio.Future[None] | None = None
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._paused_reading = False
+        self._paused_writing = False
+        self._closed: asyncio.Future[None] = loop.create_future()
+
+    # asyncio callbacks ---------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.set_write_buffer_limits(high=_WRITE_HIGH_WATER)
+        self.stream = SocketStream(transport, self)
+        if self.on_connect is not None:
+            self.on_connect(self.stream)
+
+    def data_received(self, data: bytes) -> None:
+        self._buf += data
+        w = self._read_waiter
+        if w is not None:
+            self._read_waiter = None
+            if not w.done():
+                w.set_result(None)
+        if len(self._buf) > _READ_HIGH_WATER and not self._paused_reading:
+            self._paused_reading = True
+            assert self.transport is not None
+            self.transport.pause_reading()
+
+    def eof_received(self) -> bool:
+        self._eof = True
+        self._wake_reader()
+        return True  # keep the transport open for writing (half-close)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._eof = True
+        if exc is not None and self._exc is None:
+            self._exc = exc
+        self._wake_reader()
+        dw = self._drain_waiter
+        if dw is not None and not dw.done():
+            self._drain_waiter = None
+            if exc is None:
+                dw.set_result(None)
+            else:
+                dw.set_exception(exc)
+        if not self._closed.done():
+            self._closed.set_result(None)
+
+    def pause_writing(self) -> None:
+        self._paused_writing = True
+
+    def resume_writing(self) -> None:
+        self._paused_writing = False
+        dw = self._drain_waiter
+        if dw is not None:
+            self._drain_waiter = None
+            if not dw.done():
+                dw.set_result(None)
+
+    def _wake_reader(self) -> None:
+        w = self._read_waiter
+        if w is not None:
+            self._read_waiter = None
+            if not w.done():
+                w.set_result(None)
+
+
+class SocketStream:
+    """A :class:`~pyrama_net.Stream` over an asyncio socket transport (TCP or Unix).
+
+    Bytes are buffered by an ``asyncio.Protocol`` (measured faster than StreamReader/Writer for
+    relays), reading pauses above 256 KiB unread, and :meth:`detach_socket` lets a relay take
+    the socket over for ``os.splice``.
+    """
+
+    __slots__ = ("_detached", "_extensions", "_proto", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, protocol: SocketStreamProtocol) -> None:
+        self._transport = transport
+        self._proto = protocol
+        self._detached = False
+        self._extensions = Extensions()
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            self._extensions.insert(
+                SocketInfo(
+                    local=transport.get_extra_info("sockname"),
+                    peer=transport.get_extra_info("peername"),
+                    family=socket.AddressFamily(sock.family),
+                )
+            )
+
+    @property
+    def extensions(self) -> Extensions:
+        """Facts about this stream; holds a :class:`SocketInfo`."""
+        return self._extensions
+
+    @property
+    def transport(self) -> asyncio.Transport:
+        """The underlying asyncio transport."""
+        return self._transport
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """Pass-through to the transport's ``get_extra_info``."""
+        return self._transport.get_extra_info(name, default)
+
+    async def read(self, max_bytes: int = 65536, /) -> bytes:
+        """Return up to *max_bytes* bytes (at least one), or ``b""`` at EOF."""
+        p = self._proto
+        while not p._buf:
+            if p._exc is not None:
+                exc = p._exc
+                raise exc
+            if p._eof:
+                return b""
+            w = p.loop.create_future()
+            p._read_waiter = w
+            await w
+        buf = p._buf
+        if len(buf) <= max_bytes:
+            data = bytes(buf)
+            buf.clear()
+        else:
+            data = bytes(buf[:max_bytes])
+            del buf[:max_bytes]
+        if p._paused_reading and len(buf) <= _READ_HIGH_WATER // 2:
+            p._paused_reading = False
+            self._transport.resume_reading()
+        return data
+
+    def buffered(self) -> int:
+        """How many received bytes are waiting to be read."""
+        return len(self._proto._buf)
+
+    def write(self, data: bytes | bytearray | memoryview, /) -> None:
+        """Queue *data* for sending."""
+        self._transport.write(data)
+
+    async def drain(self) -> None:
+        """Wait until the write queue is below the high-water mark."""
+        p = self._proto
+        if p._exc is not None and self._transport.is_closing():
+            raise p._exc
+        if not p._paused_writing:
+            return
+        if self._transport.is_closing():
+            # connection_lost will (or did) wake us; avoid waiting forever on a dead transport
+            await asyncio.sleep(0)
+            if p._exc is not None:
+                raise p._exc
+        w = p._drain_waiter
+        if w is None or w.done():
+            w = p.loop.create_future()
+            p._drain_waiter = w
+        await asyncio.shield(w)
+
+    def can_write_eof(self) -> bool:
+        """Whether half-close is supported by the transport."""
+        return self._transport.can_write_eof()
+
+    def write_eof(self) -> None:
+        """Half-close the sending side."""
+        if not self._transport.is_closing():
+            self._transport.write_eof()
+
+    def is_closing(self) -> bool:
+        """Whether the stream is closed or closing."""
+        return self._transport.is_closing()
+
+    async def close(self) -> None:
+        """Close the stream and wait until the transport has let go of the socket."""
+        if not self._transport.is_closing():
+            self._transport.close()
+        await asyncio.shield(self._proto._closed)
+
+    def abort(self) -> None:
+        """Close at once, dropping queued writes (sends RST on TCP)."""
+        self._transport.abort()
+
+    async def detach_socket(self) -> tuple[socket.socket, bytes] | None:
+        """Stop reading, flush writes, and hand over a duplicate of the socket.
+
+        See :meth:`pyrama_net.DetachableStream.detach_socket`. The returned socket is a
+        ``dup()`` of the transport's (same kernel socket, its own descriptor), in non-blocking
+        mode; the caller closes it, and then should :meth:`close` this stream.
+        """
+        t = self._transport
+        if self._detached or t.is_closing() or self._proto._exc is not None:
+            return None
+        raw = t.get_extra_info("socket")
+        if raw is None:
+            return None
+        t.pause_reading()
+        self._proto._paused_reading = True
+        # flush everything we queued to the kernel before someone else writes on the socket
+        while t.get_write_buffer_size() > 0:
+            t.set_write_buffer_limits(high=0, low=0)
+            self._proto._paused_writing = True
+            try:
+                await self.drain()
+            except OSError:
+                return None
+            if t.is_closing():
+                return None
+        self._detached = True
+        leftover = bytes(self._proto._buf)
+        self._proto._buf.clear()
+        fd = os.dup(raw.fileno())
+        sock = socket.socket(fileno=fd)
+        sock.setblocking(False)
+        return sock, leftover
+
+    def __repr__(self) -> str:
+        info = self._extensions.get(SocketInfo)
+        return f"SocketStream(peer={info.peer if info else None!r})"
+
+
+async def open_socket_stream(sock: socket.socket) -> SocketStream:
+    """Wrap an already connected (or accepted) socket into a :class:`SocketStream`."""
+    loop = asyncio.get_running_loop()
+    sock.setblocking(False)
+    _, proto = await loop.connect_accepted_socket(lambda: SocketStreamProtocol(loop), sock)
+    assert proto.stream is not None
+    return proto.stream

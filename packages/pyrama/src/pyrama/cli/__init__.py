@@ -1,0 +1,5 @@
+"""pyrama command-line tool."""
+
+
+def main() -> None:
+    """Entry point."""
