@@ -60,7 +60,7 @@ class Extensions:
         v = self.get(key, _MISSING)
         if v is _MISSING:
             raise KeyError(f"no {key.__name__} in extensions")
-        return v  # type: ignore[no-any-return]
+        return v
 
     def contains(self, key: type[Any]) -> bool:
         """Whether a value for *key* is stored here or in a parent."""
@@ -70,7 +70,8 @@ class Extensions:
 
     def remove(self, key: type[T]) -> T | None:
         """Remove and return this map's own value for *key* (parents are untouched)."""
-        return self._map.pop(key, None)
+        v: T | None = self._map.pop(key, None)
+        return v
 
     def fork(self) -> Extensions:
         """A child whose look-ups fall through to this map."""

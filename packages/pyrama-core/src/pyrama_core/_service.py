@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
-__all__ = ["BoxService", "Identity", "Layer", "Service", "ServiceFn", "Stack", "layers", "service_fn"]
+__all__ = [
+    "BoxService",
+    "Identity",
+    "Layer",
+    "Service",
+    "ServiceFn",
+    "Stack",
+    "layers",
+    "service_fn",
+]
 
 In = TypeVar("In", contravariant=True)
 Out = TypeVar("Out", covariant=True)

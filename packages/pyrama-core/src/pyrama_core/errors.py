@@ -17,10 +17,10 @@ __all__ = [
     "OverloadedError",
     "ProtocolError",
     "PyramaError",
+    "PyramaTimeoutError",
     "RateLimitedError",
     "ShutdownError",
     "Side",
-    "TimeoutError",
 ]
 
 
@@ -51,8 +51,8 @@ class ConfigError(PyramaError, ValueError):
     """A component was configured with invalid values."""
 
 
-class TimeoutError(PyramaError, TimeoutError):  # noqa: A001 - deliberate: also a builtin TimeoutError
-    """An operation did not complete within its deadline."""
+class PyramaTimeoutError(PyramaError, TimeoutError):
+    """An operation did not complete within its deadline (also a builtin ``TimeoutError``)."""
 
     def __init__(self, message: str = "operation timed out", *, seconds: float | None = None):
         super().__init__(message)

@@ -1,5 +1,9 @@
-"""pyrama-testing."""
+"""pyrama-testing: the workspace-only test kit (mock streams, free ports, peers)."""
 
-__all__: list[str] = []
+from pyrama_testing._mock_stream import MockStream, mock_stream_pair
+from pyrama_testing._peers import in_ci, require_peer
+from pyrama_testing._ports import free_port
+
+__all__ = ["MockStream", "free_port", "in_ci", "mock_stream_pair", "require_peer"]
 
 __version__ = "0.1.0"
