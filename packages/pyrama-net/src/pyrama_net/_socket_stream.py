@@ -35,7 +35,9 @@ class SocketStreamProtocol(asyncio.Protocol):
 
     Listeners pass ``lambda: SocketStreamProtocol(loop, on_connect=spawn)`` to
     ``loop.create_server``/``create_unix_server``: once the transport exists, a
-    :class:`SocketStream` is made and handed to *on_connect*.
+    :class:`SocketStream` is made and handed to *on_connect*. *stream_factory* (default
+    :class:`SocketStream`) builds that stream from ``(transport, protocol)``; transports pass a
+    subclass (``TcpStream``, ``UnixStream``) here.
     """
 
     __slots__ = (
@@ -50,6 +52,7 @@ class SocketStreamProtocol(asyncio.Protocol):
         "loop",
         "on_connect",
         "stream",
+        "stream_factory",
         "transport",
     )
 
@@ -57,9 +60,15 @@ class SocketStreamProtocol(asyncio.Protocol):
         self,
         loop: asyncio.AbstractEventLoop,
         on_connect: Callable[[SocketStream], None] | None = None,
+        *,
+        stream_factory: Callable[[asyncio.Transport, SocketStreamProtocol], SocketStream]
+        | None = None,
     ) -> None:
         self.loop = loop
         self.on_connect = on_connect
+        self.stream_factory: Callable[[asyncio.Transport, SocketStreamProtocol], SocketStream] = (
+            SocketStream if stream_factory is None else stream_factory
+        )
         self.stream: SocketStream | None = None
         self.transport: asyncio.Transport | None = None
         self._buf = bytearray()
@@ -76,7 +85,7 @@ class SocketStreamProtocol(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         transport.set_write_buffer_limits(high=_WRITE_HIGH_WATER)
-        self.stream = SocketStream(transport, self)
+        self.stream = self.stream_factory(transport, self)
         if self.on_connect is not None:
             self.on_connect(self.stream)
 
