@@ -1,6 +1,15 @@
 """pyrama-core: services, layers, extensions, errors, graceful shutdown and telemetry."""
 
+from pyrama_core._executor import Executor
 from pyrama_core._extensions import Extensions
+from pyrama_core._graceful import (
+    DEFAULT_SHUTDOWN_DEADLINE,
+    Shutdown,
+    ShutdownEvent,
+    ShutdownGuard,
+    ShutdownResult,
+    WeakShutdownGuard,
+)
 from pyrama_core._service import (
     BoxService,
     Identity,
@@ -14,14 +23,21 @@ from pyrama_core._service import (
 from pyrama_core.errors import PyramaError
 
 __all__ = [
+    "DEFAULT_SHUTDOWN_DEADLINE",
     "BoxService",
+    "Executor",
     "Extensions",
     "Identity",
     "Layer",
     "PyramaError",
     "Service",
     "ServiceFn",
+    "Shutdown",
+    "ShutdownEvent",
+    "ShutdownGuard",
+    "ShutdownResult",
     "Stack",
+    "WeakShutdownGuard",
     "layers",
     "service_fn",
 ]
