@@ -1,0 +1,1 @@
+"""pyrama's side-by-side benchmark harness (``python -m benchmarks --help``)."""
