@@ -1,0 +1,66 @@
+"""Graceful shutdown of `pyrama serve` on SIGTERM / SIGINT with connections in flight."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import socket
+
+from itsupport import Peers, Poll, Spawn
+
+
+def test_sigterm_lets_the_in_flight_connection_finish(
+    spawn: Spawn, pyrama_cli: list[str], peers: Peers
+) -> None:
+    r = spawn(
+        [*pyrama_cli, "serve", "echo", "--bind", "127.0.0.1:0", "--graceful", "30"],
+    )
+    with socket.create_connection(("127.0.0.1", r.port), timeout=20) as s:
+        s.sendall(b"before\n")
+        assert s.recv(100) == b"before\n"
+        r.signal(signal.SIGTERM)
+        # the listener stops accepting...
+        Poll.until(lambda: Poll.connect_refused(r.port), what="the listener to close")
+        assert r.proc.poll() is None  # ...but the process waits for our connection
+        s.sendall(b"during shutdown\n")
+        assert s.recv(100) == b"during shutdown\n"
+        s.shutdown(socket.SHUT_WR)
+        assert s.recv(100) == b""  # the echo sees EOF and closes its side
+    assert r.wait_exit() == 0
+
+
+def test_sigterm_deadline_cancels_a_lingering_connection(
+    spawn: Spawn, pyrama_cli: list[str]
+) -> None:
+    r = spawn(
+        [*pyrama_cli, "serve", "echo", "--bind", "127.0.0.1:0", "--graceful", "0.5"],
+    )
+    with socket.create_connection(("127.0.0.1", r.port), timeout=20) as s:
+        s.sendall(b"x")
+        assert s.recv(10) == b"x"
+        r.signal(signal.SIGTERM)
+        # we never close: after the deadline the server cancels the connection and exits
+        assert r.wait_exit() == 0
+        with contextlib.suppress(ConnectionResetError):
+            assert s.recv(10) == b""
+
+
+def test_second_sigint_skips_the_drain(spawn: Spawn, pyrama_cli: list[str]) -> None:
+    r = spawn(
+        [*pyrama_cli, "serve", "echo", "--bind", "127.0.0.1:0", "--graceful", "600"],
+    )
+    with socket.create_connection(("127.0.0.1", r.port), timeout=20) as s:
+        s.sendall(b"x")
+        assert s.recv(10) == b"x"
+        r.signal(signal.SIGINT)
+        Poll.until(lambda: Poll.connect_refused(r.port), what="the listener to close")
+        r.signal(signal.SIGINT)  # a 600 s drain would outlive the hang guard below
+        assert r.wait_exit(timeout=30) in (0, 130)
+
+
+def test_sigterm_with_nothing_in_flight_exits_cleanly(
+    spawn: Spawn, pyrama_cli: list[str], peers: Peers
+) -> None:
+    r = spawn([*pyrama_cli, "serve", "discard", "--mode", "udp", "--bind", "127.0.0.1:0"])
+    r.signal(signal.SIGTERM)
+    assert r.wait_exit() == 0
