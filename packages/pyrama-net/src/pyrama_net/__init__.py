@@ -1,5 +1,15 @@
 """pyrama-net: addresses, streams, relays, DNS, connectors and connection pools."""
 
+from pyrama_net._connector import (
+    ConnectAttempt,
+    ConnectAttemptsError,
+    Connector,
+    ConnectTarget,
+    ConnectTimeoutError,
+    EstablishedConnection,
+    HostPortTarget,
+    target_host_port,
+)
 from pyrama_net._dns import (
     ChainResolver,
     DenyAllResolver,
@@ -12,6 +22,7 @@ from pyrama_net._dns import (
     ip_literal,
 )
 from pyrama_net._dns_dnspython import DnspythonResolver
+from pyrama_net._happy_eyeballs import IpMode, happy_eyeballs_connect
 from pyrama_net._socket_stream import (
     SocketInfo,
     SocketStream,
@@ -22,6 +33,11 @@ from pyrama_net._stream import DetachableStream, Stream
 
 __all__ = [
     "ChainResolver",
+    "ConnectAttempt",
+    "ConnectAttemptsError",
+    "ConnectTarget",
+    "ConnectTimeoutError",
+    "Connector",
     "DenyAllResolver",
     "DetachableStream",
     "DnsNoRecordsError",
@@ -29,14 +45,19 @@ __all__ = [
     "DnsResolver",
     "DnsTimeoutError",
     "DnspythonResolver",
+    "EstablishedConnection",
+    "HostPortTarget",
+    "IpMode",
     "SocketInfo",
     "SocketStream",
     "SocketStreamProtocol",
     "StaticResolver",
     "Stream",
     "SystemResolver",
+    "happy_eyeballs_connect",
     "ip_literal",
     "open_socket_stream",
+    "target_host_port",
 ]
 
 __version__ = "0.1.0"

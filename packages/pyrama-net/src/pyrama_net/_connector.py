@@ -1,0 +1,158 @@
+"""The connector protocol: a Service that turns a target into an established connection.
+
+As in rama, a connector is nothing special: it is a :class:`~pyrama_core.Service` whose input
+is what to connect to (an authority, a request, a proxy target, ...) and whose output is an
+:class:`EstablishedConnection` holding the connection *and* the input it was made for, so
+layers above (TLS, HTTP, a pool) still see the target. Connectors stack like any service:
+``TlsConnectorLayer().layer(TcpConnector())`` is a connector too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv6Address
+from typing import Generic, Protocol, TypeAlias, TypeVar
+
+from pyrama_core import Extensions, Service
+from pyrama_core.errors import PyramaTimeoutError
+from pyrama_net.errors import ConnectError
+
+__all__ = [
+    "ConnectAttempt",
+    "ConnectAttemptsError",
+    "ConnectTarget",
+    "ConnectTimeoutError",
+    "Connector",
+    "EstablishedConnection",
+    "HostPortTarget",
+    "target_host_port",
+]
+
+TargetT = TypeVar("TargetT")
+ConnT = TypeVar("ConnT")
+
+
+@dataclass(slots=True)
+class EstablishedConnection(Generic[TargetT, ConnT]):
+    """What a connector returns: the connection, the target it was made for, and facts about it.
+
+    :attr:`conn` is the connection (a :class:`~pyrama_net.Stream` for transport connectors, an
+    HTTP connection for higher ones); :attr:`target` is the connector's input, passed through
+    so the layers above still know what was asked for; :attr:`extensions` carries facts about
+    the connection (for stream connectors it is the stream's own extensions).
+    """
+
+    conn: ConnT
+    target: TargetT
+    extensions: Extensions = field(default_factory=Extensions)
+
+
+Connector: TypeAlias = Service[TargetT, EstablishedConnection[TargetT, ConnT]]
+"""``Connector[Target, Conn]``: a service from a target to an :class:`EstablishedConnection`."""
+
+
+class HostPortTarget(Protocol):
+    """Anything with a ``host`` and a ``port``.
+
+    :class:`~pyrama_net.Authority`, :class:`~pyrama_net.SocketAddress`, or your own type.
+    ``str(host)`` must give the bare host: a domain, an IPv4 address, or an IPv6 address
+    with or without brackets.
+    """
+
+    @property
+    def host(self) -> object:
+        """The host (a domain, an IP address, or a ``Host``)."""
+        ...
+
+    @property
+    def port(self) -> int:
+        """The port."""
+        ...
+
+
+ConnectTarget: TypeAlias = HostPortTarget | tuple[str, int]
+"""What transport connectors accept: an object with ``.host``/``.port``, or ``(host, port)``."""
+
+
+def target_host_port(target: ConnectTarget) -> tuple[str, int]:
+    """Split a :data:`ConnectTarget` into ``(host, port)`` with IPv6 brackets removed.
+
+    Raises :class:`~pyrama_net.errors.ConnectError` (a ``ValueError`` would be a caller bug,
+    but a connector's callers expect connect errors) when the target has no usable host or
+    port.
+    """
+    host_obj: object
+    port: object
+    if isinstance(target, tuple):
+        if len(target) != 2:
+            raise ConnectError(f"a connect target tuple is (host, port), got {target!r}")
+        host_obj, port = target
+    else:
+        host_obj, port = target.host, target.port
+    host = host_obj if isinstance(host_obj, str) else str(host_obj)
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not host:
+        raise ConnectError(f"connect target {target!r} has an empty host")
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise ConnectError(f"connect target {target!r} has no valid port (1..65535)")
+    return host, port
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectAttempt:
+    """One failed attempt to connect to one address, kept for error reports."""
+
+    ip: IPv4Address | IPv6Address
+    """The address tried."""
+    port: int
+    """The port tried."""
+    error: Exception
+    """Why it failed."""
+
+    def __str__(self) -> str:
+        addr = f"[{self.ip}]" if isinstance(self.ip, IPv6Address) else str(self.ip)
+        return f"{addr}:{self.port}: {type(self.error).__name__}: {self.error}"
+
+
+class ConnectAttemptsError(ConnectError):
+    """Every address of a host was tried and none connected.
+
+    :attr:`attempts` lists each attempt with its error, in the order they were started; the
+    errors are also chained as an ``ExceptionGroup`` in ``__cause__``.
+    """
+
+    def __init__(
+        self, host: str, port: int, attempts: tuple[ConnectAttempt, ...], *, note: str = ""
+    ) -> None:
+        detail = "; ".join(str(a) for a in attempts) or "no address was tried"
+        extra = f" ({note})" if note else ""
+        super().__init__(f"could not connect to {host}:{port}{extra}: {detail}")
+        self.host = host
+        self.port = port
+        self.attempts = attempts
+
+
+class ConnectTimeoutError(ConnectError, PyramaTimeoutError):
+    """Connecting did not finish within its deadline.
+
+    It is both a :class:`~pyrama_net.errors.ConnectError` and a
+    :class:`~pyrama_core.errors.PyramaTimeoutError` (so a builtin ``TimeoutError``).
+    :attr:`attempts` lists the attempts that had already failed when time ran out.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        seconds: float | None,
+        attempts: tuple[ConnectAttempt, ...] = (),
+    ) -> None:
+        after = f" after {seconds:g}s" if seconds is not None else ""
+        detail = "".join(f"; {a}" for a in attempts)
+        PyramaTimeoutError.__init__(
+            self, f"connecting to {host}:{port} timed out{after}{detail}", seconds=seconds
+        )
+        self.host = host
+        self.port = port
+        self.attempts = attempts
