@@ -1,5 +1,6 @@
 """pyrama-core: services, layers, extensions, errors, graceful shutdown and telemetry."""
 
+from pyrama_core._backoff import ExponentialBackoff, Jitter
 from pyrama_core._executor import Executor
 from pyrama_core._extensions import Extensions
 from pyrama_core._graceful import (
@@ -10,6 +11,7 @@ from pyrama_core._graceful import (
     ShutdownResult,
     WeakShutdownGuard,
 )
+from pyrama_core._protocols import HasExtensions
 from pyrama_core._service import (
     BoxService,
     Identity,
@@ -26,8 +28,11 @@ __all__ = [
     "DEFAULT_SHUTDOWN_DEADLINE",
     "BoxService",
     "Executor",
+    "ExponentialBackoff",
     "Extensions",
+    "HasExtensions",
     "Identity",
+    "Jitter",
     "Layer",
     "PyramaError",
     "Service",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 __all__ = [
@@ -53,16 +53,16 @@ class ServiceFn(Generic[I, O]):
 
     __slots__ = ("_fn", "serve")
 
-    def __init__(self, fn: Callable[[I], Awaitable[O]]) -> None:
+    def __init__(self, fn: Callable[[I], Coroutine[Any, Any, O]]) -> None:
         self._fn = fn
         # bind directly: calling svc.serve(x) costs one call, not two
-        self.serve: Callable[[I], Awaitable[O]] = fn
+        self.serve: Callable[[I], Coroutine[Any, Any, O]] = fn
 
     def __repr__(self) -> str:
         return f"service_fn({getattr(self._fn, '__qualname__', self._fn)!r})"
 
 
-def service_fn(fn: Callable[[I], Awaitable[O]]) -> ServiceFn[I, O]:
+def service_fn(fn: Callable[[I], Coroutine[Any, Any, O]]) -> ServiceFn[I, O]:
     """Make a :class:`Service` from an async function (usable as a decorator)."""
     return ServiceFn(fn)
 
@@ -77,7 +77,7 @@ class BoxService(Generic[I, O]):
 
     def __init__(self, inner: Service[I, O]) -> None:
         self.inner = inner
-        self.serve: Callable[[I], Awaitable[O]] = inner.serve
+        self.serve: Callable[[I], Coroutine[Any, Any, O]] = inner.serve
 
     def __repr__(self) -> str:
         return f"BoxService({self.inner!r})"

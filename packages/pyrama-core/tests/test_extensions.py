@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pyrama_core import Extensions
+
+
+class Base:
+    pass
+
+
+class Derived(Base):
+    pass
+
+
+def test_newest_insert_wins() -> None:
+    ext = Extensions()
+    ext.insert(1)
+    ext.insert(2)
+    assert ext.get(int) == 2
+    assert len(ext) == 1
+
+
+def test_get_default_require_contains() -> None:
+    ext = Extensions()
+    assert ext.get(str) is None
+    assert ext.get(str, "dflt") == "dflt"
+    assert str not in ext
+    with pytest.raises(KeyError, match="no str"):
+        ext.require(str)
+    ext.insert("x")
+    assert ext.require(str) == "x"
+    assert ext.contains(str)
+
+
+def test_insert_under_supertype_key() -> None:
+    ext = Extensions()
+    d = Derived()
+    ext.insert(d, Base)
+    assert ext.get(Base) is d
+    assert ext.get(Derived) is None
+    with pytest.raises(TypeError):
+        ext.insert(3, str)
+
+
+def test_fork_falls_through_and_child_does_not_leak() -> None:
+    parent = Extensions()
+    parent.insert(1)
+    parent.insert("parent")
+    child = parent.fork()
+    assert child.parent is parent
+    assert child.get(int) == 1
+    child.insert("child")
+    child.insert(2.5)
+    assert child.get(str) == "child"
+    assert parent.get(str) == "parent"
+    assert parent.get(float) is None
+    assert len(child) == 3
+    # later parent inserts are visible through the child
+    parent.insert(b"late")
+    assert child.get(bytes) == b"late"
+
+
+def test_remove_only_touches_own_map() -> None:
+    parent = Extensions()
+    parent.insert(1)
+    child = parent.fork()
+    child.insert(2)
+    assert child.remove(int) == 2
+    assert child.get(int) == 1  # falls through again
+    assert child.remove(int) is None
+    assert parent.get(int) == 1
+
+
+def test_extend_and_items() -> None:
+    a = Extensions()
+    a.insert(1)
+    b = Extensions()
+    b.insert("s")
+    b.insert(2)
+    a.extend(b)
+    assert dict(a.items()) == {int: 2, str: "s"}
+    assert "int" in repr(a)
+
+
+@given(
+    st.lists(
+        st.lists(st.tuples(st.sampled_from([int, str, bytes, float]), st.integers()), max_size=6),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_fork_chain_matches_a_dict_model(levels: list[list[tuple[type, int]]]) -> None:
+    makers: dict[type, Callable[[int], object]] = {
+        int: int,
+        str: str,
+        bytes: lambda n: str(n).encode(),
+        float: float,
+    }
+    ext = Extensions()
+    model: dict[type, object] = {}
+    for i, inserts in enumerate(levels):
+        if i:
+            ext = ext.fork()
+        for key, n in inserts:
+            value = makers[key](n)
+            ext.insert(value)
+            model[key] = value
+    assert dict(ext.items()) == model
+    assert len(ext) == len(model)
+    for key in (int, str, bytes, float):
+        assert ext.get(key) == model.get(key)
