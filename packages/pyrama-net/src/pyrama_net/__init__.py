@@ -1,5 +1,6 @@
 """pyrama-net: addresses, streams, relays, DNS, connectors and connection pools."""
 
+from pyrama_net._authority import Authority
 from pyrama_net._connector import (
     ConnectAttempt,
     ConnectAttemptsError,
@@ -10,6 +11,7 @@ from pyrama_net._connector import (
     HostPortTarget,
     target_host_port,
 )
+from pyrama_net._credentials import Basic, Bearer
 from pyrama_net._dns import (
     ChainResolver,
     DenyAllResolver,
@@ -22,7 +24,12 @@ from pyrama_net._dns import (
     ip_literal,
 )
 from pyrama_net._dns_dnspython import DnspythonResolver
+from pyrama_net._domain import Domain
 from pyrama_net._happy_eyeballs import IpMode, happy_eyeballs_connect
+from pyrama_net._host import Host, IpAddress
+from pyrama_net._protocol import Protocol
+from pyrama_net._proxy_address import ProxyAddress
+from pyrama_net._socket_address import SocketAddress
 from pyrama_net._socket_stream import (
     SocketInfo,
     SocketStream,
@@ -32,6 +39,9 @@ from pyrama_net._socket_stream import (
 from pyrama_net._stream import DetachableStream, Stream
 
 __all__ = [
+    "Authority",
+    "Basic",
+    "Bearer",
     "ChainResolver",
     "ConnectAttempt",
     "ConnectAttemptsError",
@@ -45,9 +55,15 @@ __all__ = [
     "DnsResolver",
     "DnsTimeoutError",
     "DnspythonResolver",
+    "Domain",
     "EstablishedConnection",
+    "Host",
     "HostPortTarget",
+    "IpAddress",
     "IpMode",
+    "Protocol",
+    "ProxyAddress",
+    "SocketAddress",
     "SocketInfo",
     "SocketStream",
     "SocketStreamProtocol",

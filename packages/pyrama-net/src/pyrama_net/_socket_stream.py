@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pyrama_core import Extensions
+from pyrama_net._socket_address import SocketAddress
+from pyrama_net.errors import AddressError
 
 __all__ = ["SocketInfo", "SocketStream", "SocketStreamProtocol", "open_socket_stream"]
 
@@ -28,6 +30,25 @@ class SocketInfo:
     local: Any
     peer: Any
     family: socket.AddressFamily
+
+    @property
+    def local_address(self) -> SocketAddress | None:
+        """The local address as a :class:`~pyrama_net.SocketAddress`, or ``None`` (Unix)."""
+        return _to_socket_address(self.local)
+
+    @property
+    def peer_address(self) -> SocketAddress | None:
+        """The peer address as a :class:`~pyrama_net.SocketAddress`, or ``None`` (Unix)."""
+        return _to_socket_address(self.peer)
+
+
+def _to_socket_address(sockaddr: Any) -> SocketAddress | None:
+    if not isinstance(sockaddr, tuple):
+        return None  # a Unix path (str/bytes), or unknown
+    try:
+        return SocketAddress.from_tuple(sockaddr)
+    except AddressError:
+        return None
 
 
 class SocketStreamProtocol(asyncio.Protocol):
