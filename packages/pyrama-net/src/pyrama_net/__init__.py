@@ -1,6 +1,13 @@
 """pyrama-net: addresses, streams, relays, DNS, connectors and connection pools."""
 
 from pyrama_net._authority import Authority
+from pyrama_net._bridge import BridgeError, BridgeIdleTimeoutError, BridgeStats, bridge
+from pyrama_net._bytes_tracker import (
+    BytesCount,
+    BytesTrackerLayer,
+    BytesTrackerService,
+    BytesTrackerStream,
+)
 from pyrama_net._connector import (
     ConnectAttempt,
     ConnectAttemptsError,
@@ -12,6 +19,12 @@ from pyrama_net._connector import (
     target_host_port,
 )
 from pyrama_net._credentials import Basic, Bearer
+from pyrama_net._detach import (
+    DetachedIoCallback,
+    DetachedSocket,
+    detach_socket_observed,
+    observe_detached_io,
+)
 from pyrama_net._dns import (
     ChainResolver,
     DenyAllResolver,
@@ -27,6 +40,8 @@ from pyrama_net._dns_dnspython import DnspythonResolver
 from pyrama_net._domain import Domain
 from pyrama_net._happy_eyeballs import IpMode, happy_eyeballs_connect
 from pyrama_net._host import Host, IpAddress
+from pyrama_net._io import BufferedStream, read_exact, read_until
+from pyrama_net._peek import PeekStream, peek, rewind
 from pyrama_net._protocol import Protocol
 from pyrama_net._proxy_address import ProxyAddress
 from pyrama_net._socket_address import SocketAddress
@@ -37,11 +52,26 @@ from pyrama_net._socket_stream import (
     open_socket_stream,
 )
 from pyrama_net._stream import DetachableStream, Stream
+from pyrama_net._throttle import ThrottledStream, ThrottleLayer, ThrottleService
+from pyrama_net._transport_metrics import (
+    TransportMetricsLayer,
+    TransportMetricsService,
+    TransportMetricsStream,
+)
+from pyrama_net._wrapper import StreamWrapper
 
 __all__ = [
     "Authority",
     "Basic",
     "Bearer",
+    "BridgeError",
+    "BridgeIdleTimeoutError",
+    "BridgeStats",
+    "BufferedStream",
+    "BytesCount",
+    "BytesTrackerLayer",
+    "BytesTrackerService",
+    "BytesTrackerStream",
     "ChainResolver",
     "ConnectAttempt",
     "ConnectAttemptsError",
@@ -50,6 +80,8 @@ __all__ = [
     "Connector",
     "DenyAllResolver",
     "DetachableStream",
+    "DetachedIoCallback",
+    "DetachedSocket",
     "DnsNoRecordsError",
     "DnsOverrides",
     "DnsResolver",
@@ -61,6 +93,7 @@ __all__ = [
     "HostPortTarget",
     "IpAddress",
     "IpMode",
+    "PeekStream",
     "Protocol",
     "ProxyAddress",
     "SocketAddress",
@@ -69,10 +102,24 @@ __all__ = [
     "SocketStreamProtocol",
     "StaticResolver",
     "Stream",
+    "StreamWrapper",
     "SystemResolver",
+    "ThrottleLayer",
+    "ThrottleService",
+    "ThrottledStream",
+    "TransportMetricsLayer",
+    "TransportMetricsService",
+    "TransportMetricsStream",
+    "bridge",
+    "detach_socket_observed",
     "happy_eyeballs_connect",
     "ip_literal",
+    "observe_detached_io",
     "open_socket_stream",
+    "peek",
+    "read_exact",
+    "read_until",
+    "rewind",
     "target_host_port",
 ]
 

@@ -7,7 +7,7 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from pyrama_core import Extensions
 from pyrama_net._socket_address import SocketAddress
@@ -103,7 +103,8 @@ class SocketStreamProtocol(asyncio.Protocol):
 
     # asyncio callbacks ---------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # uvloop's transports implement asyncio.Transport without subclassing it: no isinstance
+        transport = cast(asyncio.Transport, transport)
         self.transport = transport
         transport.set_write_buffer_limits(high=_WRITE_HIGH_WATER)
         self.stream = self.stream_factory(transport, self)
@@ -129,6 +130,7 @@ class SocketStreamProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._eof = True
+        self._paused_writing = False  # no resume_writing will come: drain() must not wait
         if exc is not None and self._exc is None:
             self._exc = exc
         self._wake_reader()
@@ -244,6 +246,8 @@ class SocketStream:
             await asyncio.sleep(0)
             if p._exc is not None:
                 raise p._exc
+            if not p._paused_writing:
+                return  # connection_lost ran without an error: nothing left to wait for
         w = p._drain_waiter
         if w is None or w.done():
             w = p.loop.create_future()
