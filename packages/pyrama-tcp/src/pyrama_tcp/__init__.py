@@ -1,5 +1,14 @@
-"""pyrama-tcp."""
+"""pyrama-tcp: TCP listeners and streams; Unix domain sockets live in ``pyrama_tcp.unix``."""
 
-__all__: list[str] = []
+from pyrama_tcp._addr import AddrLike
+from pyrama_tcp._listener import DEFAULT_BACKLOG, TcpListener
+from pyrama_tcp._stream import TcpStream
+
+__all__ = [
+    "DEFAULT_BACKLOG",
+    "AddrLike",
+    "TcpListener",
+    "TcpStream",
+]
 
 __version__ = "0.1.0"
