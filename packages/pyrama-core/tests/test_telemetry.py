@@ -1,0 +1,243 @@
+from __future__ import annotations
+
+import io
+import json
+import logging
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator, MutableMapping
+from typing import Any
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from pyrama_core.errors import ConfigError
+from pyrama_core.telemetry import (
+    TelemetryProviders,
+    get_logger,
+    meter,
+    setup_logging,
+    setup_opentelemetry,
+    tracer,
+)
+from pyrama_core.telemetry._logging import _teardown_logging
+
+
+@pytest.fixture(autouse=True)
+def _clean_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    level = root.level
+    yield
+    _teardown_logging()
+    root.setLevel(level)
+
+
+def json_lines(stream: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+
+
+class Opaque:
+    def __repr__(self) -> str:
+        return "<opaque>"
+
+
+def test_json_lines_are_valid_json_for_structlog_and_stdlib() -> None:
+    out = io.StringIO()
+    setup_logging("json", "debug", stream=out)
+    log = get_logger("pyrama.test")
+    log.info("listening", address="127.0.0.1:8080", opaque=Opaque(), quote='say "hi"\n')
+    logging.getLogger("third.party").warning("plain %s message", "stdlib")
+    try:
+        raise ValueError("bad thing")
+    except ValueError:
+        log.exception("handler failed", conn=3)
+    entries = json_lines(out)
+    assert len(entries) == 3
+    first, second, third = entries
+    assert first["event"] == "listening"
+    assert first["level"] == "info"
+    assert first["logger"] == "pyrama.test"
+    assert first["address"] == "127.0.0.1:8080"
+    assert first["opaque"] == "<opaque>"
+    assert first["quote"] == 'say "hi"\n'
+    assert "timestamp" in first
+    assert second["event"] == "plain stdlib message"
+    assert second["level"] == "warning"
+    assert second["logger"] == "third.party"
+    assert third["level"] == "error"
+    assert third["conn"] == 3
+    assert "ValueError: bad thing" in str(third["exception"])
+
+
+def test_stdlib_exception_info_in_json() -> None:
+    out = io.StringIO()
+    setup_logging("json", stream=out)
+    try:
+        raise KeyError("k")
+    except KeyError:
+        logging.getLogger("lib").exception("lib failed")
+    [entry] = json_lines(out)
+    assert "KeyError" in str(entry["exception"])
+
+
+def test_level_filtering_and_extra() -> None:
+    out = io.StringIO()
+    setup_logging("json", "warning", stream=out)
+    get_logger("x").info("hidden")
+    get_logger("x").warning("shown")
+    logging.getLogger("y").info("hidden too")
+    logging.getLogger("y").error("with extra", extra={"peer": "::1"})
+    entries = json_lines(out)
+    assert [e["event"] for e in entries] == ["shown", "with extra"]
+    assert entries[1]["peer"] == "::1"
+
+
+def test_console_format() -> None:
+    out = io.StringIO()
+    setup_logging("console", stream=out, colors=False)
+    get_logger("pyrama.console").info("hello", port=8080)
+    text = out.getvalue()
+    assert "hello" in text
+    assert "port=8080" in text
+    assert "\x1b[" not in text
+
+
+def test_reconfiguring_replaces_the_handler() -> None:
+    first, second = io.StringIO(), io.StringIO()
+    setup_logging("json", stream=first)
+    setup_logging("json", stream=second)
+    get_logger("z").info("once")
+    assert first.getvalue() == ""
+    assert [e["event"] for e in json_lines(second)] == ["once"]
+
+
+def test_extra_processors_run() -> None:
+    out = io.StringIO()
+
+    def add_service(
+        _: object, __: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        event_dict["service"] = "edge"
+        return event_dict
+
+    setup_logging("json", stream=out, processors=[add_service])
+    logging.getLogger("p").warning("tagged")
+    assert json_lines(out)[0]["service"] == "edge"
+
+
+def test_invalid_logging_config() -> None:
+    with pytest.raises(ConfigError):
+        setup_logging("xml")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError):
+        setup_logging("json", "chatty")
+
+
+def test_tracer_and_meter_are_noops_without_sdk_setup() -> None:
+    t = tracer("pyrama.test")
+    with t.start_as_current_span("noop") as span:
+        assert not span.is_recording()
+    counter = meter("pyrama.test").create_counter("noop_total")
+    counter.add(1)  # must not fail
+
+
+def test_setup_opentelemetry_with_in_memory_exporters() -> None:
+    spans = InMemorySpanExporter()
+    reader = InMemoryMetricReader()
+    providers = setup_opentelemetry(
+        service_name="pyrama-test",
+        service_version="9.9",
+        resource_attributes={"deployment.environment": "test"},
+        span_exporters=[spans],
+        batch_spans=False,
+        metric_readers=[reader],
+        set_global=False,
+    )
+    assert isinstance(providers, TelemetryProviders)
+    t = tracer("pyrama.core.test", "0.1", tracer_provider=providers.tracer_provider)
+    with t.start_as_current_span("serve", attributes={"peer": "127.0.0.1"}) as span:
+        assert span.is_recording()
+        with t.start_as_current_span("inner"):
+            pass
+    m = meter("pyrama.core.test", meter_provider=providers.meter_provider)
+    m.create_counter("connections_total").add(3, {"listener": "tcp"})
+
+    finished = spans.get_finished_spans()
+    assert [s.name for s in finished] == ["inner", "serve"]
+    serve = finished[1]
+    assert serve.attributes is not None
+    assert serve.attributes["peer"] == "127.0.0.1"
+    assert finished[0].parent is not None
+    assert finished[0].parent.span_id == serve.context.span_id
+    assert serve.resource.attributes["service.name"] == "pyrama-test"
+    assert serve.resource.attributes["service.version"] == "9.9"
+    assert serve.resource.attributes["deployment.environment"] == "test"
+    assert serve.instrumentation_scope is not None
+    assert serve.instrumentation_scope.name == "pyrama.core.test"
+
+    data = reader.get_metrics_data()
+    assert data is not None
+    points = [
+        (metric.name, getattr(point, "value", None), dict(point.attributes or {}))
+        for rm in data.resource_metrics
+        for sm in rm.scope_metrics
+        for metric in sm.metrics
+        for point in metric.data.data_points
+    ]
+    assert points == [("connections_total", 3, {"listener": "tcp"})]
+    assert providers.force_flush(1000)
+    providers.shutdown()
+    # not installed globally
+    assert trace.get_tracer_provider() is not providers.tracer_provider
+
+
+def test_batch_span_processor_is_the_default() -> None:
+    spans = InMemorySpanExporter()
+    providers = setup_opentelemetry(span_exporters=[spans], set_global=False)
+    with tracer("b", tracer_provider=providers.tracer_provider).start_as_current_span("s"):
+        pass
+    assert providers.force_flush(5000)
+    assert [s.name for s in spans.get_finished_spans()] == ["s"]
+    providers.shutdown()
+
+
+def test_missing_sdk_gives_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(sys.modules):
+        if name == "opentelemetry.sdk" or name.startswith("opentelemetry.sdk."):
+            monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "opentelemetry.sdk", None)
+    with pytest.raises(ConfigError, match=r"pip install 'pyrama-core\[telemetry\]'") as info:
+        setup_opentelemetry(set_global=False)
+    assert isinstance(info.value.__cause__, ImportError)
+
+
+def test_global_install_in_a_fresh_process() -> None:
+    # OpenTelemetry allows one global provider per process: test that path in its own.
+    code = textwrap.dedent(
+        """
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        from pyrama_core.errors import ConfigError
+        from pyrama_core.telemetry import setup_opentelemetry, tracer
+
+        spans = InMemorySpanExporter()
+        providers = setup_opentelemetry(span_exporters=[spans], batch_spans=False)
+        with tracer("global.test").start_as_current_span("g"):
+            pass
+        assert [s.name for s in spans.get_finished_spans()] == ["g"]
+        try:
+            setup_opentelemetry()
+        except ConfigError as exc:
+            assert "already installed" in str(exc)
+        else:
+            raise AssertionError("second global install must fail")
+        providers.shutdown()
+        print("ok")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
