@@ -1,0 +1,62 @@
+"""Argument parsing and dispatch for the ``pyrama`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from pyrama.cli import _extensions, _serve, _version
+from pyrama.errors import MissingDistributionError
+
+__all__ = ["build_parser", "main"]
+
+_DESCRIPTION = """\
+pyrama: a modular service framework to move and transform network packets.
+
+This tool runs ready-made pyrama services (echo, discard, layer-4 forwarding) and
+shows what is installed. Every command has its own --help.
+"""
+
+_EPILOG = """\
+examples:
+  pyrama serve echo --bind 127.0.0.1:8080       raw TCP echo server
+  pyrama serve forward --bind :9000 --to example.com:80
+  pyrama extensions                              installed pyrama-x-* extensions
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``pyrama`` argument parser with every command registered."""
+    parser = argparse.ArgumentParser(
+        prog="pyrama",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _version.add_version_flag(parser)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    _serve.register(commands)
+    _extensions.register(commands)
+    parser.set_defaults(handler=None, parser=parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``pyrama`` command with *argv* (default: ``sys.argv[1:]``); return its exit code.
+
+    Exit codes: 0 success, 1 runtime failure (e.g. the port is in use), 2 usage error.
+    """
+    try:
+        # inside the try: converting --bind already needs pyrama-net
+        args = build_parser().parse_args(argv)
+        if args.handler is None:
+            args.parser.print_help(sys.stderr)
+            return 2
+        code: int = args.handler(args)
+    except MissingDistributionError as exc:
+        print(f"pyrama: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # before the server installed its own signal handling
+        return 130
+    return code
