@@ -109,3 +109,23 @@ def test_help_does_not_import_transports() -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "[]"
     assert "--graceful" in proc.stdout
+
+
+def test_serve_without_the_transport_names_the_fix() -> None:
+    code = (
+        "import importlib.abc, sys\n"
+        "class Blocker(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name.partition('.')[0] == 'pyrama_tcp':\n"
+        "            raise ModuleNotFoundError(name, name=name)\n"
+        "sys.meta_path.insert(0, Blocker())\n"
+        "from pyrama.cli import main\n"
+        "raise SystemExit(main(['serve', 'echo', '--bind', '127.0.0.1:0']))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 1
+    assert "pip install pyrama-tcp" in proc.stderr
+    assert 'pip install "pyrama[cli]"' in proc.stderr
+    assert "listening" not in proc.stderr  # nothing was started

@@ -107,6 +107,18 @@ def test_installed_extension_is_listed_by_the_cli(tmp_path: Path) -> None:
     assert loaded.returncode == 0, loaded.stderr
     assert loaded.stdout.splitlines()[0] == "HelloLayer"
 
+    # the servers need the transports, and say how to get them
+    serve = subprocess.run(
+        [pyrama_cmd, "serve", "echo", "--bind", "127.0.0.1:0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert serve.returncode == 1
+    assert "pip install pyrama-net" in serve.stderr
+    assert 'pip install "pyrama[cli]"' in serve.stderr
+
     # and a missing family member says how to get it
     missing = subprocess.run(
         [str(python), "-c", "import pyrama; pyrama.tcp"],

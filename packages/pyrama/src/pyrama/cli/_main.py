@@ -56,6 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args)
     except MissingDistributionError as exc:
         print(f"pyrama: {exc}", file=sys.stderr)
+        print(
+            'pyrama: every server of this tool comes with: pip install "pyrama[cli]"',
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:  # before the server installed its own signal handling
         return 130
