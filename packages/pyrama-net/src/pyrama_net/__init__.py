@@ -42,6 +42,7 @@ from pyrama_net._happy_eyeballs import IpMode, happy_eyeballs_connect
 from pyrama_net._host import Host, IpAddress
 from pyrama_net._io import BufferedStream, read_exact, read_until
 from pyrama_net._peek import PeekStream, peek, rewind
+from pyrama_net._pool import ConnectionPool, PoolLease, PoolStats
 from pyrama_net._protocol import Protocol
 from pyrama_net._proxy_address import ProxyAddress
 from pyrama_net._socket_address import SocketAddress
@@ -77,6 +78,7 @@ __all__ = [
     "ConnectAttemptsError",
     "ConnectTarget",
     "ConnectTimeoutError",
+    "ConnectionPool",
     "Connector",
     "DenyAllResolver",
     "DetachableStream",
@@ -94,6 +96,8 @@ __all__ = [
     "IpAddress",
     "IpMode",
     "PeekStream",
+    "PoolLease",
+    "PoolStats",
     "Protocol",
     "ProxyAddress",
     "SocketAddress",

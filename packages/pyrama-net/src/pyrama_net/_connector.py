@@ -9,6 +9,7 @@ layers above (TLS, HTTP, a pool) still see the target. Connectors stack like any
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
 from typing import Generic, Protocol, TypeAlias, TypeVar
@@ -156,3 +157,15 @@ class ConnectTimeoutError(ConnectError, PyramaTimeoutError):
         self.host = host
         self.port = port
         self.attempts = attempts
+
+
+async def close_duck(conn: object) -> None:
+    """Close *conn* through its ``close()`` method (awaited when it returns an awaitable).
+
+    The default way connectors and the pool dispose of connections they do not hand out.
+    """
+    fn = getattr(conn, "close", None)
+    if callable(fn):
+        result = fn()
+        if inspect.isawaitable(result):
+            await result

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import math
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -17,7 +16,12 @@ from ipaddress import IPv4Address, IPv6Address
 from typing import Any, Generic, TypeVar
 
 from pyrama_core.errors import ConfigError
-from pyrama_net._connector import ConnectAttempt, ConnectAttemptsError, ConnectTimeoutError
+from pyrama_net._connector import (
+    ConnectAttempt,
+    ConnectAttemptsError,
+    ConnectTimeoutError,
+    close_duck,
+)
 from pyrama_net._dns import DnsNoRecordsError, DnsResolver, ip_literal
 from pyrama_net.errors import ConnectError, DnsError
 
@@ -38,15 +42,6 @@ class IpMode(Enum):
     """IPv4 only (no AAAA lookup)."""
     IPV6 = "ipv6"
     """IPv6 only (no A lookup)."""
-
-
-async def _close_duck(conn: object) -> None:
-    """Close *conn* through its ``close()`` method, awaiting it when it is a coroutine."""
-    fn = getattr(conn, "close", None)
-    if callable(fn):
-        result = fn()
-        if inspect.isawaitable(result):
-            await result
 
 
 async def happy_eyeballs_connect(
@@ -94,7 +89,7 @@ async def happy_eyeballs_connect(
         resolution_delay=resolution_delay,
         attempt_delay=attempt_delay,
         ip_mode=ip_mode,
-        close=close if close is not None else _close_duck,
+        close=close if close is not None else close_duck,
     )
     if timeout is None:
         return await race.run()
