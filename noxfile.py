@@ -67,15 +67,19 @@ def _stdout(session: nox.Session, *cmd: str) -> str:
 
 
 def sync(session: nox.Session) -> None:
-    """Install the locked workspace (all members, all extras, dev tools) into the session venv."""
-    _uv(
-        session,
+    """Install the locked workspace (all members, all extras, dev tools) into the session venv.
+
+    Skipped by ``nox --no-install`` / ``-R`` (reuse the venv as it is).
+    """
+    session.run_install(
+        "uv",
         "sync",
         "--frozen",
         "--all-packages",
         "--all-extras",
         "--quiet",
         env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
+        external=True,
     )
 
 
@@ -333,7 +337,16 @@ def docs(session: nox.Session) -> None:
     """Run the book's code examples, then build it with ``mkdocs build --strict``."""
     sync(session)
     session.run("python", "docs/check_examples.py")
-    session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site"), *session.posargs)
+    # Material prints a banner about its end of life (May 2027) and MkDocs 2.0 on every build
+    session.run(
+        "mkdocs",
+        "build",
+        "--strict",
+        "--site-dir",
+        str(ROOT / "site"),
+        *session.posargs,
+        env={"NO_MKDOCS_2_WARNING": "1"},
+    )
 
 
 @nox.session(allow_parallel=True)

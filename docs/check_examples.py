@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import contextlib
 import inspect
+import io
 import re
 import sys
 import textwrap
 import traceback
+import types
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DOCS = Path(__file__).resolve().parent
 FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})\s*(?P<info>[^\s`]*)")
@@ -59,23 +63,41 @@ def blocks(page: Path) -> list[Block]:
 def run_page(page: Path) -> list[str]:
     """Execute every runnable block of *page*; return failure descriptions."""
     failures: list[str] = []
-    namespace: dict[str, object] = {"__name__": f"docs_{page.stem.replace('-', '_')}"}
+    # a real module, so that dataclasses, pickling and typing can look the page up
+    module = types.ModuleType(f"docs_{page.stem.replace('-', '_')}")
+    sys.modules[module.__name__] = module
+    namespace = module.__dict__
     loop = asyncio.new_event_loop()
+    output = io.StringIO()  # what the examples print (logs, ...): shown only on failure
     try:
-        for block in blocks(page):
-            where = f"{page.relative_to(DOCS)}:{block.line}"
-            try:
-                code = compile(block.source, where, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-                result = eval(code, namespace)  # our own documentation
-                if inspect.iscoroutine(result):
-                    loop.run_until_complete(asyncio.wait_for(result, HANG_GUARD_SECONDS))
-            except Exception:
-                failures.append(f"{where}\n{traceback.format_exc()}")
-                break  # later blocks of the page depend on this one
+        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+            _run_blocks(page, namespace, loop, failures)
     finally:
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
+        del sys.modules[module.__name__]
+    if failures and output.getvalue():
+        failures[-1] += f"output of {page.relative_to(DOCS)} so far:\n{output.getvalue()}"
     return failures
+
+
+def _run_blocks(
+    page: Path,
+    namespace: dict[str, Any],
+    loop: asyncio.AbstractEventLoop,
+    failures: list[str],
+) -> None:
+    """Run the blocks of *page* in *namespace* on *loop*; stop at the first failure."""
+    for block in blocks(page):
+        where = f"{page.relative_to(DOCS)}:{block.line}"
+        try:
+            code = compile(block.source, where, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+            result = eval(code, namespace)  # our own documentation
+            if inspect.iscoroutine(result):
+                loop.run_until_complete(asyncio.wait_for(result, HANG_GUARD_SECONDS))
+        except Exception:
+            failures.append(f"{where}\n{traceback.format_exc()}")
+            break  # later blocks of the page depend on this one
 
 
 def main(argv: list[str]) -> int:
@@ -87,7 +109,7 @@ def main(argv: list[str]) -> int:
         count += len(blocks(page))
         failures += run_page(page)
     for failure in failures:
-        print(f"FAILED {failure}", file=sys.stderr)
+        print(f"FAILED {failure}")
     print(f"docs examples: {count} blocks on {len(pages)} pages, {len(failures)} failed")
     return 1 if failures else 0
 
