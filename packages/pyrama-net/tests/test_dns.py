@@ -8,10 +8,12 @@ from collections.abc import AsyncIterator
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import cast
 
+import dns.asyncresolver
 import dns.flags
 import dns.message
 import dns.rcode
 import dns.rdatatype
+import dns.resolver
 import dns.rrset
 import pytest
 from hypothesis import given
@@ -49,19 +51,37 @@ class FakeDnsServer(asyncio.DatagramProtocol):
     def __init__(self) -> None:
         self.transport: asyncio.DatagramTransport | None = None
         self.queries: list[tuple[str, str]] = []
+        self.transports: list[str] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # 3.11's selector datagram transport does not subclass DatagramTransport
         self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        reply = self.answer(data, "udp")
+        if reply is not None:
+            assert self.transport is not None
+            self.transport.sendto(reply, addr)
+
+    async def serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            size = int.from_bytes(await reader.readexactly(2), "big")
+            reply = self.answer(await reader.readexactly(size), "tcp")
+            if reply is not None:
+                writer.write(len(reply).to_bytes(2, "big") + reply)
+                await writer.drain()
+        finally:
+            writer.close()
+
+    def answer(self, data: bytes, transport: str) -> bytes | None:
+        self.transports.append(transport)
         query = dns.message.from_wire(data)
         question = query.question[0]
         qname = question.name.to_text().lower()
         qtype = dns.rdatatype.to_text(question.rdtype)
         self.queries.append((qname, qtype))
         if qname == SILENT:
-            return
+            return None
         response = dns.message.make_response(query)
         response.flags |= dns.flags.AA
         if qname == SERVFAIL:
@@ -77,8 +97,8 @@ class FakeDnsServer(asyncio.DatagramProtocol):
             values = ZONE.get((name, qtype))
             if values:
                 response.answer.append(dns.rrset.from_text(name, 60, "IN", qtype, *values))
-        assert self.transport is not None
-        self.transport.sendto(response.to_wire(), addr)
+        wire: bytes = response.to_wire()
+        return wire
 
 
 @pytest.fixture
@@ -88,10 +108,13 @@ async def dns_server() -> AsyncIterator[tuple[FakeDnsServer, int]]:
         FakeDnsServer, local_addr=("127.0.0.1", 0)
     )
     port = transport.get_extra_info("sockname")[1]
+    tcp = await asyncio.start_server(proto.serve_tcp, "127.0.0.1", port)
     try:
         yield proto, port
     finally:
         transport.close()
+        tcp.close()
+        await tcp.wait_closed()
 
 
 def resolver_for(port: int, **kw: object) -> DnspythonResolver:
@@ -177,6 +200,28 @@ async def test_dnspython_ip_literals_skip_the_network(
     with pytest.raises(DnsNoRecordsError):
         await r.ipv6_lookup("10.1.2.3")
     assert server.queries == []
+
+
+async def test_dnspython_over_tcp(dns_server: tuple[FakeDnsServer, int]) -> None:
+    server, port = dns_server
+    r = resolver_for(port, tcp=True)
+    assert await r.ipv6_lookup("example.test") == [IPv6Address("2001:db8::1")]
+    with pytest.raises(DnsNoRecordsError):
+        await r.ipv4_lookup("nope.test")
+    assert server.transports == ["tcp", "tcp"]
+
+
+def test_dnspython_system_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    r = DnspythonResolver()  # reads /etc/resolv.conf; nothing is sent
+    assert repr(r).startswith("DnspythonResolver(")
+    DnspythonResolver(["https://dns.example/dns-query", "::1"])  # DoH URLs are accepted
+
+    def no_config(self: object, configure: bool = True) -> None:
+        raise dns.resolver.NoResolverConfiguration("no nameservers")  # type: ignore[no-untyped-call]
+
+    monkeypatch.setattr(dns.asyncresolver.Resolver, "__init__", no_config)
+    with pytest.raises(ConfigError, match="system DNS configuration"):
+        DnspythonResolver()
 
 
 def test_dnspython_config_validation() -> None:
