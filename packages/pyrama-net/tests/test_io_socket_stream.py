@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 import uvloop
+
 from pyrama_net import SocketInfo, open_socket_stream
 
 LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {

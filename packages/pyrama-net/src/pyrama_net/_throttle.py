@@ -16,6 +16,9 @@ __all__ = ["ThrottleLayer", "ThrottleService", "ThrottledStream"]
 
 T = TypeVar("T")
 
+# float rounding must not turn "slept exactly long enough" into another (zero-length) sleep
+_EPSILON = 1e-6
+
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -51,8 +54,9 @@ class ThrottledStream(StreamWrapper):
     Each direction has a token bucket holding at most *burst* bytes (default: one second's
     worth, at least 1):
 
-    * reading waits until at least one token is there and then reads at most as many bytes as
-      there are tokens, so reads never run ahead of the rate;
+    * reading reads at most as many bytes as there are tokens, so reads never run ahead of the
+      rate; with an empty bucket it first waits for a useful amount (about 1/20 s worth of
+      bytes, capped by *burst* and ``max_bytes``) instead of waking up for every byte;
     * writing passes bytes through at once and takes their tokens, possibly going into debt;
       :meth:`drain` first waits until the debt is paid. The rate therefore holds on average at
       every ``drain()``, and a single write may leave in one burst of its own size.
@@ -93,10 +97,13 @@ class ThrottledStream(StreamWrapper):
         if bucket is None:
             return await self._inner.read(max_bytes)
         bucket.refill(self._clock())
-        while bucket.tokens < 1:
-            await self._sleep((1 - bucket.tokens) / bucket.rate)
-            bucket.refill(self._clock())
-        data = await self._inner.read(max(1, min(max_bytes, int(bucket.tokens))))
+        if bucket.tokens < 1:
+            # wait for a useful amount, not for one byte: at most ~20 wake-ups per second
+            want = max(1.0, min(max_bytes, bucket.burst, bucket.rate / 20))
+            while bucket.tokens + _EPSILON < want:
+                await self._sleep((want - bucket.tokens) / bucket.rate)
+                bucket.refill(self._clock())
+        data = await self._inner.read(max(1, min(max_bytes, int(bucket.tokens + _EPSILON))))
         bucket.tokens -= len(data)
         return data
 
@@ -113,7 +120,7 @@ class ThrottledStream(StreamWrapper):
         bucket = self._write_bucket
         if bucket is not None:
             bucket.refill(self._clock())
-            while bucket.tokens < 0:
+            while bucket.tokens < -_EPSILON:
                 await self._sleep(-bucket.tokens / bucket.rate)
                 bucket.refill(self._clock())
         await self._inner.drain()
