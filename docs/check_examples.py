@@ -5,6 +5,10 @@ page run in order in one namespace and on one event loop, like a notebook, so a 
 can use what an earlier one defined. Top-level ``await`` is allowed. Blocks fenced as ``py``
 render the same but are not run (use them for fragments such as protocol signatures).
 
+The ``src/`` directories of the repository's examples (``examples/*/src``, such as the example
+extension ``pyrama_x_hello``) are put on ``sys.path`` so the book can show them without
+installing them.
+
 Usage: ``python docs/check_examples.py [page.md ...]`` (default: every page under docs/).
 """
 
@@ -102,6 +106,7 @@ def _run_blocks(
 
 def main(argv: list[str]) -> int:
     """Run the examples of the given pages (default: all); exit 1 on any failure."""
+    sys.path[:0] = [str(p) for p in sorted(DOCS.parent.glob("examples/*/src"))]
     pages = [Path(a).resolve() for a in argv] or sorted(DOCS.rglob("*.md"))
     failures: list[str] = []
     count = 0
