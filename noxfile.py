@@ -8,7 +8,7 @@ Sessions (``nox -l``):
 * ``tests(<dist>)``  the hermetic tests of one distribution (``nox -s tests`` runs them all)
 * ``integration``    ``tests-integration/``: real peers over loopback, examples
 * ``lint``           ``ruff check`` + ``ruff format --check`` over the repository
-* ``typecheck``      one ``mypy --strict`` run over every distribution's ``src/``
+* ``typecheck``      one ``mypy --strict`` run over every distribution's ``src/`` and the tooling
 * ``wheels``         build every wheel + sdist, install each publishable wheel alone in a fresh
   venv with only its declared dependencies, import everything it ships
 * ``docs``           run the book's examples, then ``mkdocs build --strict``
@@ -135,19 +135,22 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(allow_parallel=True)
 def typecheck(session: nox.Session) -> None:
-    """One strict mypy run over every distribution's ``src/`` (config: root pyproject)."""
+    """One strict mypy run over every distribution's ``src/`` and the workspace tooling.
+
+    Strictness comes from the root ``pyproject.toml``. With ``explicit_package_bases`` each
+    ``src/`` is a base (``MYPYPATH``), so module names are ``pyrama_x.*``, not file paths. The
+    tooling is ``noxfile.py``, ``supply-chain/`` and ``docs/check_examples.py``.
+    """
     sync(session)
     src_dirs = [str(d.src_dir.relative_to(ROOT)) for d in DISTS if d.src_dir.is_dir()]
-    # explicit_package_bases: each src/ is a base, so module names are pyrama_x.*, not paths
+    tooling = ["noxfile.py", "supply-chain", "docs/check_examples.py"]
     session.run(
         "mypy",
         *src_dirs,
+        *tooling,
         *session.posargs,
-        env={"MYPYPATH": os.pathsep.join(src_dirs)},
+        env={"MYPYPATH": os.pathsep.join([*src_dirs, "supply-chain"])},
     )
-    # the workspace tooling itself (scripts, not distributions)
-    tooling = ["noxfile.py", "supply-chain", "docs/check_examples.py"]
-    session.run("mypy", *tooling, env={"MYPYPATH": "supply-chain"})
 
 
 # --- wheels -------------------------------------------------------------------------------
