@@ -486,6 +486,30 @@ def test_bytes_trackers_keep_the_zero_copy_path(run: Runner) -> None:
     run(main)
 
 
+def test_peeked_prefix_is_not_counted_twice_by_a_tracker_below(run: Runner) -> None:
+    async def main() -> None:
+        rig = await _rig()
+        tracked = BytesTrackerStream(rig.a)
+        try:
+            await _send(rig.client, b"HEAD|body")
+            await _until(lambda: rig.a.buffered() >= 9)
+            data, peeked = await peek(tracked, 5)  # read through the tracker: counted now
+            assert data == b"HEAD|"
+            assert tracked.count.read == 5
+            relay = asyncio.create_task(bridge(peeked, rig.b))
+            await _send(rig.client, b"+more", shut=True)
+            rig.server.shutdown(socket.SHUT_WR)
+            assert await _recv_all(rig.server) == b"HEAD|body+more"
+            stats = await relay
+        finally:
+            rig.close()
+        assert stats.zero_copy
+        assert stats.a_to_b == 14
+        assert tracked.count.read == 14  # the replayed prefix is not counted a second time
+
+    run(main)
+
+
 class _FailingStream(MockStream):
     def __init__(self, exc: Exception) -> None:
         super().__init__()

@@ -73,7 +73,7 @@ async def test_bytes_tracker_counts_detached_io_reported_by_the_detacher() -> No
         res = await t.detach_socket()  # direct call: nobody listens, counting just stops
         assert res is not None
         res[0].close()
-        assert observe_detached_io(lambda r, s: None) is False
+        assert observe_detached_io(lambda r, s: None, 0) is False
         await t.close()
     finally:
         right.close()

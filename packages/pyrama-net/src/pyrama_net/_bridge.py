@@ -132,9 +132,9 @@ def _reporters(
     src: DetachedSocket | None, dst: DetachedSocket | None
 ) -> list[Callable[[int], None]]:
     out: list[Callable[[int], None]] = []
-    if src is not None and src.observers:
+    if src is not None and src.observed:
         out.append(partial(_report_received, src))
-    if dst is not None and dst.observers:
+    if dst is not None and dst.observed:
         out.append(partial(_report_sent, dst))
     return out
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from typing import Any
 
 from pyrama_net._stream import DetachableStream, Stream
@@ -34,39 +33,77 @@ __all__ = [
 DetachedIoCallback = Callable[[int, int], None]
 """``callback(received, sent)``: bytes read from / written to a detached socket since last call."""
 
-_observers: ContextVar[list[DetachedIoCallback] | None] = ContextVar(
+
+class _Observer:
+    """A registered callback, and how many leftover bytes it has seen already (``skip``)."""
+
+    __slots__ = ("callback", "inner_leftover", "skip")
+
+    def __init__(self, callback: DetachedIoCallback, inner_leftover: int) -> None:
+        self.callback = callback
+        self.inner_leftover = inner_leftover
+        self.skip = 0
+
+
+_observers: ContextVar[list[_Observer] | None] = ContextVar(
     "pyrama_net_detach_observers", default=None
 )
 
 
-def observe_detached_io(callback: DetachedIoCallback) -> bool:
+def observe_detached_io(callback: DetachedIoCallback, inner_leftover: int) -> bool:
     """Ask the caller of ``detach_socket`` to report the detached socket's traffic to *callback*.
 
     Call it from a wrapper's ``detach_socket`` after the inner stream detached successfully.
-    Returns whether a caller listens (``False`` when ``detach_socket`` was called directly).
+    *inner_leftover* is the size of the leftover the inner stream returned: those bytes never
+    passed through the wrapper, so they are reported as received once delivered. Bytes that
+    wrappers above prepend to the leftover (a peeked prefix, say) did pass through it already
+    and are not reported again. Returns whether a caller listens (``False`` when
+    ``detach_socket`` was called directly).
     """
     observers = _observers.get()
     if observers is None:
         return False
-    observers.append(callback)
+    observers.append(_Observer(callback, inner_leftover))
     return True
 
 
-@dataclass(slots=True)
 class DetachedSocket:
-    """A socket detached by :func:`detach_socket_observed`, with who wants its byte counts."""
+    """A socket detached by :func:`detach_socket_observed`, with who wants its byte counts.
 
-    sock: socket.socket
-    """The detached socket (non-blocking); the detaching party closes it."""
-    leftover: bytes
-    """Bytes received before the detach and not yet read: deliver them first."""
-    observers: list[DetachedIoCallback] = field(default_factory=list)
-    """Callbacks registered by wrappers through :func:`observe_detached_io`."""
+    :attr:`sock` is the detached socket (non-blocking; the detaching party closes it) and
+    :attr:`leftover` the bytes received before the detach and not yet read (deliver them
+    first).
+    """
+
+    __slots__ = ("_observers", "leftover", "sock")
+
+    def __init__(self, sock: socket.socket, leftover: bytes, observers: list[_Observer]) -> None:
+        self.sock = sock
+        self.leftover = leftover
+        self._observers = observers
+        for o in observers:
+            # the first bytes of the final leftover were added above this observer's wrapper
+            o.skip = max(0, len(leftover) - o.inner_leftover)
+
+    @property
+    def observed(self) -> bool:
+        """Whether any wrapper asked for byte counts (if not, :meth:`report` can be skipped)."""
+        return bool(self._observers)
 
     def report(self, received: int, sent: int) -> None:
-        """Tell every observer that *received* bytes were read and *sent* bytes written."""
-        for cb in self.observers:
-            cb(received, sent)
+        """Tell every observer that *received* bytes were read and *sent* bytes written.
+
+        Received bytes are counted in order, leftover first: each observer skips the part of
+        the leftover that had already passed through it.
+        """
+        for o in self._observers:
+            r = received
+            if o.skip:
+                k = min(o.skip, r)
+                o.skip -= k
+                r -= k
+            if r or sent:
+                o.callback(r, sent)
 
 
 async def detach_socket_observed(stream: DetachableStream) -> DetachedSocket | None:
@@ -76,7 +113,7 @@ async def detach_socket_observed(stream: DetachableStream) -> DetachedSocket | N
     it reads from or writes to the socket (leftover counts as received once delivered) through
     :meth:`DetachedSocket.report`.
     """
-    collected: list[DetachedIoCallback] = []
+    collected: list[_Observer] = []
     token = _observers.set(collected)
     try:
         res = await stream.detach_socket()
@@ -100,5 +137,5 @@ async def detach_inner(
         return None
     res: tuple[socket.socket, bytes] | None = await detach()
     if res is not None and observer is not None:
-        observe_detached_io(observer)
+        observe_detached_io(observer, len(res[1]))
     return res
