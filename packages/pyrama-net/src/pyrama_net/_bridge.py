@@ -233,13 +233,16 @@ async def _rewrap(d: DetachedSocket, side: Side) -> Stream:
     return PeekStream(stream, d.leftover) if d.leftover else stream
 
 
-async def _release(stream: Stream, abort: bool) -> None:
-    if abort:
-        fn: Any = getattr(stream, "abort", None)
-        if callable(fn):
-            with contextlib.suppress(Exception):
-                fn()
-    # best effort, bounded: the stream is being thrown away
+def _abort(stream: Stream) -> None:
+    """Abort *stream* (drop queued writes) when it has ``abort()``; never raises."""
+    fn: Any = getattr(stream, "abort", None)
+    if callable(fn):
+        with contextlib.suppress(Exception):
+            fn()
+
+
+async def _close_quietly(stream: Stream) -> None:
+    """Close *stream*, bounded in time; errors are dropped (the stream is thrown away)."""
     with contextlib.suppress(Exception):
         async with asyncio.timeout(_CLOSE_TIMEOUT):
             await stream.close()
@@ -341,4 +344,7 @@ async def bridge(
     finally:
         for s in socks:
             s.close()
-        await asyncio.gather(*(_release(s, abort=not ok) for s in owned))
+        if not ok:  # synchronously, so that a second cancellation cannot skip it
+            for st in owned:
+                _abort(st)
+        await asyncio.gather(*(_close_quietly(st) for st in owned))
