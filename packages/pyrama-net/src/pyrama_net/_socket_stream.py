@@ -246,7 +246,7 @@ class SocketStream:
             await asyncio.sleep(0)
             if p._exc is not None:
                 raise p._exc
-            if not p._paused_writing:
+            if p._closed.done():
                 return  # connection_lost ran without an error: nothing left to wait for
         w = p._drain_waiter
         if w is None or w.done():
