@@ -121,6 +121,7 @@ class _Serving(Generic[StreamT]):
         conns = self.conns
         limit = self.limit
         backoff = self.backoff
+        guard = self.guard
         failing = False
         burst = 0
         while True:
@@ -154,6 +155,9 @@ class _Serving(Generic[StreamT]):
                 failing = False
                 backoff.reset()
                 _log.info("accept recovered", listener=self.listener._describe())
+            if guard is not None and guard.is_cancelled():
+                conn.close()  # shutdown began while we waited: take no new work
+                return
             self.spawn(conn)
             burst += 1
             if burst >= _ACCEPT_BURST:
