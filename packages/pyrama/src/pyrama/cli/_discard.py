@@ -15,6 +15,12 @@ async def _tcp(s: ServeSettings, guard: ShutdownGuard) -> Started:
     return await start_tcp(s, guard, service_fn(discard_stream))
 
 
+async def _udp(s: ServeSettings, guard: ShutdownGuard) -> Started:
+    from pyrama.cli._udp import discard_datagram, start_udp
+
+    return await start_udp(s, guard, discard_datagram)
+
+
 COMMAND = ServeCommand(
     name="discard",
     help="discard server: reads and drops everything (TCP or UDP)",
@@ -25,6 +31,7 @@ COMMAND = ServeCommand(
     ),
     modes={
         "tcp": Mode(_tcp, ("net", "tcp"), "swallow a TCP byte stream"),
+        "udp": Mode(_udp, ("net", "udp"), "swallow UDP datagrams"),
     },
     default_mode="tcp",
     default_timeout=300.0,

@@ -15,6 +15,12 @@ async def _tcp(s: ServeSettings, guard: ShutdownGuard) -> Started:
     return await start_tcp(s, guard, service_fn(echo_stream))
 
 
+async def _udp(s: ServeSettings, guard: ShutdownGuard) -> Started:
+    from pyrama.cli._udp import echo_datagram, start_udp
+
+    return await start_udp(s, guard, echo_datagram)
+
+
 COMMAND = ServeCommand(
     name="echo",
     help="echo server: sends back what it receives (TCP or UDP)",
@@ -25,6 +31,7 @@ COMMAND = ServeCommand(
     ),
     modes={
         "tcp": Mode(_tcp, ("net", "tcp"), "bytes back over TCP"),
+        "udp": Mode(_udp, ("net", "udp"), "datagrams back over UDP"),
     },
     default_mode="tcp",
     default_timeout=300.0,

@@ -164,16 +164,18 @@ def _add_common(parser: argparse.ArgumentParser, command: ServeCommand) -> None:
         metavar="N",
         type=_count,
         default=0,
-        help="at most N connections (UDP: N peers) served at once; more are refused "
-        "(closed at once). 0 = no limit (default)",
+        help="TCP: at most N connections at once, more are refused (closed at once); "
+        "UDP echo/discard: at most N datagrams handled at once; UDP forward: at most N "
+        "clients. 0 = no limit (UDP: 256 datagrams, 1024 clients) (default: 0)",
     )
     parser.add_argument(
         "--timeout",
         metavar="SECONDS",
         type=_seconds,
         default=command.default_timeout,
-        help="close a connection (UDP: a peer's session) once it has lived this long; "
-        f"0 = never (default: {command.default_timeout:g})",
+        help="TCP: close a connection once it has lived this long; UDP forward: end a "
+        "client's session after this long without traffic; UDP echo/discard: unused. "
+        f"0 = never (UDP forward: 60) (default: {command.default_timeout:g})",
     )
     parser.add_argument(
         "--graceful",
@@ -237,7 +239,7 @@ def _add_command(serve_commands: Any, command: ServeCommand) -> None:
 
 def register(commands: Any) -> None:
     """Add ``serve`` and its sub-commands to the top-level *commands* sub-parsers."""
-    from pyrama.cli import _discard, _echo
+    from pyrama.cli import _discard, _echo, _forward
 
     parser: argparse.ArgumentParser = commands.add_parser(
         "serve",
@@ -246,5 +248,5 @@ def register(commands: Any) -> None:
     )
     parser.set_defaults(handler=None, parser=parser)
     serve_commands = parser.add_subparsers(title="services", metavar="SERVICE")
-    for command in (_echo.COMMAND, _discard.COMMAND):
+    for command in (_echo.COMMAND, _discard.COMMAND, _forward.COMMAND):
         _add_command(serve_commands, command)
