@@ -335,8 +335,12 @@ async def test_connector_round_trip_and_errors(sockdir: Path) -> None:
 
     listener = await UnixListener.bind(path)
     task = asyncio.create_task(listener.serve(service_fn(echo)))
-    stream = await connector.serve(object())
+    target = object()
+    established = await connector.serve(target)
+    stream = established.conn
     assert isinstance(stream, UnixStream)
+    assert established.target is target
+    assert established.extensions is stream.extensions
     stream.write(b"via connector")
     stream.write_eof()
     assert await read_all(stream) == b"via connector"

@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import os
+from typing import TypeVar
 
 from pyrama_core.errors import ConfigError
+from pyrama_net import EstablishedConnection
 from pyrama_net.errors import ConnectError
 from pyrama_tcp.unix._stream import UnixPath, UnixStream
 
 __all__ = ["UnixConnector"]
 
+T = TypeVar("T")
+
 
 class UnixConnector:
     """Opens a :class:`~pyrama_tcp.unix.UnixStream` to a fixed socket path.
 
-    It is a ``Service[object, UnixStream]``: :meth:`serve` ignores its input and connects, so
-    it can stand wherever a connector service is expected (a reverse proxy to a local
-    backend, a forwarder). Failures raise :class:`~pyrama_net.errors.ConnectError`.
+    It is a ``Connector[T, UnixStream]`` for any target type: :meth:`serve` connects to the
+    path whatever the target says, and returns an :class:`~pyrama_net.EstablishedConnection`
+    carrying the target through, so it can stand wherever a connector is expected (a reverse
+    proxy to a local backend, a forwarder). Failures raise
+    :class:`~pyrama_net.errors.ConnectError`.
     """
 
     __slots__ = ("_path", "_timeout")
@@ -46,9 +52,10 @@ class UnixConnector:
                 f"connecting to Unix socket {self._path!r} timed out after {self._timeout}s"
             ) from exc
 
-    async def serve(self, input: object, /) -> UnixStream:
-        """Open a new stream to the socket path (*input* is not used)."""
-        return await self.connect()
+    async def serve(self, target: T, /) -> EstablishedConnection[T, UnixStream]:
+        """Open a new stream to the socket path; *target* is passed through, not used."""
+        stream = await self.connect()
+        return EstablishedConnection(conn=stream, target=target, extensions=stream.extensions)
 
     def __repr__(self) -> str:
         return f"UnixConnector(path={self._path!r})"
