@@ -10,8 +10,6 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Final, Generic, TypeVar
 
-import structlog
-
 from pyrama_core import (
     Executor,
     ExponentialBackoff,
@@ -21,6 +19,7 @@ from pyrama_core import (
     ShutdownResult,
 )
 from pyrama_core.errors import ConfigError
+from pyrama_core.telemetry import get_logger
 from pyrama_net import SocketAddress, SocketInfo, SocketStream, SocketStreamProtocol
 from pyrama_tcp._addr import AddrLike, to_bind_address
 from pyrama_tcp._stream import TcpStream
@@ -28,7 +27,7 @@ from pyrama_tcp.errors import AcceptError, AddressInUseError, BindError, Listene
 
 __all__ = ["DEFAULT_BACKLOG", "TcpListener"]
 
-_log = structlog.get_logger("pyrama_tcp")
+_log = get_logger(__name__)
 
 DEFAULT_BACKLOG: Final[int] = 1024
 """Pending-connection queue length passed to ``listen()`` unless told otherwise."""

@@ -6,10 +6,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Final
 
-import structlog
-
 from pyrama_core import ShutdownGuard
 from pyrama_core.errors import ConfigError
+from pyrama_core.telemetry import get_logger
 from pyrama_net import DnsResolver, SocketAddress
 from pyrama_udp._addr import AddrLike, resolve, to_bind_address
 from pyrama_udp._datagram import Datagram
@@ -19,7 +18,7 @@ from pyrama_udp.errors import UdpClosedError, UdpError
 
 __all__ = ["DEFAULT_IDLE_TIMEOUT", "DEFAULT_MAX_SESSIONS", "RelayReply", "RelayRoute", "UdpRelay"]
 
-_log = structlog.get_logger("pyrama_udp")
+_log = get_logger(__name__)
 
 DEFAULT_IDLE_TIMEOUT: Final[float] = 60.0
 """Seconds without traffic (either way) after which a relay session is closed."""

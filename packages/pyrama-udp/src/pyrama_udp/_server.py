@@ -6,17 +6,16 @@ import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Final
 
-import structlog
-
 from pyrama_core import Service, ShutdownGuard
 from pyrama_core.errors import ConfigError
+from pyrama_core.telemetry import get_logger
 from pyrama_udp._datagram import Datagram
 from pyrama_udp._socket import UdpSocket
 from pyrama_udp.errors import UdpClosedError, UdpError
 
 __all__ = ["DEFAULT_CONCURRENCY", "UdpServer", "serve_datagrams"]
 
-_log = structlog.get_logger("pyrama_udp")
+_log = get_logger(__name__)
 
 DEFAULT_CONCURRENCY: Final[int] = 256
 """Datagrams a :class:`UdpServer` handles at once unless told otherwise."""
