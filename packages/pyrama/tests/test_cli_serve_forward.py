@@ -95,3 +95,59 @@ def test_forward_requires_a_valid_target() -> None:
     with serving("forward", "--bind", "127.0.0.1:0", "--to", "nowhere", wait=False) as fwd:
         assert fwd.wait_exit() == 2
         assert "invalid --to" in fwd.output()
+
+
+def test_forward_connect_timeout_gives_up_on_a_silent_target() -> None:
+    # a listener whose accept queue is full: further SYNs are dropped, so connects hang
+    with socket.socket() as full:
+        full.bind(("127.0.0.1", 0))
+        full.listen(0)
+        port = full.getsockname()[1]
+        fillers = []
+        try:
+            for _ in range(8):  # more than the queue holds; the extra ones just hang, non-blocking
+                f = socket.socket()
+                f.setblocking(False)
+                f.connect_ex(("127.0.0.1", port))
+                fillers.append(f)
+            with serving(
+                "forward",
+                "--bind",
+                "127.0.0.1:0",
+                "--to",
+                f"127.0.0.1:{port}",
+                "--connect-timeout",
+                "0.3",
+            ) as fwd:
+                with connect(fwd.port) as s:
+                    s.sendall(b"hello?")
+                    s.shutdown(socket.SHUT_WR)
+                    assert s.recv(100) == b""  # closed once the connect timed out
+                event = fwd.wait_event(lambda e: e.get("event") == "target unreachable")
+                assert "time" in event["error"].lower()
+        finally:
+            for f in fillers:
+                f.close()
+
+
+def test_forward_connect_timeout_must_be_positive() -> None:
+    with serving(
+        "forward", "--to", "127.0.0.1:1", "--connect-timeout", "0", "--bind", ":0", wait=False
+    ) as fwd:
+        assert fwd.wait_exit() == 2
+        assert "--connect-timeout" in fwd.output()
+
+
+def test_verbose_logs_each_connection(upstream: int) -> None:
+    with serving("forward", "-v", "--bind", "127.0.0.1:0", "--to", f"127.0.0.1:{upstream}") as fwd:
+        with connect(fwd.port) as s:
+            s.sendall(b"x")
+            assert recv_exact(s, 1) == b"x"
+            s.shutdown(socket.SHUT_WR)
+            assert recv_all(s) == b""
+        opened = fwd.wait_event(lambda e: e.get("event") == "connection opened")
+        assert opened["peer"].startswith("127.0.0.1:")
+        forwarded = fwd.wait_event(lambda e: e.get("event") == "forwarded")
+        assert forwarded["up"] == 1
+        assert forwarded["down"] == 1
+        fwd.wait_event(lambda e: e.get("event") == "connection closed")

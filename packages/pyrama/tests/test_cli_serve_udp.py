@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -52,13 +53,20 @@ def test_udp_server_exits_0_on_sigterm() -> None:
         assert server.wait_exit() == 0
 
 
+class Upstream:
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.senders: list[tuple[str, int]] = []
+
+
 @pytest.fixture
-def udp_upstream() -> Iterator[int]:
-    """A UDP server answering ``b"up:" + datagram`` to whoever sent it."""
+def upstream() -> Iterator[Upstream]:
+    """A UDP server answering ``b"up:" + datagram`` to whoever sent it (senders recorded)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
     sock.settimeout(0.2)
     stop = threading.Event()
+    up = Upstream(sock.getsockname()[1])
 
     def run() -> None:
         while not stop.is_set():
@@ -66,22 +74,29 @@ def udp_upstream() -> Iterator[int]:
                 data, addr = sock.recvfrom(65535)
             except TimeoutError:
                 continue
+            up.senders.append(addr)
             sock.sendto(b"up:" + data, addr)
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     try:
-        yield sock.getsockname()[1]
+        yield up
     finally:
         stop.set()
         thread.join(5)
         sock.close()
 
 
-def test_udp_forward_relays_each_client_separately(udp_upstream: int) -> None:
+def test_udp_forward_relays_each_client_separately(upstream: Upstream) -> None:
     with (
         serving(
-            "forward", "--mode", "udp", "--bind", "127.0.0.1:0", "--to", f"127.0.0.1:{udp_upstream}"
+            "forward",
+            "--mode",
+            "udp",
+            "--bind",
+            "127.0.0.1:0",
+            "--to",
+            f"127.0.0.1:{upstream.port}",
         ) as server,
         udp_client() as a,
         udp_client() as b,
@@ -94,7 +109,7 @@ def test_udp_forward_relays_each_client_separately(udp_upstream: int) -> None:
         assert a.recvfrom(100)[0] == b"up:again"
 
 
-def test_udp_forward_concurrent_limits_clients(udp_upstream: int) -> None:
+def test_udp_forward_concurrent_limits_clients(upstream: Upstream) -> None:
     with (
         serving(
             "forward",
@@ -103,7 +118,7 @@ def test_udp_forward_concurrent_limits_clients(udp_upstream: int) -> None:
             "--bind",
             "127.0.0.1:0",
             "--to",
-            f"127.0.0.1:{udp_upstream}",
+            f"127.0.0.1:{upstream.port}",
             "--concurrent",
             "1",
         ) as server,
@@ -117,8 +132,36 @@ def test_udp_forward_concurrent_limits_clients(udp_upstream: int) -> None:
         a.sendto(b"third", ("127.0.0.1", server.port))
         assert a.recvfrom(100)[0] == b"up:third"
         # b got nothing: after a marker round trip through the upstream directly, still nothing
-        marker.sendto(b"m", ("127.0.0.1", udp_upstream))
+        marker.sendto(b"m", ("127.0.0.1", upstream.port))
         assert marker.recvfrom(100)[0] == b"up:m"
         b.settimeout(0.5)
         with pytest.raises(TimeoutError):
             b.recvfrom(100)
+
+
+def test_udp_forward_timeout_ends_idle_sessions(upstream: Upstream) -> None:
+    with (
+        serving(
+            "forward",
+            "--mode",
+            "udp",
+            "--bind",
+            "127.0.0.1:0",
+            "--to",
+            f"127.0.0.1:{upstream.port}",
+            "--timeout",
+            "0.2",
+        ) as server,
+        udp_client() as c,
+    ):
+        c.sendto(b"one", ("127.0.0.1", server.port))
+        assert c.recvfrom(100)[0] == b"up:one"
+        first = upstream.senders[-1]
+        # after a silence longer than the idle timeout the session is gone: the next
+        # datagram opens a new one, with a new upstream socket (poll; no timing assertion)
+        deadline = time.monotonic() + HANG_GUARD
+        while upstream.senders[-1] == first:
+            assert time.monotonic() < deadline, "the idle session was never closed"
+            time.sleep(0.5)
+            c.sendto(b"two", ("127.0.0.1", server.port))
+            assert c.recvfrom(100)[0] == b"up:two"

@@ -60,7 +60,7 @@ async def _serve(command: ServeCommand, s: ServeSettings, loop_name: str) -> int
         finally:
             guard.release()
         _log.info(
-            f"listening on {started.address}",
+            "listening",
             service=s.command,
             mode=s.mode,
             address=started.address,
