@@ -129,3 +129,25 @@ def test_serve_without_the_transport_names_the_fix() -> None:
     assert "pip install pyrama-tcp" in proc.stderr
     assert 'pip install "pyrama[cli]"' in proc.stderr
     assert "listening" not in proc.stderr  # nothing was started
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--timeout", "-1"],
+        ["--timeout", "inf"],
+        ["--graceful", "nan"],
+        ["--graceful", "soon"],
+        ["--concurrent", "-1"],
+        ["--concurrent", "1.5"],
+        ["--mode", "sctp"],
+        ["--log-format", "xml"],
+    ],
+)
+def test_bad_serve_flags_are_usage_errors(
+    flags: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["serve", "echo", "--bind", "127.0.0.1:0", *flags])
+    assert info.value.code == 2
+    assert flags[0] in capsys.readouterr().err

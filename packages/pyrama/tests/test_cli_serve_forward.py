@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import socketserver
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -150,4 +151,6 @@ def test_verbose_logs_each_connection(upstream: int) -> None:
         forwarded = fwd.wait_event(lambda e: e.get("event") == "forwarded")
         assert forwarded["up"] == 1
         assert forwarded["down"] == 1
+        if sys.platform == "linux":
+            assert forwarded["zero_copy"] is True  # both ends are plain sockets: splice(2)
         fwd.wait_event(lambda e: e.get("event") == "connection closed")

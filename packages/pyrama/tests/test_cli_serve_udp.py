@@ -165,3 +165,14 @@ def test_udp_forward_timeout_ends_idle_sessions(upstream: Upstream) -> None:
             time.sleep(0.5)
             c.sendto(b"two", ("127.0.0.1", server.port))
             assert c.recvfrom(100)[0] == b"up:two"
+
+
+def test_udp_port_in_use_is_a_clear_error_and_exit_1() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        with serving("echo", "--mode", "udp", "--bind", f"127.0.0.1:{port}", wait=False) as server:
+            assert server.wait_exit() == 1
+            event = server.wait_event(lambda e: e.get("event") == "cannot listen")
+            assert event["address"] == f"127.0.0.1:{port}"
+            assert "in use" in event["error"].lower()
