@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 import uvloop
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pyrama_core.errors import ConfigError, LimitError, PyramaError
 from pyrama_net import Authority, SocketAddress, StaticResolver
@@ -325,3 +327,23 @@ def test_addr_map_caches_are_bounded() -> None:
         m.to_raw(SocketAddress.local_ipv4(port))
     assert len(m._from_raw) <= 4096
     assert len(m._to_raw) <= 4096
+
+
+@given(
+    ip=st.one_of(
+        st.integers(0, 2**32 - 1).map(IPv4Address),
+        st.integers(0, 2**128 - 1).map(IPv6Address),
+    ),
+    port=st.integers(0, 65535),
+)
+def test_addr_map_round_trips(ip: IPv4Address | IPv6Address, port: int) -> None:
+    addr = SocketAddress(ip, port)
+    own = AddrMap(addr.family)
+    assert own.from_raw(own.to_raw(addr)) == addr
+    if isinstance(ip, IPv4Address):
+        # through an IPv6 socket an IPv4 peer is its mapped address
+        v6 = AddrMap(socket.AF_INET6)
+        back = v6.from_raw(v6.to_raw(addr))
+        assert isinstance(back.ip, IPv6Address)
+        assert back.ip.ipv4_mapped == ip
+        assert back.port == port
