@@ -216,6 +216,20 @@ def _connrate(
 # ---------------------------------------------------------------------------------- report
 
 
+def _display(argv: list[str]) -> str:
+    """*argv* for the report: the program's base name, scratch paths shortened."""
+    shown = [Path(argv[0]).name, *argv[1:]]
+    return " ".join(re.sub(r"/\S*/pyrama-bench-[^/]+/", "$SCRATCH/", shlex.quote(a)) for a in shown)
+
+
+def _size(n: int) -> str:
+    """``1 GiB``, ``4 MiB``, ``512 KiB`` or bytes."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift and n % (1 << shift) == 0:
+            return f"{n >> shift} {unit}"
+    return f"{n} bytes"
+
+
 def _fmt(x: float, digits: int = 2) -> str:
     return "n/a" if math.isnan(x) else f"{x:.{digits}f}"
 
@@ -233,6 +247,7 @@ def _report(
     samples: Samples,
     tool_label: str,
     argvs: dict[str, list[str]],
+    pyrama_loop: str | None,
 ) -> str:
     others = [n for n in names if n != "pyrama"]
     gib = args.bytes / (1 << 30)
@@ -255,7 +270,9 @@ def _report(
     cr = "connrate"
     if tp in samples.values:
         row = [_ratio(samples.med(tp, "pyrama"), samples.med(tp, o)) for o in others]
-        lines.append(f"| bulk throughput ({gib:g} GiB via iperf3) | " + " | ".join(row) + " |")
+        lines.append(
+            f"| bulk throughput ({_size(args.bytes)} via iperf3) | " + " | ".join(row) + " |"
+        )
         # CPU: lower is better, so peer / pyrama keeps "higher is better for pyrama"
         row = [_ratio(samples.med("cpu_tp", o), samples.med("cpu_tp", "pyrama")) for o in others]
         lines.append("| CPU efficiency in bulk (peer CPU / pyrama CPU) | " + " | ".join(row) + " |")
@@ -325,7 +342,9 @@ def _report(
         lines.append(f"- {k}: {v}")
     lines.append(f"- connection-rate load tool: {tool_label}, {args.concurrency} threads")
     for name, argv in argvs.items():
-        lines.append(f"- {name}: `{shlex.join(argv)}`")
+        lines.append(f"- {name}: `{_display(argv)}`")
+    if pyrama_loop:
+        lines.append(f"- pyrama event loop: {pyrama_loop}")
     if "haproxy" in argvs:
         lines += [
             "- haproxy config:",
@@ -383,6 +402,10 @@ def run(args: argparse.Namespace, work: Path) -> str:
             for sink_name, target in targets.items():
                 fwd.start(name, sink_name, target, work, args.pyrama_cmd)
         argvs = {name: fwd.procs[(name, next(iter(targets)))].argv for name in names}
+        pyrama_loop = None
+        if "pyrama" in names:
+            m = re.search(r"\bloop=(\w+)", fwd.procs[("pyrama", next(iter(targets)))].output())
+            pyrama_loop = m.group(1) if m else None
 
         order = ["direct", *names]
         for r in range(args.repeat):
@@ -417,4 +440,4 @@ def run(args: argparse.Namespace, work: Path) -> str:
         fwd.stop()
         for s in sinks:
             s.stop()
-    return _report(args, names, missing, samples, tool_label, argvs)
+    return _report(args, names, missing, samples, tool_label, argvs, pyrama_loop)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import socket
 
 from itsupport import Peers, Poll, Spawn
+
+from pyrama_testing import free_port, require_peer
 
 
 def test_sigterm_lets_the_in_flight_connection_finish(
@@ -64,3 +67,47 @@ def test_sigterm_with_nothing_in_flight_exits_cleanly(
     r = spawn([*pyrama_cli, "serve", "discard", "--mode", "udp", "--bind", "127.0.0.1:0"])
     r.signal(signal.SIGTERM)
     assert r.wait_exit() == 0
+
+
+def test_sigterm_lets_an_in_flight_forwarded_relay_finish(
+    spawn: Spawn, pyrama_cli: list[str]
+) -> None:
+    socat = require_peer("socat")
+    sink = free_port()
+    spawn([socat, f"TCP-LISTEN:{sink},bind=127.0.0.1,fork,reuseaddr", "PIPE"], ready=None)
+    Poll.tcp_listening(sink)
+    fwd = spawn(
+        [
+            *pyrama_cli,
+            "serve",
+            "forward",
+            "--bind",
+            "127.0.0.1:0",
+            "--to",
+            f"127.0.0.1:{sink}",
+            "--graceful",
+            "30",
+        ]
+    )
+    chunk = os.urandom(1 << 20)
+    with socket.create_connection(("127.0.0.1", fwd.port), timeout=20) as s:
+        s.sendall(chunk)
+        assert _recv_exactly(s, len(chunk)) == chunk
+        fwd.signal(signal.SIGTERM)
+        Poll.until(lambda: Poll.connect_refused(fwd.port), what="the forwarder to stop accepting")
+        # the relay keeps working both ways while the forwarder drains
+        for _ in range(4):
+            s.sendall(chunk)
+            assert _recv_exactly(s, len(chunk)) == chunk
+        s.shutdown(socket.SHUT_WR)
+        assert s.recv(10) == b""
+    assert fwd.wait_exit() == 0
+
+
+def _recv_exactly(s: socket.socket, n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        part = s.recv(n - len(buf))
+        assert part, f"EOF after {len(buf)} of {n} bytes"
+        buf += part
+    return bytes(buf)
