@@ -97,6 +97,33 @@ async def test_default_deadline_is_bounded_and_constructor_deadline_used() -> No
     assert task.cancelled()
 
 
+async def test_deadline_counts_from_the_trigger() -> None:
+    shutdown = Shutdown()
+    guard = shutdown.guard()
+    task = guard.spawn_task(asyncio.Event().wait())
+    guard.release()
+    shutdown.trigger()
+    shutdown._triggered_at -= 100  # pretend the trigger fired long ago
+    result = await asyncio.wait_for(shutdown.wait_complete(deadline=50), 10)
+    assert result.cancelled == 1
+    assert result.elapsed >= 100
+    assert task.cancelled()
+
+
+async def test_work_finished_between_trigger_and_wait_is_counted() -> None:
+    shutdown = Shutdown()
+    guard = shutdown.guard()
+    guard.spawn_task(guard.cancelled())
+    guard.release()
+    shutdown.trigger()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert shutdown.in_flight == 0
+    result = await shutdown.wait_complete()
+    assert result.finished == 1
+    assert result.clean
+
+
 async def test_guard_not_tied_to_a_task_is_reported_abandoned() -> None:
     shutdown = Shutdown()
     held = shutdown.guard()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import time
 from collections.abc import Callable, Coroutine, Generator, Iterable
 from dataclasses import dataclass
 from types import FrameType, TracebackType
@@ -76,6 +77,7 @@ class ShutdownResult:
 
     ``finished`` counts tracked tasks (spawned through a guard or a graceful
     :class:`~pyrama_core.Executor`) that ended on their own after shutdown began;
+    ``elapsed`` is the time in seconds since the trigger;
     ``cancelled`` counts those cancelled because the deadline passed (or a second signal
     forced it); ``abandoned`` counts guards not tied to a task that were still held when
     :meth:`Shutdown.wait_complete` gave up (their owners could not be cancelled).
@@ -98,11 +100,14 @@ class Shutdown:
 
     Typical use::
 
-        shutdown = Shutdown.with_signals()          # SIGINT / SIGTERM trigger it
-        guard = shutdown.guard()
-        guard.spawn_task(listener.serve(svc, guard=guard.clone()))
-        guard.release()
-        result = await shutdown.wait_complete()     # waits for a signal, then drains
+        shutdown = Shutdown.with_signals()           # SIGINT / SIGTERM trigger it
+        with shutdown.guard() as guard:
+            guard.spawn_task_fn(accept_loop)         # accept_loop(guard) gets its own guard
+        result = await shutdown.wait_complete()      # waits for a signal, then drains
+
+        async def accept_loop(guard: ShutdownGuard) -> None:
+            ...                                      # stop accepting once guard.cancelled()
+            guard.spawn_task(handle(conn))           # each connection holds a clone
 
     Once triggered, listeners stop accepting (they watch :meth:`ShutdownGuard.cancelled`),
     in-flight work gets *deadline* seconds to finish, and whatever is left is cancelled.
@@ -121,6 +126,7 @@ class Shutdown:
         "_signal_loop",
         "_signals",
         "_tasks",
+        "_triggered_at",
         "reason",
     )
 
@@ -151,6 +157,7 @@ class Shutdown:
         self._signal_loop: asyncio.AbstractEventLoop | None = None
         # (signal, previous handler, installed via loop.add_signal_handler?)
         self._signals: list[tuple[signal.Signals, Any, bool]] = []
+        self._triggered_at = 0.0
         self.reason: str | None = None
         """Why shutdown was triggered (``"signal SIGTERM"``, a caller's text), or ``None``."""
 
@@ -245,6 +252,7 @@ class Shutdown:
         """Begin shutdown: every guard's :meth:`~ShutdownGuard.cancelled` fires (idempotent)."""
         if not self._event.is_set():
             self.reason = reason
+            self._triggered_at = time.monotonic()
             self._event._set()
 
     def force(self) -> None:
@@ -291,29 +299,30 @@ class Shutdown:
     async def wait_complete(self, deadline: float | None = _UNSET) -> ShutdownResult:
         """Wait for the trigger, then for in-flight work, at most *deadline* seconds.
 
-        *deadline* defaults to the one given to the constructor (30 s unless changed);
-        ``None`` waits without bound. When the deadline passes (or a second signal forces
-        it), tracked tasks still running are cancelled and get ``cancel_grace`` seconds to
-        unwind. Signal handlers installed by this shutdown are removed before returning.
+        *deadline* is counted from the trigger and defaults to the one given to the
+        constructor (30 s unless changed); ``None`` waits without bound. When it passes (or
+        a second signal forces it), tracked tasks still running are cancelled and get
+        ``cancel_grace`` seconds to unwind. Signal handlers installed by this shutdown are
+        removed before returning. The result counts everything since the trigger.
         """
         if deadline is _UNSET:
             deadline = self._deadline
         _check_seconds("deadline", deadline, allow_none=True)
         try:
             await self._event.wait()
-            loop = asyncio.get_running_loop()
-            started = loop.time()
-            finished_before = self._finished
-            forced = await self._drain(deadline)
+            remaining = None
+            if deadline is not None:
+                remaining = max(0.0, deadline - (time.monotonic() - self._triggered_at))
+            forced = await self._drain(remaining)
             cancelled = 0
             if self._guards > 0:
                 cancelled = await self._cancel_remaining()
             live_tasks = sum(1 for t in self._tasks if not t.done())
             return ShutdownResult(
-                finished=self._finished - finished_before,
+                finished=self._finished,
                 cancelled=cancelled,
                 abandoned=max(0, self._guards - live_tasks),
-                elapsed=loop.time() - started,
+                elapsed=time.monotonic() - self._triggered_at,
                 forced=forced,
             )
         finally:
