@@ -335,7 +335,7 @@ class Shutdown:
         idle = asyncio.ensure_future(self._idle.wait())
         force = asyncio.ensure_future(self._force.wait())
         try:
-            await asyncio.wait((idle, force), timeout=deadline, return_when="FIRST_COMPLETED")
+            await asyncio.wait((idle, force), timeout=deadline, return_when=asyncio.FIRST_COMPLETED)
         finally:
             idle.cancel()
             force.cancel()
