@@ -43,7 +43,8 @@ from pyrama_core import (
 )
 
 if TYPE_CHECKING:
-    # type checkers see the sub-packages as the modules they alias (see pyrama/<x>.pyi)
+    # type checkers see the sub-packages as the modules they alias (see pyrama/<x>.pyi);
+    # a new family member gets a pyrama/<x>.pyi stub and a line here once it exists
     from pyrama import core as core
     from pyrama import net as net
     from pyrama import tcp as tcp
