@@ -607,6 +607,19 @@ async def test_transient_accept_errors_are_skipped_without_backoff() -> None:
     await stop(task)
 
 
+async def test_exhausted_backoff_ends_serve_with_accept_error() -> None:
+    async def no_sleep(delay: float) -> None:
+        return None
+
+    backoff = ExponentialBackoff(0.01, 0.04, max_attempts=2, sleep=no_sleep)
+    listener = flaky_listener([errno.EMFILE] * 5)
+    with pytest.raises(AcceptError) as info:
+        await asyncio.wait_for(listener.serve(service_fn(echo), accept_backoff=backoff), HANG)
+    assert info.value.__cause__.errno == errno.EMFILE  # type: ignore[union-attr]
+    assert listener.socket.failures == [errno.EMFILE] * 2  # type: ignore[attr-defined]
+    assert listener.is_closed()
+
+
 async def test_unexpected_accept_error_ends_serve_with_accept_error() -> None:
     listener = flaky_listener([errno.EINVAL])
     with pytest.raises(AcceptError) as info:

@@ -145,9 +145,16 @@ class _Serving(Generic[StreamT]):
                             listener=self.listener._describe(),
                             error=str(exc),
                         )
-                    await backoff.next_backoff()
+                    if not await backoff.next_backoff():
+                        raise AcceptError(
+                            f"accept() kept failing on {self.listener._describe()}: {exc}"
+                        ) from exc
                     continue
                 if exc.errno in _TRANSIENT_ERRNOS:
+                    burst += 1  # each one consumed a pending connection; still yield now and then
+                    if burst >= _ACCEPT_BURST:
+                        burst = 0
+                        await asyncio.sleep(0)
                     continue
                 raise AcceptError(f"accept() failed on {self.listener._describe()}: {exc}") from exc
             if failing:
@@ -408,8 +415,9 @@ class _SocketListener(Generic[StreamT]):
         Without a guard, ``serve`` runs until cancelled (in-flight connections are then
         cancelled too) or until :meth:`close`. Accept failures from exhausted resources
         (``EMFILE``/``ENFILE``) back off exponentially (*accept_backoff*, by default 5 ms
-        doubling up to 1 s) instead of spinning; failures of a single pending connection are
-        skipped; an unexpected one raises :class:`~pyrama_tcp.errors.AcceptError`.
+        doubling up to 1 s, without end) instead of spinning; failures of a single pending
+        connection are skipped; an unexpected failure, or a back-off whose *max_attempts* run
+        out, raises :class:`~pyrama_tcp.errors.AcceptError`.
         """
         await _serve_loop(
             self,
