@@ -104,11 +104,21 @@ class FakeDnsServer(asyncio.DatagramProtocol):
 @pytest.fixture
 async def dns_server() -> AsyncIterator[tuple[FakeDnsServer, int]]:
     loop = asyncio.get_running_loop()
-    transport, proto = await loop.create_datagram_endpoint(
-        FakeDnsServer, local_addr=("127.0.0.1", 0)
-    )
-    port = transport.get_extra_info("sockname")[1]
-    tcp = await asyncio.start_server(proto.serve_tcp, "127.0.0.1", port)
+    # the UDP port is picked by the kernel; the same TCP port may be taken by another
+    # process, so try a few UDP ports until the TCP bind succeeds too
+    for _ in range(50):
+        transport, proto = await loop.create_datagram_endpoint(
+            FakeDnsServer, local_addr=("127.0.0.1", 0)
+        )
+        port = transport.get_extra_info("sockname")[1]
+        try:
+            tcp = await asyncio.start_server(proto.serve_tcp, "127.0.0.1", port)
+        except OSError:
+            transport.close()
+            continue
+        break
+    else:
+        pytest.fail("no UDP+TCP port pair free on 127.0.0.1")
     try:
         yield proto, port
     finally:
