@@ -1,6 +1,7 @@
 """pyrama-net: addresses, streams, relays, DNS, connectors and connection pools."""
 
 from pyrama_net._authority import Authority
+from pyrama_net._bind_address import AddrLike, coerce_address, to_bind_address
 from pyrama_net._bridge import BridgeError, BridgeIdleTimeoutError, BridgeStats, bridge
 from pyrama_net._bytes_tracker import (
     BytesCount,
@@ -62,6 +63,7 @@ from pyrama_net._transport_metrics import (
 from pyrama_net._wrapper import StreamWrapper
 
 __all__ = [
+    "AddrLike",
     "Authority",
     "Basic",
     "Bearer",
@@ -115,6 +117,7 @@ __all__ = [
     "TransportMetricsService",
     "TransportMetricsStream",
     "bridge",
+    "coerce_address",
     "detach_socket_observed",
     "happy_eyeballs_connect",
     "ip_literal",
@@ -125,6 +128,7 @@ __all__ = [
     "read_until",
     "rewind",
     "target_host_port",
+    "to_bind_address",
 ]
 
 __version__ = "0.1.0"

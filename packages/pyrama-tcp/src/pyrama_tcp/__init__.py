@@ -1,6 +1,6 @@
 """pyrama-tcp: TCP listeners and streams; Unix domain sockets live in ``pyrama_tcp.unix``."""
 
-from pyrama_tcp._addr import AddrLike
+from pyrama_net import AddrLike
 from pyrama_tcp._connector import TcpConnector
 from pyrama_tcp._listener import DEFAULT_BACKLOG, TcpListener
 from pyrama_tcp._socket_options import TcpSocketOptions

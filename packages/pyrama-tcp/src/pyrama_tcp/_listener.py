@@ -20,8 +20,14 @@ from pyrama_core import (
 )
 from pyrama_core.errors import ConfigError
 from pyrama_core.telemetry import get_logger
-from pyrama_net import SocketAddress, SocketInfo, SocketStream, SocketStreamProtocol
-from pyrama_tcp._addr import AddrLike, to_bind_address
+from pyrama_net import (
+    AddrLike,
+    SocketAddress,
+    SocketInfo,
+    SocketStream,
+    SocketStreamProtocol,
+    to_bind_address,
+)
 from pyrama_tcp._stream import TcpStream
 from pyrama_tcp.errors import AcceptError, AddressInUseError, BindError, ListenerClosedError
 

@@ -1,6 +1,6 @@
 """pyrama-udp: async UDP sockets, datagram services and a UDP relay."""
 
-from pyrama_udp._addr import AddrLike
+from pyrama_net import AddrLike
 from pyrama_udp._datagram import Datagram
 from pyrama_udp._relay import (
     DEFAULT_IDLE_TIMEOUT,

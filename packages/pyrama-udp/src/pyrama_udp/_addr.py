@@ -1,53 +1,17 @@
-"""Address handling for UDP: the forms we accept, name resolution, and a cheap peer cache."""
+"""Address handling for UDP: name resolution and a cheap peer-address cache."""
 
 from __future__ import annotations
 
 import socket
 from ipaddress import IPv4Address, IPv6Address
-from typing import Any, Final, TypeAlias
+from typing import Any, Final
 
-from pyrama_net import Authority, DnsResolver, SocketAddress, SystemResolver
+from pyrama_net import AddrLike, DnsResolver, SocketAddress, SystemResolver, coerce_address
 from pyrama_net.errors import AddressError, DnsError
 
-__all__ = ["AddrLike", "AddrMap", "resolve", "to_bind_address"]
-
-AddrLike: TypeAlias = "str | SocketAddress | Authority | tuple[str, int]"
-"""An address: ``"127.0.0.1:53"``, ``"[::1]:53"``, ``"dns.example:53"``, a
-:class:`~pyrama_net.SocketAddress`, an :class:`~pyrama_net.Authority` or ``(host, port)``."""
+__all__ = ["AddrMap", "resolve"]
 
 _SYSTEM_RESOLVER: Final = SystemResolver()
-
-
-def _coerce(addr: AddrLike) -> SocketAddress | Authority:
-    if isinstance(addr, SocketAddress | Authority):
-        return addr
-    if isinstance(addr, str):
-        return Authority.parse(addr)
-    if isinstance(addr, tuple):
-        try:
-            return SocketAddress.from_tuple(addr)
-        except AddressError:
-            if len(addr) == 2 and isinstance(addr[0], str) and isinstance(addr[1], int):
-                return Authority.parse_with_default(addr[0], addr[1])
-            raise
-    raise AddressError(f"expected an address, got {type(addr).__name__}")
-
-
-def to_bind_address(addr: AddrLike) -> SocketAddress:
-    """*addr* as a :class:`~pyrama_net.SocketAddress` to bind: IPs, or ``localhost``.
-
-    Any other domain raises :class:`~pyrama_net.errors.AddressError`: a name may stand for
-    several interfaces, so the caller picks the address.
-    """
-    a = _coerce(addr)
-    if isinstance(a, SocketAddress):
-        return a
-    ip = a.host.ip
-    if ip is not None:
-        return SocketAddress(ip, a.port)
-    if a.host.is_loopback:
-        return SocketAddress.local_ipv4(a.port)
-    raise AddressError(f"cannot bind to the domain {a} (give an IP address)")
 
 
 async def resolve(
@@ -62,7 +26,7 @@ async def resolve(
     reaches IPv4 peers through mapped addresses, so IPv4 is tried after IPv6 there); without
     it IPv4 is tried first, then IPv6. Raises :class:`~pyrama_net.errors.DnsError`.
     """
-    a = _coerce(addr)
+    a = coerce_address(addr)
     if isinstance(a, SocketAddress):
         return a
     ip = a.host.ip

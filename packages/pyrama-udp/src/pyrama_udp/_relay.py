@@ -9,8 +9,8 @@ from typing import Final
 from pyrama_core import ShutdownGuard
 from pyrama_core.errors import ConfigError
 from pyrama_core.telemetry import get_logger
-from pyrama_net import DnsResolver, SocketAddress
-from pyrama_udp._addr import AddrLike, resolve, to_bind_address
+from pyrama_net import AddrLike, DnsResolver, SocketAddress, to_bind_address
+from pyrama_udp._addr import resolve
 from pyrama_udp._datagram import Datagram
 from pyrama_udp._server import check_positive_int, run_until_stopped
 from pyrama_udp._socket import DEFAULT_QUEUE_SIZE, UdpSocket

@@ -12,8 +12,8 @@ from typing import Any, cast
 
 from pyrama_core import Extensions
 from pyrama_core.errors import ConfigError
-from pyrama_net import DnsResolver, SocketAddress
-from pyrama_udp._addr import AddrLike, AddrMap, resolve, to_bind_address
+from pyrama_net import AddrLike, DnsResolver, SocketAddress, to_bind_address
+from pyrama_udp._addr import AddrMap, resolve
 from pyrama_udp.errors import (
     DatagramTooLargeError,
     UdpBindError,
