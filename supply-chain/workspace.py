@@ -5,11 +5,10 @@ of packages: a new directory under ``packages/`` with a ``pyproject.toml`` is pi
 every session.
 
 A distribution is *workspace-only* (built and tested here, never published) when its
-``pyproject.toml`` says so in one of these ways, checked in this order:
+``pyproject.toml`` says so in one of these ways:
 
 1. the trove classifier ``Private :: Do Not Upload`` (PyPI refuses uploads that carry it);
-2. ``[tool.pyrama] workspace-only = true``;
-3. a ``description`` that starts with ``Workspace-only``.
+2. ``[tool.pyrama] workspace-only = true``.
 
 Only the standard-library and ``packaging`` are imported (both the nox environment and every
 session environment have ``packaging``).
@@ -108,10 +107,7 @@ def _workspace_only(project: Mapping[str, object], tool: Mapping[str, object]) -
     if isinstance(classifiers, list) and WORKSPACE_ONLY_CLASSIFIER in classifiers:
         return True
     pyrama_tool = tool.get("pyrama", {})
-    if isinstance(pyrama_tool, dict) and pyrama_tool.get("workspace-only") is True:
-        return True
-    description = project.get("description", "")
-    return isinstance(description, str) and description.lower().startswith("workspace-only")
+    return isinstance(pyrama_tool, dict) and pyrama_tool.get("workspace-only") is True
 
 
 def _load(pyproject: Path) -> Distribution:
