@@ -213,6 +213,9 @@ def host_facts(tools: dict[str, list[str]]) -> Iterator[tuple[str, str]]:
                 break
     yield "CPU", f"{cpu} ({os.cpu_count()} logical CPUs)"
     yield "kernel", platform.release()
+    with contextlib.suppress(OSError):
+        load = Path("/proc/loadavg").read_text().split()[:3]
+        yield "load average at the end (1, 5, 15 min)", " ".join(load)
     yield "python", platform.python_version()
     for name, argv in tools.items():
         yield name, _version(argv)

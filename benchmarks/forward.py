@@ -168,6 +168,16 @@ class Samples:
         """Median of *metric* for *who* (NaN if not measured)."""
         return median(self.values.get(metric, {}).get(who, []))
 
+    def ratio(self, metric: str, num: str, den: str) -> float:
+        """Median over rounds of ``num / den``, each pair measured in the same round.
+
+        Pairing by round cancels most of the drift in the host's load between rounds, which
+        a ratio of the two medians would not.
+        """
+        a = self.values.get(metric, {}).get(num, [])
+        b = self.values.get(metric, {}).get(den, [])
+        return median([x / y for x, y in zip(a, b, strict=False) if y > 0])
+
 
 def _throughput(iperf: str, port: int, nbytes: int, fwd: Proc | None) -> tuple[float, float]:
     """(Gbit/s, forwarder CPU seconds) for one iperf3 run through 127.0.0.1:*port*."""
@@ -234,10 +244,8 @@ def _fmt(x: float, digits: int = 2) -> str:
     return "n/a" if math.isnan(x) else f"{x:.{digits}f}"
 
 
-def _ratio(a: float, b: float) -> str:
-    if math.isnan(a) or math.isnan(b) or b == 0:
-        return "n/a"
-    return f"**{a / b:.2f}x**"
+def _ratio(r: float) -> str:
+    return "n/a" if math.isnan(r) else f"**{r:.2f}x**"
 
 
 def _report(
@@ -256,8 +264,10 @@ def _report(
         "",
         f"Generated {_dt.datetime.now(_dt.UTC).strftime('%Y-%m-%d %H:%M UTC')} by "
         f"`python -m benchmarks {shlex.join(sys.argv[1:]) or 'forward'}`. "
-        f"Every figure is the median of {args.repeat} rounds; the "
-        "order of the forwarders rotates each round. Everything runs on 127.0.0.1, on the "
+        f"Every figure is a median over {args.repeat} rounds; the order of the forwarders "
+        "rotates each round, and a ratio is the median of the per-round ratios (pyrama and "
+        "the peer measured seconds apart, under much the same load). Everything runs on "
+        "127.0.0.1, on the "
         "same machine as the load generators, so absolute numbers say more about this host "
         "than about the forwarders: read the ratios.",
         "",
@@ -269,20 +279,20 @@ def _report(
     tp = "throughput"
     cr = "connrate"
     if tp in samples.values:
-        row = [_ratio(samples.med(tp, "pyrama"), samples.med(tp, o)) for o in others]
+        row = [_ratio(samples.ratio(tp, "pyrama", o)) for o in others]
         lines.append(
             f"| bulk throughput ({_size(args.bytes)} via iperf3) | " + " | ".join(row) + " |"
         )
         # CPU: lower is better, so peer / pyrama keeps "higher is better for pyrama"
-        row = [_ratio(samples.med("cpu_tp", o), samples.med("cpu_tp", "pyrama")) for o in others]
+        row = [_ratio(samples.ratio("cpu_tp", o, "pyrama")) for o in others]
         lines.append("| CPU efficiency in bulk (peer CPU / pyrama CPU) | " + " | ".join(row) + " |")
     if cr in samples.values:
-        row = [_ratio(samples.med(cr, "pyrama"), samples.med(cr, o)) for o in others]
+        row = [_ratio(samples.ratio(cr, "pyrama", o)) for o in others]
         lines.append(
             f"| connection rate ({args.connections} short connections) | " + " | ".join(row) + " |"
         )
     if tp in samples.values and "haproxy" in names:
-        r = samples.med(tp, "pyrama") / samples.med(tp, "haproxy")
+        r = samples.ratio(tp, "pyrama", "haproxy")
         verdict = "met" if r >= 0.8 else "NOT met"
         lines += ["", f"Target: pyrama bulk throughput >= 0.8x haproxy: **{verdict}** ({r:.2f}x)."]
 
