@@ -4,22 +4,49 @@ from pyrama_tls._ca import DEFAULT_CA_VALIDITY, CertificateAuthority
 from pyrama_tls._cert_names import CertName
 from pyrama_tls._certified_key import CertifiedKey, SpkiSha256
 from pyrama_tls._certs import DEFAULT_LEAF_VALIDITY, self_signed_leaf
+from pyrama_tls._client_hello import ClientHello, ClientHelloExtension, KeyShareEntry
+from pyrama_tls._client_hello_encode import encode_client_hello, encode_client_hello_handshake
+from pyrama_tls._client_hello_parser import (
+    DEFAULT_MAX_CLIENT_HELLO_RECORDS,
+    DEFAULT_MAX_CLIENT_HELLO_SIZE,
+    ClientHelloReader,
+    parse_client_hello,
+)
+from pyrama_tls._grease import GREASE_VALUES, is_grease
 from pyrama_tls._keys import DEFAULT_KEY_KIND, KeyKind, PrivateKey, generate_private_key
+from pyrama_tls._peek_client_hello import DEFAULT_PEEK_TIMEOUT, peek_client_hello
 from pyrama_tls._pem import certified_key_from_pem, load_certified_key, save_certified_key
+from pyrama_tls._tls_ids import ExtensionType, cipher_suite_name, extension_name
 
 __all__ = [
     "DEFAULT_CA_VALIDITY",
     "DEFAULT_KEY_KIND",
     "DEFAULT_LEAF_VALIDITY",
+    "DEFAULT_MAX_CLIENT_HELLO_RECORDS",
+    "DEFAULT_MAX_CLIENT_HELLO_SIZE",
+    "DEFAULT_PEEK_TIMEOUT",
+    "GREASE_VALUES",
     "CertName",
     "CertificateAuthority",
     "CertifiedKey",
+    "ClientHello",
+    "ClientHelloExtension",
+    "ClientHelloReader",
+    "ExtensionType",
     "KeyKind",
+    "KeyShareEntry",
     "PrivateKey",
     "SpkiSha256",
     "certified_key_from_pem",
+    "cipher_suite_name",
+    "encode_client_hello",
+    "encode_client_hello_handshake",
+    "extension_name",
     "generate_private_key",
+    "is_grease",
     "load_certified_key",
+    "parse_client_hello",
+    "peek_client_hello",
     "save_certified_key",
     "self_signed_leaf",
 ]
