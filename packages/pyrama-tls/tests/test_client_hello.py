@@ -192,7 +192,7 @@ def test_extension_validation() -> None:
         ClientHelloExtension(0x10000)
     with pytest.raises(ValueError, match="65535"):
         ClientHelloExtension(1, bytes(0x10000))
-    assert ClientHelloExtension(1, bytearray(b"ab")).data == b"ab"
+    assert ClientHelloExtension(1, bytearray(b"ab")).data == b"ab"  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="record_size_limit"):
         ClientHelloExtension.record_size_limit(10)
     with pytest.raises(ValueError, match="ALPN"):

@@ -13,8 +13,11 @@ from pyrama_tls._client_hello_parser import (
     parse_client_hello,
 )
 from pyrama_tls._grease import GREASE_VALUES, is_grease
+from pyrama_tls._ja3 import Ja3, ja3
+from pyrama_tls._ja4 import Ja4, ja4
 from pyrama_tls._keys import DEFAULT_KEY_KIND, KeyKind, PrivateKey, generate_private_key
 from pyrama_tls._peek_client_hello import DEFAULT_PEEK_TIMEOUT, peek_client_hello
+from pyrama_tls._peetprint import PeetPrint, peetprint
 from pyrama_tls._pem import certified_key_from_pem, load_certified_key, save_certified_key
 from pyrama_tls._tls_ids import ExtensionType, cipher_suite_name, extension_name
 
@@ -33,8 +36,11 @@ __all__ = [
     "ClientHelloExtension",
     "ClientHelloReader",
     "ExtensionType",
+    "Ja3",
+    "Ja4",
     "KeyKind",
     "KeyShareEntry",
+    "PeetPrint",
     "PrivateKey",
     "SpkiSha256",
     "certified_key_from_pem",
@@ -44,9 +50,12 @@ __all__ = [
     "extension_name",
     "generate_private_key",
     "is_grease",
+    "ja3",
+    "ja4",
     "load_certified_key",
     "parse_client_hello",
     "peek_client_hello",
+    "peetprint",
     "save_certified_key",
     "self_signed_leaf",
 ]
