@@ -238,6 +238,23 @@ def test_wildcard_siblings_share_one_certificate(ca: CertificateAuthority) -> No
     ]
 
 
+def test_cached_wildcard_key_is_not_a_valid_sni(ca: CertificateAuthority) -> None:
+    issuer = DynamicIssuer(ca, wildcard=True)
+    issuer.certified_key_for("a.example.com")
+    assert issuer.cached_names() == ["*.example.com"]
+    with pytest.raises(CertificateNameError):
+        issuer.certified_key_for("*.example.com")
+
+
+def test_non_canonical_text_is_validated_before_lookup(ca: CertificateAuthority) -> None:
+    issuer = DynamicIssuer(ca)
+    ck = issuer.certified_key_for("Example.COM")
+    assert issuer.cached_names() == ["example.com"]
+    assert issuer.certified_key_for("example.com") is ck
+    assert issuer.certified_key_for("EXAMPLE.COM.") is ck
+    assert issuer.stats().hits == 2
+
+
 def test_clear(ca: CertificateAuthority) -> None:
     issuer = DynamicIssuer(ca)
     first = issuer.certified_key_for("a.example")

@@ -343,6 +343,15 @@ def test_ca_load_or_generate_persists(tmp_path: Path) -> None:
     assert "persisted CA" in second.cert.subject.rfc4514_string()
 
 
+def test_ca_load_or_generate_refuses_half_a_ca(tmp_path: Path, ca: CertificateAuthority) -> None:
+    directory = tmp_path / "ca"
+    ca.save(directory)
+    (directory / "ca-key.pem").unlink()
+    with pytest.raises(CertificateFileError, match=r"ca-key\.pem"):
+        CertificateAuthority.load_or_generate(directory)
+    assert not (directory / "ca-key.pem").exists()  # nothing was overwritten or generated
+
+
 def test_openssl_reads_saved_files(tmp_path: Path, leaf: CertifiedKey) -> None:
     openssl = require_peer("openssl")
     cert, key = tmp_path / "c.pem", tmp_path / "k.pem"

@@ -199,6 +199,9 @@ class DynamicIssuer:
         Thread-safe; a caller that finds the same name being minted by another thread waits for
         that issuance instead of signing again.
         """
+        cached = self._fast_hit(server_name)
+        if cached is not None:
+            return cached
         key, sans = self.subject_for(server_name)
         found, owner = self._claim(key)
         if isinstance(found, CertifiedKey):
@@ -213,6 +216,9 @@ class DynamicIssuer:
         Concurrent calls for the same name (in this or other event loops or threads) share one
         issuance. Cancelling a waiting call does not cancel the issuance others wait for.
         """
+        cached = self._fast_hit(server_name)
+        if cached is not None:
+            return cached
         key, sans = self.subject_for(server_name)
         found, owner = self._claim(key)
         if isinstance(found, CertifiedKey):
@@ -226,17 +232,35 @@ class DynamicIssuer:
             return await asyncio.wrap_future(found)
         return found.result()
 
+    def _fast_hit(self, server_name: ServerName) -> CertifiedKey | None:
+        # Most SNI values arrive in canonical form (lowercase, no trailing dot), which is the
+        # cache key itself: a cached name is answered without parsing it again. A key found
+        # this way was validated when it was inserted. "*" never appears in a valid SNI, so
+        # text starting with it (a wildcard key) always takes the validating path.
+        if type(server_name) is not str or server_name[:1] == "*":
+            return None
+        with self._lock:
+            return self._cached(server_name)
+
+    def _cached(self, key: str) -> CertifiedKey | None:
+        # Caller holds the lock.
+        entry = self._cache.get(key)
+        if entry is None:
+            return None
+        if entry.deadline > self._clock():
+            self._cache.move_to_end(key)
+            self._hits += 1
+            return entry.certified_key
+        del self._cache[key]
+        self._expirations += 1
+        return None
+
     def _claim(self, key: str) -> tuple[CertifiedKey | Future[CertifiedKey], bool]:
         # -> (cached certificate, False) | (future to wait on, whether we must mint it)
         with self._lock:
-            entry = self._cache.get(key)
-            if entry is not None:
-                if entry.deadline > self._clock():
-                    self._cache.move_to_end(key)
-                    self._hits += 1
-                    return entry.certified_key, False
-                del self._cache[key]
-                self._expirations += 1
+            cached = self._cached(key)
+            if cached is not None:
+                return cached, False
             pending = self._inflight.get(key)
             if pending is not None:
                 self._coalesced += 1
