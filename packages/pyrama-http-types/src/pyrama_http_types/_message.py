@@ -1,0 +1,288 @@
+"""Request and Response: an HTTP message head with a body and extensions."""
+
+from __future__ import annotations
+
+import json as _json
+from collections.abc import AsyncIterable, Callable
+from typing import Any
+
+from pyrama_core import Extensions
+from pyrama_http_types._body import Body
+from pyrama_http_types._headers import HeaderItems, HeaderMap
+from pyrama_http_types._method import Method
+from pyrama_http_types._status import StatusCode
+from pyrama_http_types._uri import Uri
+from pyrama_http_types._version import Version
+
+__all__ = ["HeadersLike", "Request", "RequestParts", "Response", "ResponseParts"]
+
+HeadersLike = HeaderMap | HeaderItems
+"""What message constructors accept as headers: a :class:`HeaderMap` (used as is), a mapping
+or ``(name, value)`` pairs (validated into a new map)."""
+
+BodyLike = Body | bytes | str | AsyncIterable[bytes] | None
+
+
+def _headers(value: HeadersLike | None) -> HeaderMap:
+    if value is None:
+        return HeaderMap()
+    if isinstance(value, HeaderMap):
+        return value
+    return HeaderMap(value)
+
+
+def _body(value: BodyLike) -> Body:
+    if isinstance(value, Body):
+        return value
+    return Body(value)
+
+
+class Request:
+    """An HTTP request: method, target URI, version, headers, body and extensions.
+
+    A plain mutable, slotted object (services replace fields as they go). The constructor
+    coerces convenient inputs: a ``str`` method becomes a :class:`Method`, a ``str``/``bytes``
+    target a :class:`Uri`, bytes/text/an async iterable a :class:`Body`, and a mapping or pairs
+    a validated :class:`HeaderMap`. Protocol drivers pass ready-made objects, which are used as
+    they are.
+    """
+
+    __slots__ = ("body", "extensions", "headers", "method", "uri", "version")
+
+    method: Method
+    """The request method."""
+    uri: Uri
+    """The request-target as received (or the URI to request)."""
+    version: Version
+    """The HTTP version."""
+    headers: HeaderMap
+    """The header fields (order and name case kept)."""
+    body: Body
+    """The content."""
+    extensions: Extensions
+    """Typed per-request data (peer address, TLS facts, ...)."""
+
+    def __init__(
+        self,
+        method: Method | str = Method.GET,
+        uri: Uri | str | bytes = "/",
+        *,
+        version: Version = Version.HTTP_11,
+        headers: HeadersLike | None = None,
+        body: BodyLike = None,
+        extensions: Extensions | None = None,
+    ) -> None:
+        self.method = method if type(method) is Method else Method(method)
+        self.uri = uri if isinstance(uri, Uri) else Uri(uri)
+        self.version = version
+        self.headers = _headers(headers)
+        self.body = _body(body)
+        self.extensions = Extensions() if extensions is None else extensions
+
+    def head(self) -> RequestParts:
+        """The head (everything but the body); shares headers and extensions with this request."""
+        return RequestParts(self.method, self.uri, self.version, self.headers, self.extensions)
+
+    def into_parts(self) -> tuple[RequestParts, Body]:
+        """Split into head and body (see :meth:`from_parts`)."""
+        return self.head(), self.body
+
+    @classmethod
+    def from_parts(cls, parts: RequestParts, body: Body) -> Request:
+        """Join a head and a body."""
+        req = cls.__new__(cls)
+        req.method = parts.method
+        req.uri = parts.uri
+        req.version = parts.version
+        req.headers = parts.headers
+        req.body = body
+        req.extensions = parts.extensions
+        return req
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.uri} {self.version}>"
+
+
+class Response:
+    """An HTTP response: status, version, headers, body and extensions.
+
+    Like :class:`Request`, mutable and slotted; the constructor coerces an ``int`` status,
+    bytes/text/streams as the body and mappings/pairs as headers. :meth:`text`, :meth:`json`,
+    :meth:`html`, :meth:`empty` and :meth:`redirect` build the common responses.
+    """
+
+    __slots__ = ("body", "extensions", "headers", "status", "version")
+
+    status: StatusCode
+    """The status code."""
+    version: Version
+    """The HTTP version."""
+    headers: HeaderMap
+    """The header fields (order and name case kept)."""
+    body: Body
+    """The content."""
+    extensions: Extensions
+    """Typed per-response data."""
+
+    def __init__(
+        self,
+        status: StatusCode | int = StatusCode.OK,
+        *,
+        version: Version = Version.HTTP_11,
+        headers: HeadersLike | None = None,
+        body: BodyLike = None,
+        extensions: Extensions | None = None,
+    ) -> None:
+        self.status = status if type(status) is StatusCode else StatusCode(status)
+        self.version = version
+        self.headers = _headers(headers)
+        self.body = _body(body)
+        self.extensions = Extensions() if extensions is None else extensions
+
+    @classmethod
+    def _with_content(
+        cls,
+        data: bytes,
+        content_type: str,
+        status: StatusCode | int,
+        headers: HeadersLike | None,
+    ) -> Response:
+        resp = cls(status, headers=headers, body=Body(data))
+        if "content-type" not in resp.headers:
+            resp.headers.add("Content-Type", content_type)
+        return resp
+
+    @classmethod
+    def text(
+        cls,
+        text: str,
+        status: StatusCode | int = StatusCode.OK,
+        *,
+        headers: HeadersLike | None = None,
+        content_type: str = "text/plain; charset=utf-8",
+    ) -> Response:
+        """A UTF-8 text response with ``Content-Type: text/plain; charset=utf-8``."""
+        return cls._with_content(text.encode("utf-8"), content_type, status, headers)
+
+    @classmethod
+    def html(
+        cls,
+        html: str,
+        status: StatusCode | int = StatusCode.OK,
+        *,
+        headers: HeadersLike | None = None,
+    ) -> Response:
+        """A UTF-8 HTML response with ``Content-Type: text/html; charset=utf-8``."""
+        return cls._with_content(html.encode("utf-8"), "text/html; charset=utf-8", status, headers)
+
+    @classmethod
+    def json(
+        cls,
+        obj: Any,
+        status: StatusCode | int = StatusCode.OK,
+        *,
+        headers: HeadersLike | None = None,
+        default: Callable[[Any], Any] | None = None,
+    ) -> Response:
+        """A compact JSON response (UTF-8) with ``Content-Type: application/json``."""
+        data = _json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=default)
+        return cls._with_content(data.encode("utf-8"), "application/json", status, headers)
+
+    @classmethod
+    def binary(
+        cls,
+        data: bytes,
+        status: StatusCode | int = StatusCode.OK,
+        *,
+        headers: HeadersLike | None = None,
+        content_type: str = "application/octet-stream",
+    ) -> Response:
+        """A binary response with ``Content-Type: application/octet-stream`` by default."""
+        return cls._with_content(data, content_type, status, headers)
+
+    @classmethod
+    def empty(
+        cls, status: StatusCode | int = StatusCode.NO_CONTENT, *, headers: HeadersLike | None = None
+    ) -> Response:
+        """A response with an empty body (``204 No Content`` by default)."""
+        return cls(status, headers=headers)
+
+    @classmethod
+    def redirect(
+        cls, location: str | Uri, status: StatusCode | int = StatusCode.SEE_OTHER
+    ) -> Response:
+        """A redirect (``303 See Other`` by default) to *location*."""
+        resp = cls(status)
+        resp.headers.add("Location", str(location))
+        return resp
+
+    def head(self) -> ResponseParts:
+        """The head (everything but the body); shares headers and extensions."""
+        return ResponseParts(self.status, self.version, self.headers, self.extensions)
+
+    def into_parts(self) -> tuple[ResponseParts, Body]:
+        """Split into head and body (see :meth:`from_parts`)."""
+        return self.head(), self.body
+
+    @classmethod
+    def from_parts(cls, parts: ResponseParts, body: Body) -> Response:
+        """Join a head and a body."""
+        resp = cls.__new__(cls)
+        resp.status = parts.status
+        resp.version = parts.version
+        resp.headers = parts.headers
+        resp.body = body
+        resp.extensions = parts.extensions
+        return resp
+
+    def __repr__(self) -> str:
+        return f"<Response {int(self.status)} {self.status.reason_phrase} {self.version}>"
+
+
+class RequestParts:
+    """A request head: everything of a :class:`Request` except the body."""
+
+    __slots__ = ("extensions", "headers", "method", "uri", "version")
+
+    def __init__(
+        self,
+        method: Method,
+        uri: Uri,
+        version: Version,
+        headers: HeaderMap,
+        extensions: Extensions,
+    ) -> None:
+        self.method = method
+        """The request method."""
+        self.uri = uri
+        """The request-target."""
+        self.version = version
+        """The HTTP version."""
+        self.headers = headers
+        """The header fields."""
+        self.extensions = extensions
+        """Typed per-request data."""
+
+    def __repr__(self) -> str:
+        return f"<RequestParts {self.method} {self.uri} {self.version}>"
+
+
+class ResponseParts:
+    """A response head: everything of a :class:`Response` except the body."""
+
+    __slots__ = ("extensions", "headers", "status", "version")
+
+    def __init__(
+        self, status: StatusCode, version: Version, headers: HeaderMap, extensions: Extensions
+    ) -> None:
+        self.status = status
+        """The status code."""
+        self.version = version
+        """The HTTP version."""
+        self.headers = headers
+        """The header fields."""
+        self.extensions = extensions
+        """Typed per-response data."""
+
+    def __repr__(self) -> str:
+        return f"<ResponseParts {int(self.status)} {self.version}>"
