@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from pyrama_core.errors import LimitError, ProtocolError, PyramaError, Side
+from pyrama_core.errors import LimitError, ProtocolError, PyramaError, PyramaTimeoutError, Side
+from pyrama_net.errors import StreamError
 
 __all__ = [
     "CertificateError",
     "CertificateFileError",
     "CertificateNameError",
+    "CertificateVerifyError",
     "ClientHelloError",
     "ClientHelloTooLargeError",
     "KeyMismatchError",
@@ -15,7 +17,11 @@ __all__ = [
     "NoSniRouteError",
     "NotTlsError",
     "PemError",
+    "PinMismatchError",
     "TlsError",
+    "TlsHandshakeError",
+    "TlsHandshakeTimeoutError",
+    "TlsStreamError",
     "UnsupportedKeyError",
 ]
 
@@ -116,3 +122,82 @@ class NoSniRouteError(TlsError):
     def __init__(self, message: str, *, server_name: str | None) -> None:
         super().__init__(message)
         self.server_name = server_name
+
+
+class TlsHandshakeError(TlsError):
+    """A TLS handshake failed.
+
+    :attr:`role` is ``"client"`` or ``"server"`` (which end we were); :attr:`side` says which
+    side ended it: :attr:`~pyrama_core.errors.Side.REMOTE` when the peer sent an alert, closed
+    the connection or sent bytes that are not valid TLS, :attr:`~pyrama_core.errors.Side.LOCAL`
+    when our own policy refused the peer (certificate verification, pinning, no common version,
+    cipher or application protocol). :attr:`reason` is OpenSSL's reason string (``"certificate
+    verify failed"``, ``"wrong version number"``, ...) or ``None``; the OpenSSL error, when there
+    was one, is the ``__cause__``.
+    """
+
+    def __init__(
+        self, message: str, *, role: str, side: Side = Side.REMOTE, reason: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.role = role
+        self.side = side
+        self.reason = reason
+
+
+class TlsHandshakeTimeoutError(TlsHandshakeError, PyramaTimeoutError):
+    """The TLS handshake did not finish within its deadline (also a builtin ``TimeoutError``).
+
+    :attr:`seconds` is the deadline.
+    """
+
+    def __init__(self, message: str, *, role: str, seconds: float | None) -> None:
+        TlsHandshakeError.__init__(self, message, role=role, side=Side.REMOTE, reason="timeout")
+        self.seconds = seconds
+
+
+class CertificateVerifyError(TlsHandshakeError):
+    """The peer's certificate was refused: untrusted, expired, wrong host name, ...
+
+    :attr:`verify_code` is OpenSSL's ``X509_V_ERR_*`` code (``18`` self-signed, ``62``
+    hostname mismatch, ...) and :attr:`depth` the position in the chain (``0`` = leaf) of the
+    first refused certificate, each ``None`` when the refusal came from a check after the
+    handshake.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        role: str,
+        reason: str | None = "certificate verify failed",
+        verify_code: int | None = None,
+        depth: int | None = None,
+    ) -> None:
+        super().__init__(message, role=role, side=Side.LOCAL, reason=reason)
+        self.verify_code = verify_code
+        self.depth = depth
+
+
+class PinMismatchError(CertificateVerifyError):
+    """None of the configured SPKI-SHA256 pins matches the server's leaf certificate.
+
+    :attr:`actual` is the leaf's SPKI-SHA256 digest (32 bytes); :attr:`pins` the accepted ones.
+    """
+
+    def __init__(self, message: str, *, role: str, actual: bytes, pins: tuple[bytes, ...]) -> None:
+        super().__init__(message, role=role, reason="public key pin mismatch")
+        self.actual = actual
+        self.pins = pins
+
+
+class TlsStreamError(TlsError, StreamError):
+    """An established TLS stream failed: a fatal alert, a bad record, use before the handshake.
+
+    It is also a :class:`~pyrama_net.errors.StreamError`, as the Stream contract promises.
+    :attr:`reason` is OpenSSL's reason string, or ``None``.
+    """
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason

@@ -1,0 +1,601 @@
+"""TlsStream: TLS over any pyrama Stream, driven through OpenSSL memory BIOs.
+
+The TLS engine is an ``OpenSSL.SSL.Connection`` made without a socket: ciphertext read from
+the inner stream goes in with ``bio_write``, ciphertext the engine produces comes out with
+``bio_read`` and is written to the inner stream, and the plaintext side is ``recv``/``send``.
+Because nothing here touches a socket, the inner stream can be anything that is a
+:class:`~pyrama_net.Stream`: TCP, a Unix socket, a SOCKS5 or CONNECT tunnel, an h2 stream, a
+peeked stream replaying a ClientHello, or another :class:`TlsStream` (TLS over TLS).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+from collections.abc import Callable
+from typing import Any
+
+from cryptography import x509
+from OpenSSL import SSL
+
+from pyrama_core import Extensions
+from pyrama_core.errors import Side
+from pyrama_net import Stream
+from pyrama_tls._negotiated import NegotiatedTls, TlsRole
+from pyrama_tls._openssl_ext import session_reused, verify_error_string
+from pyrama_tls.errors import (
+    CertificateVerifyError,
+    TlsHandshakeError,
+    TlsHandshakeTimeoutError,
+    TlsStreamError,
+)
+
+__all__ = ["TlsStream", "close_quietly", "ssl_error_reason"]
+
+# TLS records carry at most 16 KiB of plaintext; SSL_read returns at most one record per call
+_RECORD = 16384
+# how much ciphertext to ask the inner stream for per read
+_INNER_READ = 262144
+# plaintext per SSL_write call: bounds the ciphertext held in the memory BIO at once
+_WRITE_CHUNK = 262144
+# per-record overhead bound for sizing bio_read (header 5 + tag 16 + type/padding, generous)
+_RECORD_OVERHEAD = 64
+_HANDSHAKE_BIO_READ = 65536
+
+# OpenSSL's SSL_MODE_ENABLE_PARTIAL_WRITE: off, so one SSL_write encrypts the whole buffer
+SSL_MODE_ENABLE_PARTIAL_WRITE = 0x1
+
+# reasons that mean our own policy refused the peer (the rest: the peer ended or broke it)
+_LOCAL_REASONS = (
+    "certificate verify failed",
+    "no shared cipher",
+    "unsupported protocol",
+    "no protocols available",
+    "no suitable signature algorithm",
+    "no shared signature algorithms",
+    "no suitable key share",
+    "no shared groups",
+    "no application protocol",
+    "peer did not return a certificate",
+    "callback failed",
+)
+
+
+def ssl_error_reason(exc: BaseException) -> str:
+    """OpenSSL's reason string from a pyOpenSSL error (the last entry of its error queue)."""
+    if isinstance(exc, SSL.SysCallError):
+        code, text = (*exc.args, None, None)[:2]
+        return "unexpected eof" if code == -1 else f"system call failed: {text or code}"
+    args = exc.args[0] if exc.args else None
+    if isinstance(args, list) and args:
+        last = args[-1]
+        if isinstance(last, tuple) and len(last) >= 3 and last[2]:
+            return str(last[2])
+    return str(exc) or type(exc).__name__
+
+
+class _VerifyState:
+    """Per-connection facts recorded by callbacks during the handshake."""
+
+    __slots__ = ("depth", "error", "subject")
+
+    def __init__(self) -> None:
+        self.error: int | None = None
+        self.depth: int | None = None
+        self.subject: str | None = None
+
+
+def record_verify(conn: SSL.Connection, cert: Any, errnum: int, depth: int, ok: int) -> bool:
+    """A ``Context.set_verify`` callback that keeps OpenSSL's verdict and remembers failures.
+
+    The first refused certificate's ``X509_V_ERR_*`` code and depth are stored on the
+    connection's app data (a :class:`TlsStream`) so the handshake error can name them.
+    """
+    if not ok:
+        stream = conn.get_app_data()
+        state = getattr(stream, "_verify", None)
+        if isinstance(state, _VerifyState) and state.error is None:
+            state.error = errnum
+            state.depth = depth
+            try:
+                state.subject = cert.to_cryptography().subject.rfc4514_string()
+            except Exception:  # pragma: no cover - only for the message
+                state.subject = None
+    return bool(ok)
+
+
+class TlsStream:
+    """A :class:`~pyrama_net.Stream` that speaks TLS over an inner Stream.
+
+    Build one from an inner stream and an ``OpenSSL.SSL.Connection`` created with
+    ``SSL.Connection(context, None)`` (memory BIOs), then ``await handshake()``; the acceptor
+    and connector layers (and :func:`~pyrama_tls.tls_connect`) do this for you. Until the
+    handshake is done, reading or writing raises :class:`~pyrama_tls.errors.TlsStreamError`.
+
+    Semantics:
+
+    * :meth:`read` returns decrypted bytes, gathering several records (up to *max_bytes*) per
+      call; ``b""`` at the peer's ``close_notify``, or at a plain EOF of the inner stream
+      without one (a "ragged" EOF, as most TLS stacks allow; see :attr:`close_notify_received`).
+      A fatal alert or a bad record raises :class:`~pyrama_tls.errors.TlsStreamError`.
+    * :meth:`write` encrypts at once (OpenSSL cuts the records) and queues the ciphertext on
+      the inner stream; :meth:`drain` is the inner stream's.
+    * :meth:`write_eof` sends ``close_notify``, TLS's only end-of-data signal, and then
+      half-closes the inner stream when it can. Reading keeps working: TLS 1.3 defines
+      ``close_notify`` as closing one direction only, and OpenSSL reads on after sending it.
+    * :meth:`close` sends ``close_notify`` (best effort, without waiting for the peer's) and
+      closes the inner stream.
+
+    :attr:`extensions` is a fork of the inner stream's, so facts such as
+    :class:`~pyrama_net.SocketInfo` stay visible; the handshake inserts a
+    :class:`~pyrama_tls.NegotiatedTls`. One reader and one writer may run concurrently (as a
+    relay does); renegotiation is refused.
+    """
+
+    __slots__ = (
+        "_callback_error",
+        "_close_notify",
+        "_closed",
+        "_conn",
+        "_eof",
+        "_eof_sent",
+        "_extensions",
+        "_inner",
+        "_negotiated",
+        "_on_session",
+        "_role",
+        "_server_name",
+        "_session_saved",
+        "_verify",
+    )
+
+    def __init__(
+        self,
+        inner: Stream,
+        connection: SSL.Connection,
+        *,
+        role: TlsRole,
+        server_name: str | None = None,
+    ) -> None:
+        if role not in ("client", "server"):
+            raise ValueError(f"role must be 'client' or 'server', got {role!r}")
+        self._inner = inner
+        self._conn = connection
+        self._role: TlsRole = role
+        self._server_name = server_name
+        self._extensions = inner.extensions.fork()
+        self._negotiated: NegotiatedTls | None = None
+        self._verify = _VerifyState()
+        self._eof = False
+        self._close_notify = False
+        self._eof_sent = False
+        self._closed = False
+        self._on_session: Callable[[SSL.Session], None] | None = None
+        self._session_saved = False
+        self._callback_error: BaseException | None = None
+        connection.set_app_data(self)
+        if role == "client":
+            connection.set_connect_state()
+            if server_name is not None and not _is_ip_literal(server_name):
+                connection.set_tlsext_host_name(server_name.encode("idna"))
+        else:
+            connection.set_accept_state()
+
+    # -- facts ----------------------------------------------------------------------------------
+
+    @property
+    def extensions(self) -> Extensions:
+        """A fork of the inner stream's extensions, with :class:`NegotiatedTls` once handshaken."""
+        return self._extensions
+
+    @property
+    def inner(self) -> Stream:
+        """The stream carrying the ciphertext."""
+        return self._inner
+
+    @property
+    def connection(self) -> SSL.Connection:
+        """The pyOpenSSL connection (for ``export_keying_material`` and other rare needs)."""
+        return self._conn
+
+    @property
+    def role(self) -> TlsRole:
+        """``"client"`` or ``"server"``."""
+        return self._role
+
+    @property
+    def negotiated(self) -> NegotiatedTls | None:
+        """What the handshake agreed on, or ``None`` before it finished."""
+        return self._negotiated
+
+    @property
+    def close_notify_received(self) -> bool:
+        """Whether the peer ended its data with ``close_notify`` (not a bare transport EOF)."""
+        return self._close_notify
+
+    # -- handshake ------------------------------------------------------------------------------
+
+    async def handshake(
+        self,
+        timeout: float | None = None,  # noqa: ASYNC109 - a deadline for the handshake only
+        *,
+        client_hello: object | None = None,
+    ) -> NegotiatedTls:
+        """Run the TLS handshake; return (and insert into extensions) the :class:`NegotiatedTls`.
+
+        *timeout* (seconds) bounds the whole handshake: running out raises
+        :class:`~pyrama_tls.errors.TlsHandshakeTimeoutError`. Failures raise
+        :class:`~pyrama_tls.errors.TlsHandshakeError` (or
+        :class:`~pyrama_tls.errors.CertificateVerifyError` when the peer's certificate was
+        refused) with the OpenSSL error as ``__cause__``; the stream is left open for the caller
+        to close. *client_hello* (server side) is carried into the result. Calling it again after
+        success returns the same result.
+        """
+        if self._negotiated is not None:
+            return self._negotiated
+        if timeout is None:
+            await self._handshake()
+        else:
+            scope = asyncio.timeout(timeout)
+            try:
+                async with scope:
+                    await self._handshake()
+            except TimeoutError as exc:
+                if not scope.expired():
+                    raise
+                raise TlsHandshakeTimeoutError(
+                    f"TLS handshake ({self._role}) did not finish within {timeout:g}s",
+                    role=self._role,
+                    seconds=timeout,
+                ) from exc
+        negotiated = self._build_negotiated(client_hello)
+        self._negotiated = negotiated
+        self._extensions.insert(negotiated)
+        if self._on_session is not None:
+            self._save_session()
+        return negotiated
+
+    async def _handshake(self) -> None:
+        conn = self._conn
+        inner = self._inner
+        while True:
+            try:
+                conn.do_handshake()
+                break
+            except SSL.WantReadError:
+                out = self._pull(_HANDSHAKE_BIO_READ)
+                try:
+                    if out:
+                        inner.write(out)
+                        await inner.drain()
+                    data = await inner.read(_INNER_READ)
+                except (OSError, TlsStreamError) as exc:
+                    raise TlsHandshakeError(
+                        f"TLS handshake ({self._role}): transport failed: {exc}",
+                        role=self._role,
+                        reason="transport error",
+                    ) from exc
+                if not data:
+                    raise TlsHandshakeError(
+                        f"TLS handshake ({self._role}): the peer closed the connection",
+                        role=self._role,
+                        reason="unexpected eof",
+                    ) from None
+                conn.bio_write(data)
+            except SSL.Error as exc:
+                await self._flush_quietly()  # the alert OpenSSL queued, if any
+                raise self._handshake_error(exc) from exc
+            except TlsHandshakeError:
+                await self._flush_quietly()  # raised by one of our callbacks (strict ALPN)
+                raise
+        out = self._pull(_HANDSHAKE_BIO_READ)
+        if out:
+            try:
+                inner.write(out)
+                await inner.drain()
+            except (OSError, TlsStreamError) as exc:
+                raise TlsHandshakeError(
+                    f"TLS handshake ({self._role}): transport failed: {exc}",
+                    role=self._role,
+                    reason="transport error",
+                ) from exc
+
+    def _handshake_error(self, exc: SSL.Error) -> TlsHandshakeError:
+        reason = ssl_error_reason(exc)
+        state = self._verify
+        if "certificate verify failed" in reason or state.error is not None:
+            if state.error is not None:
+                what = verify_error_string(state.error)
+                where = f" at depth {state.depth}" if state.depth is not None else ""
+                subject = f" ({state.subject})" if state.subject else ""
+                message = f"peer certificate refused: {what}{where}{subject}"
+            else:
+                message = f"peer certificate refused: {reason}"
+            return CertificateVerifyError(
+                f"TLS handshake ({self._role}) failed: {message}",
+                role=self._role,
+                reason=reason,
+                verify_code=state.error,
+                depth=state.depth,
+            )
+        side = Side.LOCAL if any(r in reason for r in _LOCAL_REASONS) else Side.REMOTE
+        return TlsHandshakeError(
+            f"TLS handshake ({self._role}) failed: {reason}",
+            role=self._role,
+            side=side,
+            reason=reason,
+        )
+
+    def _build_negotiated(self, client_hello: object | None) -> NegotiatedTls:
+        conn = self._conn
+        alpn = conn.get_alpn_proto_negotiated()
+        if self._role == "server":
+            sni_raw = conn.get_servername()
+            sni = sni_raw.decode("ascii", "replace") if sni_raw else None
+        else:
+            sni = self._server_name
+        return NegotiatedTls(
+            role=self._role,
+            version=conn.get_protocol_version_name(),
+            cipher=conn.get_cipher_name(),
+            alpn=alpn.decode("latin-1") if alpn else None,
+            server_name=sni,
+            peer_certificates=self._peer_chain(),
+            session_reused=session_reused(conn),
+            group=_group_name(conn),
+            client_hello=client_hello,
+        )
+
+    def _peer_chain(self) -> tuple[x509.Certificate, ...]:
+        conn = self._conn
+        leaf = conn.get_peer_certificate(as_cryptography=True)
+        if leaf is None:
+            return ()
+        chain = conn.get_peer_cert_chain(as_cryptography=True) or []
+        # a client's chain starts with the server's leaf; a server's omits the client's leaf
+        if chain and chain[0] == leaf:
+            return tuple(chain)
+        return (leaf, *chain)
+
+    # -- sessions (client side) ---------------------------------------------------------------
+
+    def _set_session_sink(self, sink: Callable[[SSL.Session], None]) -> None:
+        """Call *sink* with the session after the handshake, the first data and at close.
+
+        TLS 1.3 servers send their session tickets after the handshake; they are processed
+        with the first records read, so the session is offered again then.
+        """
+        self._on_session = sink
+
+    def _save_session(self) -> None:
+        sink = self._on_session
+        if sink is None:
+            return
+        try:
+            session = self._conn.get_session()
+        except SSL.Error:  # pragma: no cover - get_session does not fail in practice
+            return
+        if session is not None:
+            sink(session)
+
+    # -- reading --------------------------------------------------------------------------------
+
+    async def read(self, max_bytes: int = 65536, /) -> bytes:
+        """Return up to *max_bytes* decrypted bytes (at least one), or ``b""`` at EOF."""
+        if max_bytes < 1:
+            raise ValueError("max_bytes must be at least 1")
+        if self._negotiated is None:
+            raise TlsStreamError("read before the TLS handshake finished")
+        if self._eof:
+            return b""
+        conn = self._conn
+        first = b""
+        rest: list[bytes] | None = None
+        got = 0
+        while True:
+            try:
+                chunk = conn.recv(min(max_bytes - got, _RECORD))
+            except SSL.WantReadError:
+                if got:
+                    break
+                self._flush_nowait()
+                data = await self._inner.read(_INNER_READ)
+                if not data:
+                    self._eof = True
+                    return b""
+                conn.bio_write(data)
+                continue
+            except SSL.ZeroReturnError:
+                self._eof = True
+                self._close_notify = True
+                break
+            except SSL.SysCallError:
+                self._eof = True  # "unexpected eof": treated like a ragged EOF
+                break
+            except SSL.Error as exc:
+                self._flush_nowait()
+                reason = ssl_error_reason(exc)
+                raise TlsStreamError(f"TLS read failed: {reason}", reason=reason) from exc
+            if not got:
+                first = chunk
+            elif rest is None:
+                rest = [first, chunk]
+            else:
+                rest.append(chunk)
+            got += len(chunk)
+            if got >= max_bytes:
+                break
+        self._flush_nowait()  # e.g. a KeyUpdate answer
+        if not self._session_saved and self._on_session is not None:
+            self._session_saved = True
+            self._save_session()
+        if rest is not None:
+            return b"".join(rest)
+        return first
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def _pull(self, size: int) -> bytes:
+        """Take all ciphertext the engine has produced (``b""`` when none)."""
+        conn = self._conn
+        try:
+            data = conn.bio_read(size)
+        except SSL.WantReadError:
+            return b""
+        parts: list[bytes] | None = None
+        while True:
+            try:
+                more = conn.bio_read(size)
+            except SSL.WantReadError:
+                break
+            if parts is None:
+                parts = [data]
+            parts.append(more)
+        return data if parts is None else b"".join(parts)
+
+    def _flush_nowait(self) -> None:
+        """Queue pending ciphertext on the inner stream, unless it can no longer take any."""
+        out = self._pull(_HANDSHAKE_BIO_READ)
+        if out and not self._eof_sent and not self._inner.is_closing():
+            self._inner.write(out)
+
+    async def _flush_quietly(self) -> None:
+        try:
+            self._flush_nowait()
+            await self._inner.drain()
+        except Exception:
+            pass
+
+    def write(self, data: bytes | bytearray | memoryview, /) -> None:
+        """Encrypt *data* and queue the records on the inner stream."""
+        if self._negotiated is None:
+            raise TlsStreamError("write before the TLS handshake finished")
+        if self._eof_sent:
+            raise TlsStreamError("write after write_eof() or close()")
+        view = data if isinstance(data, memoryview) else memoryview(data)
+        if view.itemsize != 1 or view.ndim != 1:
+            view = view.cast("B")
+        total = len(view)
+        if not total:
+            return
+        conn = self._conn
+        inner = self._inner
+        for off in range(0, total, _WRITE_CHUNK):
+            piece = view[off : off + _WRITE_CHUNK]
+            try:
+                conn.send(piece)
+            except SSL.WantReadError as exc:
+                raise TlsStreamError(
+                    "the TLS engine wants to read during a write (renegotiation is not supported)",
+                    reason="renegotiation",
+                ) from exc
+            except SSL.Error as exc:
+                reason = ssl_error_reason(exc)
+                raise TlsStreamError(f"TLS write failed: {reason}", reason=reason) from exc
+            n = len(piece)
+            out = self._pull(n + (n // _RECORD + 1) * _RECORD_OVERHEAD + 1024)
+            if out:
+                inner.write(out)
+
+    async def drain(self) -> None:
+        """Wait for the inner stream's write queue."""
+        await self._inner.drain()
+
+    def can_write_eof(self) -> bool:
+        """Always true: :meth:`write_eof` sends ``close_notify``."""
+        return True
+
+    def write_eof(self) -> None:
+        """Send ``close_notify``, then half-close the inner stream if it supports that.
+
+        No more writes are allowed afterwards; reading continues until the peer's EOF.
+        """
+        if self._eof_sent:
+            return
+        self._send_close_notify()
+        inner = self._inner
+        if not inner.is_closing() and inner.can_write_eof():
+            inner.write_eof()
+
+    def _send_close_notify(self) -> None:
+        if self._eof_sent:
+            return
+        if self._negotiated is not None:
+            with contextlib.suppress(SSL.Error):
+                self._conn.shutdown()
+            self._flush_nowait()
+        self._eof_sent = True
+
+    def is_closing(self) -> bool:
+        """Whether :meth:`close` was called or the inner stream is closing."""
+        return self._closed or self._inner.is_closing()
+
+    async def close(self) -> None:
+        """Send ``close_notify`` (best effort) and close the inner stream (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            if self._on_session is not None and self._negotiated is not None:
+                self._save_session()
+            if not self._inner.is_closing():
+                with contextlib.suppress(Exception):  # a dying transport must not fail close()
+                    self._send_close_notify()
+            self._eof_sent = True
+        await self._inner.close()
+
+    def abort(self) -> None:
+        """Drop everything at once: abort the inner stream if it can, without ``close_notify``."""
+        self._closed = True
+        self._eof_sent = True
+        fn: Any = getattr(self._inner, "abort", None)
+        if callable(fn):
+            fn()
+
+    def __repr__(self) -> str:
+        n = self._negotiated
+        state = f"{n.version}, alpn={n.alpn!r}" if n is not None else "handshaking"
+        return f"TlsStream({self._role}, {state}, inner={self._inner!r})"
+
+
+_CLOSE_GRACE = 2.0
+
+
+async def close_quietly(stream: Stream, *, graceful: bool = True) -> None:
+    """Close *stream* after a failure, never raising.
+
+    *graceful*: let queued bytes (a TLS alert) go out first, for at most two seconds, then
+    abort; otherwise abort at once (for cancellation).
+    """
+    abort: Any = getattr(stream, "abort", None)
+    if graceful:
+        try:
+            async with asyncio.timeout(_CLOSE_GRACE):
+                await stream.close()
+            return
+        except Exception:  # fall through to abort
+            pass
+    try:
+        if callable(abort):
+            abort()
+        await stream.close()
+    except Exception:  # the connection is being dropped anyway
+        pass
+
+
+def _is_ip_literal(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+def _group_name(conn: SSL.Connection) -> str | None:
+    fn: Any = getattr(conn, "get_group_name", None)
+    if not callable(fn):
+        return None
+    try:
+        name = fn()
+    except SSL.Error:  # pragma: no cover
+        return None
+    return name if isinstance(name, str) and name else None
