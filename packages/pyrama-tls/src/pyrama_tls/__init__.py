@@ -32,6 +32,7 @@ from pyrama_tls._peek_client_hello import DEFAULT_PEEK_TIMEOUT, peek_client_hell
 from pyrama_tls._peetprint import PeetPrint, peetprint
 from pyrama_tls._pem import certified_key_from_pem, load_certified_key, save_certified_key
 from pyrama_tls._pinning import PinLike, normalize_pin, spki_sha256_of
+from pyrama_tls._sni_router import SniRoute, SniRouter
 from pyrama_tls._tls_ids import ExtensionType, cipher_suite_name, extension_name
 from pyrama_tls._tls_stream import TlsStream
 from pyrama_tls._versions import TlsVersion
@@ -63,6 +64,8 @@ __all__ = [
     "PeetPrint",
     "PinLike",
     "PrivateKey",
+    "SniRoute",
+    "SniRouter",
     "SpkiSha256",
     "TlsAcceptor",
     "TlsAcceptorData",
