@@ -33,7 +33,16 @@ from pyrama_tls._grease import is_grease
 from pyrama_tls._tls_ids import ExtensionType, extension_name
 from pyrama_tls.errors import ClientHelloError
 
-__all__ = ["ClientHello", "ClientHelloExtension", "ExtensionViewError", "KeyShareEntry"]
+__all__ = [
+    "ClientHello",
+    "ClientHelloExtension",
+    "ExtensionViewError",
+    "KeyShareEntry",
+    "trusted_client_hello",
+    "trusted_extension",
+]
+
+_set = object.__setattr__
 
 _ET = ExtensionType
 
@@ -356,3 +365,39 @@ class ClientHello:
             f"max_version=0x{self.max_version:04x}, cipher_suites={len(self.cipher_suites)}, "
             f"extensions={[f'0x{t:04x}' for t in self.extension_types]})"
         )
+
+
+def trusted_extension(ext_type: int, data: bytes) -> ClientHelloExtension:
+    """Internal fast path: an extension from values a parser has already checked."""
+    ext = object.__new__(ClientHelloExtension)
+    _set(ext, "type", ext_type)
+    _set(ext, "data", data)
+    return ext
+
+
+def trusted_client_hello(
+    *,
+    cipher_suites: tuple[int, ...],
+    extensions: tuple[ClientHelloExtension, ...],
+    legacy_version: int,
+    random: bytes,
+    session_id: bytes,
+    compression_methods: tuple[int, ...],
+    record_version: int,
+) -> ClientHello:
+    """Internal fast path: a ClientHello from parts a parser has already checked.
+
+    Skips the structural checks of ``__init__`` (field ranges, duplicate types,
+    ``pre_shared_key`` last) but decodes the extension views, which raises
+    :class:`ExtensionViewError` for malformed extension data.
+    """
+    ch = object.__new__(ClientHello)
+    _set(ch, "cipher_suites", cipher_suites)
+    _set(ch, "extensions", extensions)
+    _set(ch, "legacy_version", legacy_version)
+    _set(ch, "random", random)
+    _set(ch, "session_id", session_id)
+    _set(ch, "compression_methods", compression_methods)
+    _set(ch, "record_version", record_version)
+    ch._decode_views()
+    return ch

@@ -32,8 +32,13 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
-from pyrama_core.errors import Side
-from pyrama_tls._client_hello import ClientHello, ClientHelloExtension, ExtensionViewError
+from pyrama_tls._client_hello import (
+    ClientHello,
+    ClientHelloExtension,
+    ExtensionViewError,
+    trusted_client_hello,
+    trusted_extension,
+)
 from pyrama_tls.errors import ClientHelloError, ClientHelloTooLargeError, NotTlsError
 
 __all__ = [
@@ -340,7 +345,7 @@ def _parse_body(hs: bytes, record_version: int, wire: Callable[[int], int]) -> C
     p += comp_len
 
     extensions: list[ClientHelloExtension] = []
-    data_offsets: list[int] = []
+    ext_block = p + 2
     if p < end:
         if end - p < 2:
             raise _trunc("extensions length", 2, end - p, wire(p))
@@ -377,11 +382,10 @@ def _parse_body(hs: bytes, record_version: int, wire: Callable[[int], int]) -> C
                     offset=wire(p),
                     hint=47,
                 )
-            extensions.append(ClientHelloExtension(ext_type, hs[p + 4 : p + 4 + dlen]))
-            data_offsets.append(p + 4)
+            extensions.append(trusted_extension(ext_type, hs[p + 4 : p + 4 + dlen]))
             p += 4 + dlen
     try:
-        return ClientHello(
+        return trusted_client_hello(
             cipher_suites=cipher_suites,
             extensions=tuple(extensions),
             legacy_version=legacy_version,
@@ -391,10 +395,15 @@ def _parse_body(hs: bytes, record_version: int, wire: Callable[[int], int]) -> C
             record_version=record_version,
         )
     except ExtensionViewError as exc:
-        at = wire(data_offsets[exc.index] + exc.data_offset)
+        at = wire(_extension_data_offset(hs, ext_block, exc.index) + exc.data_offset)
         raise ClientHelloError(f"{exc} (offset {at})", offset=at) from None
-    except ClientHelloError as exc:  # pragma: no cover - the checks above come first
-        raise ClientHelloError(str(exc), side=Side.REMOTE) from None
+
+
+def _extension_data_offset(hs: bytes, pos: int, index: int) -> int:
+    """Where the data of extension number *index* starts in *hs* (walking from *pos*)."""
+    for _ in range(index):
+        pos += 4 + _U16.unpack_from(hs, pos + 2)[0]
+    return pos + 4
 
 
 def parse_client_hello(
