@@ -8,6 +8,7 @@ import ssl
 from typing import Any
 
 import pytest
+import uvloop
 from structlog.testing import capture_logs
 from tls_support import (
     client_data,
@@ -327,11 +328,50 @@ async def test_inner_service_errors_propagate_and_close_the_stream() -> None:
         pass
 
     async def handler(stream: Stream) -> None:
+        stream.write(b"partial")
+        await stream.drain()
         raise Boom
 
-    acceptor_svc = TlsAcceptorLayer(server_data())
-    assert "TlsAcceptorLayer" in repr(acceptor_svc)
+    assert "TlsAcceptorLayer" in repr(TlsAcceptorLayer(server_data()))
     async with tls_server(server_data(), handler) as listener:
         tls = await connect(listener)
-        assert await read_all(tls) == b""
+        assert await read_all(tls) == b"partial"
+        # a failing service ends the stream without close_notify: truncation, not a clean end
+        assert not tls.close_notify_received
         await tls.close()
+
+
+async def test_a_returning_service_ends_the_stream_with_close_notify() -> None:
+    async def handler(stream: Stream) -> None:
+        stream.write(b"complete")
+
+    async with tls_server(server_data(), handler) as listener:
+        tls = await connect(listener)
+        assert await read_all(tls) == b"complete"
+        assert tls.close_notify_received
+        await tls.close()
+
+
+async def test_client_hello_size_limit() -> None:
+    # OpenSSL's default ClientHello carries an X25519MLKEM768 key share (>1 KiB)
+    async with tls_server(server_data(client_hello_max_size=512)) as listener:
+        with capture_logs() as events, pytest.raises(TlsHandshakeError):
+            await connect(listener)
+        (failure,) = [e for e in events if e.get("event") == "tls handshake failed"]
+        assert failure["reason"] == "bad client hello"
+        assert "512" in failure["error"]
+        # a smaller hello (classic groups only) fits
+        tls = await connect(listener, client_data(groups=["X25519"]))
+        hello = tls.extensions.require(NegotiatedTls)
+        assert hello.version == "TLSv1.3"
+        assert await _roundtrip(tls) == b"ping"
+
+
+def test_round_trip_on_uvloop() -> None:
+    async def main() -> bytes:
+        async with tls_server(server_data(alpn=["h2"])) as listener:
+            tls = await connect(listener, client_data(alpn=["h2"]))
+            assert tls.extensions.require(NegotiatedTls).alpn == "h2"
+            return await _roundtrip(tls, b"uvloop")
+
+    assert uvloop.run(main()) == b"uvloop"

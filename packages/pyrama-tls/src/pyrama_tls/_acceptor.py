@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import OrderedDict
 from typing import Any, Generic, TypeVar
 
@@ -13,6 +14,7 @@ from pyrama_core.errors import PyramaTimeoutError, Side
 from pyrama_core.telemetry import get_logger
 from pyrama_net import SocketInfo, Stream
 from pyrama_tls._certified_key import CertifiedKey
+from pyrama_tls._client_hello import ClientHello
 from pyrama_tls._config import ClientAuth, TlsAcceptorData
 from pyrama_tls._contexts import (
     base_context,
@@ -174,7 +176,7 @@ class TlsAcceptor:
         data = self._data
         timeout = data.handshake_timeout
         scope = asyncio.timeout(timeout)
-        hello: Any = None
+        hello: ClientHello | None = None
         tls: TlsStream | None = None
         try:
             try:
@@ -196,8 +198,8 @@ class TlsAcceptor:
                                 role="server",
                                 reason="transport error",
                             ) from exc
-                    sni = getattr(hello, "server_name", None)
-                    tls = await self.new_stream(stream, sni if isinstance(sni, str) else None)
+                    sni = hello.server_name if hello is not None else None
+                    tls = await self.new_stream(stream, sni)
                     await tls.handshake(client_hello=hello)
             except TimeoutError as exc:
                 if not scope.expired():
@@ -228,12 +230,12 @@ class TlsAcceptor:
         return tls
 
 
-def _log_failure(stream: Stream, hello: Any, exc: BaseException) -> None:
+def _log_failure(stream: Stream, hello: ClientHello | None, exc: BaseException) -> None:
     info = stream.extensions.get(SocketInfo)
     _log.info(
         "tls handshake failed",
         peer=None if info is None else info.peer,
-        sni=getattr(hello, "server_name", None),
+        sni=None if hello is None else hello.server_name,
         side=getattr(getattr(exc, "side", None), "value", None),
         reason=getattr(exc, "reason", None),
         error=str(exc),
@@ -244,8 +246,11 @@ class TlsAcceptorService(Generic[T]):
     """The service :class:`TlsAcceptorLayer` makes: handshake, then serve the TLS stream.
 
     A failed handshake raises :class:`~pyrama_tls.errors.TlsHandshakeError` after closing the
-    connection; the inner service is not called. After the inner service returns, the TLS
-    stream is closed (``close_notify`` sent), unless it was already.
+    connection; the inner service is not called. When the inner service returns, ``close_notify``
+    is sent (:meth:`~pyrama_tls.TlsStream.write_eof`) unless the stream is closed already, so
+    the client sees an orderly end; closing the connection stays with its owner (the
+    listener, which closes it with its own linger bound). When the inner service raises, no
+    ``close_notify`` is sent: the peer sees a truncated stream, not a clean end.
     """
 
     __slots__ = ("_acceptor", "inner")
@@ -262,11 +267,11 @@ class TlsAcceptorService(Generic[T]):
     async def serve(self, stream: Stream, /) -> T:
         """Terminate TLS on *stream* and hand the decrypted stream to the inner service."""
         tls = await self._acceptor.accept(stream)
-        try:
-            return await self.inner.serve(tls)
-        finally:
-            if not tls.is_closing():
-                await tls.close()
+        result = await self.inner.serve(tls)
+        if not tls.is_closing():
+            with contextlib.suppress(Exception):  # a dead transport: nothing left to tell
+                tls.write_eof()
+        return result
 
     def __repr__(self) -> str:
         return f"TlsAcceptorService({self.inner!r})"

@@ -7,6 +7,8 @@ from typing import Literal
 
 from cryptography import x509
 
+from pyrama_tls._client_hello import ClientHello
+
 __all__ = ["NegotiatedTls", "TlsRole"]
 
 TlsRole = Literal["client", "server"]
@@ -38,7 +40,7 @@ class NegotiatedTls:
     """Whether the handshake resumed an earlier session (abbreviated handshake)."""
     group: str | None = None
     """The key-exchange group (``"X25519"``, ``"X25519MLKEM768"``), when OpenSSL reports one."""
-    client_hello: object | None = None
+    client_hello: ClientHello | None = None
     """The parsed ClientHello (server side, when the acceptor peeked it), else ``None``."""
 
     @property

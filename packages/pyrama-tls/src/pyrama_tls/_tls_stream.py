@@ -22,6 +22,7 @@ from OpenSSL import SSL
 from pyrama_core import Extensions
 from pyrama_core.errors import Side
 from pyrama_net import Stream
+from pyrama_tls._client_hello import ClientHello
 from pyrama_tls._negotiated import NegotiatedTls, TlsRole
 from pyrama_tls._openssl_ext import session_reused, verify_error_string
 from pyrama_tls.errors import (
@@ -220,7 +221,7 @@ class TlsStream:
         self,
         timeout: float | None = None,  # noqa: ASYNC109 - a deadline for the handshake only
         *,
-        client_hello: object | None = None,
+        client_hello: ClientHello | None = None,
     ) -> NegotiatedTls:
         """Run the TLS handshake; return (and insert into extensions) the :class:`NegotiatedTls`.
 
@@ -327,7 +328,7 @@ class TlsStream:
             reason=reason,
         )
 
-    def _build_negotiated(self, client_hello: object | None) -> NegotiatedTls:
+    def _build_negotiated(self, client_hello: ClientHello | None) -> NegotiatedTls:
         conn = self._conn
         alpn = conn.get_alpn_proto_negotiated()
         if self._role == "server":
