@@ -1,6 +1,8 @@
 """pyrama-http-types: HTTP messages, headers, URIs, bodies and fingerprints."""
 
 from pyrama_http_types._body import Body, BodySender
+from pyrama_http_types._fingerprint import AkamaiH2Fingerprint, H2Priority, Ja4H
+from pyrama_http_types._head import MAX_HEAD_SIZE, MAX_HEADERS, RequestHead, parse_request_head
 from pyrama_http_types._headers import (
     HeaderItems,
     HeaderMap,
@@ -19,29 +21,90 @@ from pyrama_http_types._message import (
 )
 from pyrama_http_types._method import Method
 from pyrama_http_types._status import StatusCode
+from pyrama_http_types._typed import (
+    Accept,
+    AcceptEncoding,
+    AcceptLanguage,
+    Authorization,
+    Connection,
+    ContentEncoding,
+    ContentLength,
+    ContentType,
+    Cookie,
+    Date,
+    HostHeader,
+    IfModifiedSince,
+    LastModified,
+    Location,
+    MimeType,
+    ProxyAuthorization,
+    QualityValue,
+    Referer,
+    Server,
+    SetCookie,
+    TransferEncoding,
+    Upgrade,
+    UserAgent,
+    Via,
+    format_http_date,
+    parse_http_date,
+)
 from pyrama_http_types._uri import Uri, UriForm
 from pyrama_http_types._version import Version
 
 __all__ = [
+    "MAX_HEADERS",
+    "MAX_HEAD_SIZE",
+    "Accept",
+    "AcceptEncoding",
+    "AcceptLanguage",
+    "AkamaiH2Fingerprint",
+    "Authorization",
     "Body",
     "BodySender",
+    "Connection",
+    "ContentEncoding",
+    "ContentLength",
+    "ContentType",
+    "Cookie",
+    "Date",
+    "H2Priority",
     "HeaderItems",
     "HeaderMap",
     "HeaderName",
     "HeaderValue",
     "HeadersLike",
+    "HostHeader",
+    "IfModifiedSince",
+    "Ja4H",
+    "LastModified",
+    "Location",
     "Method",
+    "MimeType",
+    "ProxyAuthorization",
+    "QualityValue",
+    "Referer",
     "Request",
+    "RequestHead",
     "RequestParts",
     "Response",
     "ResponseParts",
+    "Server",
+    "SetCookie",
     "StatusCode",
+    "TransferEncoding",
     "TypedHeader",
+    "Upgrade",
     "Uri",
     "UriForm",
+    "UserAgent",
     "Version",
+    "Via",
     "check_header_name",
     "check_header_value",
+    "format_http_date",
+    "parse_http_date",
+    "parse_request_head",
 ]
 
 __version__ = "0.1.0"
