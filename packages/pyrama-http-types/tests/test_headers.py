@@ -140,7 +140,7 @@ ops = st.lists(
         st.tuples(st.just("remove"), names, st.just(b"")),
         st.tuples(st.just("get"), names, st.just(b"")),
     ),
-    max_size=30,
+    max_size=60,
 )
 
 
@@ -201,3 +201,35 @@ def test_name_validation_matches_rule(name: bytes) -> None:
     else:
         with pytest.raises(HeaderError):
             check_header_name(name)
+
+
+def test_large_map_uses_the_index_consistently() -> None:
+    h = HeaderMap([(f"X-{i}", str(i)) for i in range(40)])
+    h.add("x-7", "again")
+    assert h.get("X-7") == "7"
+    assert h.get_all("x-7") == ["7", "again"]
+    assert "x-39" in h
+    h.set("X-7", "one")
+    assert h.get_all("x-7") == ["one"]
+    assert h.remove("x-0") == 1
+    assert "x-0" not in h
+    h.add("New", "n")
+    assert h.get("new") == "n"
+    assert h.count("x-1") == 1
+    assert len(h) == 40
+
+
+def test_key_cache_is_bounded() -> None:
+    from pyrama_http_types import _headers
+
+    h = HeaderMap([("A", "1")])
+    for i in range(_headers._KEY_CACHE_MAX + 50):
+        assert h.get(f"unseen-name-{i}") is None
+    assert len(_headers._KEY_CACHE) <= _headers._KEY_CACHE_MAX
+    assert h.get("A") == "1"
+
+
+def test_non_latin1_lookup_finds_nothing() -> None:
+    h = HeaderMap([("A", "1")])
+    assert h.get("\u20ac") is None
+    assert "\u20ac" not in h

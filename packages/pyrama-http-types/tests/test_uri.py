@@ -232,3 +232,13 @@ def test_arbitrary_bytes_parse_or_fail_cleanly(raw: bytes) -> None:
 def test_bad_characters_are_rejected(a: str, bad: str, b: str) -> None:
     with pytest.raises(InvalidUriError):
         Uri.parse(a + bad + b)
+
+
+def test_host_cache_is_bounded() -> None:
+    from pyrama_http_types import _uri
+
+    for i in range(_uri._HOST_CACHE_MAX + 10):
+        assert Uri(f"http://h{i}.example/").host == Host.parse(f"h{i}.example")
+    assert len(_uri._HOST_CACHE) <= _uri._HOST_CACHE_MAX
+    with pytest.raises(InvalidUriError):
+        Uri("http://bad_-.-host/")

@@ -40,6 +40,8 @@ _SENSITIVE = frozenset(
 )
 _KEY_CACHE: dict[str, bytes] = {}
 _KEY_CACHE_MAX = 1024
+# Up to this many fields a look-up scans the list; larger maps build a name index on first use.
+_SCAN_MAX = 16
 
 T = TypeVar("T", bound="TypedHeader")
 
@@ -209,17 +211,27 @@ class HeaderMap:
 
     def get_raw(self, name: HeaderName) -> bytes | None:
         """The first value of *name* as bytes, or ``None``."""
-        positions = self._idx().get(_key(name))
+        key = _key(name)
+        entries = self._entries
+        if self._index is None and len(entries) <= _SCAN_MAX:
+            for entry in entries:
+                if entry[1] == key:
+                    return entry[2]
+            return None
+        positions = self._idx().get(key)
         if positions is None:
             return None
-        return self._entries[positions[0]][2]
+        return entries[positions[0]][2]
 
     def get_all_raw(self, name: HeaderName) -> list[bytes]:
         """Every value of *name* as bytes, in order (empty if absent)."""
-        positions = self._idx().get(_key(name))
+        key = _key(name)
+        entries = self._entries
+        if self._index is None and len(entries) <= _SCAN_MAX:
+            return [entry[2] for entry in entries if entry[1] == key]
+        positions = self._idx().get(key)
         if positions is None:
             return []
-        entries = self._entries
         return [entries[i][2] for i in positions]
 
     def get(self, name: HeaderName, default: str | None = None) -> str | None:
@@ -248,7 +260,10 @@ class HeaderMap:
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str | bytes):
             return False
-        return _key(name) in self._idx()
+        key = _key(name)
+        if self._index is None and len(self._entries) <= _SCAN_MAX:
+            return any(entry[1] == key for entry in self._entries)
+        return key in self._idx()
 
     def __len__(self) -> int:
         """The number of fields (a name with two values counts twice)."""

@@ -8,7 +8,7 @@ from typing import Any
 
 from pyrama_core import Extensions
 from pyrama_http_types._body import Body
-from pyrama_http_types._headers import HeaderItems, HeaderMap
+from pyrama_http_types._headers import HeaderItems, HeaderMap, check_header_value
 from pyrama_http_types._method import Method
 from pyrama_http_types._status import StatusCode
 from pyrama_http_types._uri import Uri
@@ -147,10 +147,13 @@ class Response:
         status: StatusCode | int,
         headers: HeadersLike | None,
     ) -> Response:
-        resp = cls(status, headers=headers, body=Body(data))
-        if "content-type" not in resp.headers:
-            resp.headers.add("Content-Type", content_type)
-        return resp
+        if headers is None:
+            hmap = HeaderMap.from_raw([(b"Content-Type", check_header_value(content_type))])
+        else:
+            hmap = _headers(headers)
+            if "content-type" not in hmap:
+                hmap.add("Content-Type", content_type)
+        return cls(status, headers=hmap, body=Body(data))
 
     @classmethod
     def text(

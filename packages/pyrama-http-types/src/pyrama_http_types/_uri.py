@@ -50,6 +50,24 @@ def _to_raw(value: object) -> bytes:
     raise TypeError(f"a URI must be str or bytes, got {type(value).__name__}")
 
 
+_HOST_CACHE: dict[str, Host] = {}
+_HOST_CACHE_MAX = 1024
+
+
+def _parse_host(raw: bytes, text: str) -> Host:
+    """Parse (and cache: a proxy sees the same few hosts again and again) a URI host."""
+    host = _HOST_CACHE.get(text)
+    if host is None:
+        try:
+            host = Host.parse(text)
+        except AddressError as exc:
+            raise _err(raw, f"invalid host ({exc})") from exc
+        if len(_HOST_CACHE) >= _HOST_CACHE_MAX:
+            _HOST_CACHE.clear()
+        _HOST_CACHE[text] = host
+    return host
+
+
 class Uri:
     """A URI as found in a request line (RFC 9112 3.2) or given by a user.
 
@@ -181,10 +199,7 @@ class Uri:
             if _PORT_RE.fullmatch(port_text) is None or int(port_text) > 65535:
                 raise _err(raw, f"invalid port {port_text!r} (1 to 5 digits, at most 65535)")
             self._port = int(port_text)
-        try:
-            self._host = Host.parse(host_text)
-        except AddressError as exc:
-            raise _err(raw, f"invalid host ({exc})") from exc
+        self._host = _parse_host(raw, host_text)
         self._authority_text = host_port
 
     @classmethod
