@@ -23,6 +23,7 @@ from pyrama_tls._config import (
 from pyrama_tls._connector import TlsConnector, TlsConnectorLayer, TlsConnectorService, tls_connect
 from pyrama_tls._grease import GREASE_VALUES, is_grease
 from pyrama_tls._hostname import certificate_matches_host
+from pyrama_tls._issuer import DEFAULT_ISSUER_CACHE_SIZE, DynamicIssuer, IssuerStats, ServerName
 from pyrama_tls._ja3 import Ja3, ja3
 from pyrama_tls._ja4 import Ja4, ja4
 from pyrama_tls._keylog import KEYLOG_ENV
@@ -35,11 +36,13 @@ from pyrama_tls._pinning import PinLike, normalize_pin, spki_sha256_of
 from pyrama_tls._sni_router import SniRoute, SniRouter
 from pyrama_tls._tls_ids import ExtensionType, cipher_suite_name, extension_name
 from pyrama_tls._tls_stream import TlsStream
+from pyrama_tls._trust import VerifyPaths, ca_bundle_path, default_verify_paths
 from pyrama_tls._versions import TlsVersion
 
 __all__ = [
     "DEFAULT_CA_VALIDITY",
     "DEFAULT_HANDSHAKE_TIMEOUT",
+    "DEFAULT_ISSUER_CACHE_SIZE",
     "DEFAULT_KEY_KIND",
     "DEFAULT_LEAF_VALIDITY",
     "DEFAULT_MAX_CLIENT_HELLO_RECORDS",
@@ -55,7 +58,9 @@ __all__ = [
     "ClientHello",
     "ClientHelloExtension",
     "ClientHelloReader",
+    "DynamicIssuer",
     "ExtensionType",
+    "IssuerStats",
     "Ja3",
     "Ja4",
     "KeyKind",
@@ -64,6 +69,7 @@ __all__ = [
     "PeetPrint",
     "PinLike",
     "PrivateKey",
+    "ServerName",
     "SniRoute",
     "SniRouter",
     "SpkiSha256",
@@ -78,9 +84,12 @@ __all__ = [
     "TlsRole",
     "TlsStream",
     "TlsVersion",
+    "VerifyPaths",
+    "ca_bundle_path",
     "certificate_matches_host",
     "certified_key_from_pem",
     "cipher_suite_name",
+    "default_verify_paths",
     "encode_client_hello",
     "encode_client_hello_handshake",
     "extension_name",
