@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from pyrama import core as core
     from pyrama import net as net
     from pyrama import tcp as tcp
+    from pyrama import tls as tls
     from pyrama import udp as udp
 
 __all__ = [

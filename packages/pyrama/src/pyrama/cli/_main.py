@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from pyrama.cli import _extensions, _serve, _version
+from pyrama.cli import _extensions, _probe, _serve, _version
 from pyrama.errors import MissingDistributionError
 
 __all__ = ["build_parser", "main"]
@@ -14,14 +14,17 @@ __all__ = ["build_parser", "main"]
 _DESCRIPTION = """\
 pyrama: a modular service framework to move and transform network packets.
 
-This tool runs ready-made pyrama services (echo, discard, layer-4 forwarding) and
-shows what is installed. Every command has its own --help.
+This tool runs ready-made pyrama services (echo, discard, layer-4 forwarding, TLS
+tunnels), probes servers (TLS) and shows what is installed. Every command has its own
+--help.
 """
 
 _EPILOG = """\
 examples:
   pyrama serve echo --bind 127.0.0.1:8080       raw TCP echo server
   pyrama serve forward --bind :9000 --to example.com:80
+  pyrama serve stunnel exit --bind :8443 --forward 127.0.0.1:8080
+  pyrama probe tls example.com                   TLS version, cipher, certificate chain
   pyrama extensions                              installed pyrama-x-* extensions
 """
 
@@ -37,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     _version.add_version_flag(parser)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     _serve.register(commands)
+    _probe.register(commands)
     _extensions.register(commands)
     parser.set_defaults(handler=None, parser=parser)
     return parser

@@ -222,10 +222,11 @@ def _handler(command: ServeCommand) -> Callable[[argparse.Namespace], int]:
     return handle
 
 
-def _add_command(serve_commands: Any, command: ServeCommand) -> None:
+def _add_command(serve_commands: Any, command: ServeCommand, name: str | None = None) -> None:
+    """Add *command* to *serve_commands* as *name* (default: the command's name)."""
     epilog = COMMON_EPILOG if not command.examples else command.examples + "\n" + COMMON_EPILOG
     parser: argparse.ArgumentParser = serve_commands.add_parser(
-        command.name,
+        name or command.name,
         help=command.help,
         description=command.description,
         epilog=epilog,
@@ -239,14 +240,15 @@ def _add_command(serve_commands: Any, command: ServeCommand) -> None:
 
 def register(commands: Any) -> None:
     """Add ``serve`` and its sub-commands to the top-level *commands* sub-parsers."""
-    from pyrama.cli import _discard, _echo, _forward
+    from pyrama.cli import _discard, _echo, _forward, _stunnel
 
     parser: argparse.ArgumentParser = commands.add_parser(
         "serve",
-        help="run a ready-made server: echo, discard, forward",
+        help="run a ready-made server: echo, discard, forward, stunnel",
         description="Run a ready-made pyrama server. Pick a service; each has its own --help.",
     )
     parser.set_defaults(handler=None, parser=parser)
     serve_commands = parser.add_subparsers(title="services", metavar="SERVICE")
     for command in (_echo.COMMAND, _discard.COMMAND, _forward.COMMAND):
         _add_command(serve_commands, command)
+    _stunnel.register(serve_commands)
