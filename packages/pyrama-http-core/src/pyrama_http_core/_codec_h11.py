@@ -1,11 +1,11 @@
 """HTTP/1.1 codecs built on h11: the pure-Python reference implementation of the codec interface.
 
-h11 parses (request/status lines, header fields, Content-Length and chunked bodies, trailers,
-and the smuggling checks: ``Content-Length`` together with ``Transfer-Encoding``, differing
-``Content-Length`` values, unknown transfer codings, bytes that are not allowed in a head).
-On top of it these codecs reject what h11 tolerates but a server should not: bare LF line
-endings and obsolete line folding in a head, a complete head bigger than the limit (h11 only
-bounds incomplete ones) and too many header fields.
+h11 parses (request/status lines, header fields, Content-Length and chunked bodies, trailers)
+and rejects differing ``Content-Length`` values, unknown transfer codings, NUL/CR/LF inside
+fields. On top of it these codecs reject what h11 tolerates but a server should not: a request
+with both ``Content-Length`` and ``Transfer-Encoding`` (h11 lets chunked win), bare LF line
+endings, obsolete line folding and other control characters in a head, a complete head bigger
+than the limit (h11 only bounds incomplete ones) and too many header fields.
 
 Sending is not h11's: h11 moves ``Host`` to the front and re-adds ``Connection``,
 ``Content-Length`` and ``Transfer-Encoding`` in title case at the end of the head, so heads are
@@ -17,6 +17,7 @@ own state machine for our side, and equivalent for parsing).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import h11
@@ -62,6 +63,8 @@ _H11_NEED_DATA = h11.NEED_DATA
 _H11_PAUSED = h11.PAUSED
 
 _NO_FIELDS: RawHeaders = []
+# h11 lets control characters other than NUL, CR and LF through; a head has no business with them
+_CTL_RE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _local(message: str) -> HttpProtocolError:
@@ -79,7 +82,7 @@ def _remote_error(exc: h11.RemoteProtocolError) -> HttpProtocolError:
 
 
 class _HeadScanner:
-    """Checks the raw bytes of an incoming head for what h11 tolerates: bare LF, obs-fold, size.
+    """Checks an incoming head for what h11 tolerates: bare LF, obs-fold, controls, size.
 
     Fed the same bytes as h11 while a head is expected. Incremental: each byte is looked at a
     bounded number of times however the head is split across reads.
@@ -107,6 +110,8 @@ class _HeadScanner:
         lf = buf.count(b"\n", pos, stop)
         if lf and lf != buf.count(b"\r\n", pos - 1 if pos else 0, stop):
             return HttpProtocolError("bare LF line ending in the request head")
+        if _CTL_RE.search(buf, pos, stop) is not None:
+            return HttpProtocolError("control character in the request head")
         fold_from = pos - 1 if pos else 0
         if lf and (
             buf.find(b"\n ", fold_from, stop) >= 0 or buf.find(b"\n\t", fold_from, stop) >= 0
@@ -323,6 +328,8 @@ class H11ServerCodec:
         self._resp_started = False
         self._body = None
         self._switch = 0
+        self._method = b""
+        self._version = b"1.1"
         sc = _HeadScanner(self._head_limit)
         self._scanner = sc
         if leftover:

@@ -1,0 +1,637 @@
+"""The HTTP/1.1 server connection driver: one Stream in, a ``Service[Request, Response]`` called.
+
+Design notes:
+
+* One task per connection and no task per request. The request body is pulled: when the
+  service reads it, the body's iterator asks the codec for the next event and reads the stream
+  only when the codec needs bytes. Responses therefore go out in request order (pipelining)
+  without queues, and a response body that reads the request body (an echo) streams in both
+  directions from the one task.
+* Deadlines (idle keep-alive, header read) use one lazily re-armed timer per connection
+  instead of a new timer per read; when it fires during a read, the task is cancelled and the
+  cancellation is turned back into a deadline (the way ``asyncio.timeout`` does it).
+* The driver never raises out of :meth:`Http1ServerConnection.run` except
+  ``CancelledError``: protocol errors are answered (``400``/``413``/``431``/...), service
+  errors become ``500`` while no response head was sent, otherwise the connection is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Final
+
+from pyrama_core import Service
+from pyrama_core.errors import Side
+from pyrama_core.telemetry import get_logger
+from pyrama_http_core._codec import (
+    NEED_DATA,
+    BodyData,
+    CodecError,
+    ConnectionClosed,
+    EndOfMessage,
+    Http1ServerCodec,
+    RequestHead,
+    ServerEvent,
+)
+from pyrama_http_core._config import ContinueMode, Http1Config
+from pyrama_http_core._h1_upgrade import OnUpgrade, Upgraded
+from pyrama_http_core.errors import (
+    BodyLimitError,
+    ConnectionClosedError,
+    HttpProtocolError,
+    UpgradeError,
+)
+from pyrama_http_types import Body, HeaderMap, Method, Request, Response, Uri, Version
+from pyrama_http_types.errors import BodyTooLargeError, HttpError
+from pyrama_net import Stream, rewind
+
+__all__ = ["Http1ServerConnection", "serve_http1"]
+
+_log = get_logger(__name__)
+
+_READ_SIZE: Final = 65536
+_SMALL_WRITE: Final = 16384
+_DEFAULT_CONFIG = Http1Config()
+_EMPTY_HEADERS: Final[list[tuple[bytes, bytes]]] = []
+
+
+class _Interrupted(Exception):
+    """A read was cut short by a deadline or by graceful shutdown."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _RequestBody:
+    """The async iterator behind a request's :class:`~pyrama_http_types.Body`: pulls events."""
+
+    __slots__ = ("conn", "continue_pending", "done", "error", "limit", "received", "trailers")
+
+    def __init__(self, conn: Http1ServerConnection, continue_pending: bool, limit: int | None):
+        self.conn = conn
+        self.continue_pending = continue_pending
+        self.limit = limit
+        self.received = 0
+        self.done = False
+        self.error: BaseException | None = None
+        self.trailers: HeaderMap | None = None
+
+    def get_trailers(self) -> HeaderMap | None:
+        return self.trailers
+
+    def __aiter__(self) -> _RequestBody:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self.done:
+            raise StopAsyncIteration
+        if self.error is not None:
+            raise self.error
+        conn = self.conn
+        if self.continue_pending:
+            self.continue_pending = False
+            conn.send_continue()
+        codec = conn.codec
+        while True:
+            ev = codec.next_event()
+            t = type(ev)
+            if t is BodyData:
+                data: bytes = ev.data  # type: ignore[union-attr]
+                n = self.received + len(data)
+                self.received = n
+                limit = self.limit
+                if limit is not None and n > limit:
+                    err = BodyLimitError(
+                        f"request body is larger than the limit of {limit} bytes", limit=limit
+                    )
+                    self.error = err
+                    raise err
+                return data
+            if t is EndOfMessage:
+                self.done = True
+                trailers = ev.trailers  # type: ignore[union-attr]
+                if trailers:
+                    self.trailers = HeaderMap.from_raw(trailers)
+                raise StopAsyncIteration
+            if ev is NEED_DATA:
+                try:
+                    data = await conn.stream.read(_READ_SIZE)
+                except OSError as exc:
+                    data = b""
+                    codec.receive(data)
+                    err2 = ConnectionClosedError(f"client connection failed mid-body: {exc}")
+                    err2.__cause__ = exc
+                    self.error = err2
+                    raise err2 from exc
+                codec.receive(data)
+                continue
+            if t is CodecError:
+                err3: HttpProtocolError = ev.error  # type: ignore[union-attr]
+                self.error = err3
+                raise err3
+            if t is ConnectionClosed:
+                err4 = ConnectionClosedError("client closed the connection mid-body")
+                self.error = err4
+                raise err4
+            err5 = HttpProtocolError(f"unexpected codec event {ev!r} in a request body")
+            self.error = err5
+            raise err5
+
+    async def aclose(self) -> None:
+        """The service dropped the body: the driver settles it after the response."""
+
+
+class Http1ServerConnection:
+    """Serves HTTP/1.1 on one :class:`~pyrama_net.Stream` until it ends.
+
+    ``await Http1ServerConnection(stream, service, config).run()`` reads requests (keep-alive,
+    pipelined), calls ``service.serve(request)`` for each and writes the responses in order.
+    Each request's extensions are a fork of the stream's extensions (peer address and other
+    connection facts fall through). See :class:`~pyrama_http_core.Http1Config` for limits and
+    timeouts. The stream is closed when ``run`` returns, unless the connection switched
+    protocols (``Upgrade``/``CONNECT``): the stream then belongs to the
+    :class:`~pyrama_http_core.OnUpgrade` awaiter.
+
+    :meth:`graceful_shutdown` stops the connection politely: an idle connection closes at
+    once, a busy one after the response in flight (sent with ``Connection: close``).
+    """
+
+    __slots__ = (
+        "_closing",
+        "_config",
+        "_continue_sent",
+        "_deadline",
+        "_expired",
+        "_idle",
+        "_interrupt",
+        "_interruptible",
+        "_loop",
+        "_requests",
+        "_service",
+        "_task",
+        "_timer",
+        "_upgraded",
+        "codec",
+        "stream",
+    )
+
+    def __init__(
+        self,
+        stream: Stream,
+        service: Service[Request, Response],
+        config: Http1Config | None = None,
+    ) -> None:
+        cfg = _DEFAULT_CONFIG if config is None else config
+        self.stream = stream
+        """The connection's stream."""
+        self._service = service
+        self._config = cfg
+        self.codec: Http1ServerCodec = cfg.codec_factory(cfg)
+        """The codec parsing requests and framing responses."""
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[object] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._deadline: float | None = None
+        self._expired = False
+        self._interrupt: str | None = None
+        self._interruptible = False
+        self._idle = False
+        self._closing = False
+        self._upgraded = False
+        self._continue_sent = False
+        self._requests = 0
+
+    # -- public ------------------------------------------------------------------------------
+
+    @property
+    def requests_served(self) -> int:
+        """How many requests this connection has answered (or is answering)."""
+        return self._requests
+
+    def graceful_shutdown(self) -> None:
+        """Close when idle: now if no request is in progress, else after the current response."""
+        self._closing = True
+        if self._idle:
+            self._cut_read("shutdown")
+
+    async def run(self) -> None:
+        """Serve requests until the client leaves, an error ends the connection, or shutdown."""
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._task = asyncio.current_task()
+        try:
+            await self._serve()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug or an unexpected stream failure: never escape
+            _log.debug("http/1.1 connection ended by error", error=f"{type(exc).__name__}: {exc}")
+        finally:
+            timer = self._timer
+            if timer is not None:
+                timer.cancel()
+                self._timer = None
+            if not self._upgraded:
+                with contextlib.suppress(Exception):
+                    await self.stream.close()
+
+    # -- deadlines ---------------------------------------------------------------------------
+
+    def _set_deadline(self, seconds: float | None) -> None:
+        self._expired = False
+        if seconds is None:
+            self._deadline = None
+            return
+        loop = self._loop
+        assert loop is not None
+        when = loop.time() + seconds
+        self._deadline = when
+        timer = self._timer
+        if timer is None or timer.when() > when:
+            if timer is not None:
+                timer.cancel()
+            self._timer = loop.call_at(when, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        when = self._deadline
+        if when is None:
+            return
+        loop = self._loop
+        assert loop is not None
+        if loop.time() < when:
+            self._timer = loop.call_at(when, self._on_timer)
+            return
+        self._expired = True
+        self._cut_read("timeout")
+
+    def _cut_read(self, reason: str) -> None:
+        task = self._task
+        if self._interruptible and self._interrupt is None and task is not None:
+            self._interrupt = reason
+            task.cancel()
+
+    async def _read(self) -> bytes:
+        """Read with the current deadline; ``_Interrupted`` on deadline or shutdown."""
+        if self._expired:
+            raise _Interrupted("timeout")
+        self._interruptible = True
+        try:
+            return await self.stream.read(_READ_SIZE)
+        except asyncio.CancelledError:
+            reason = self._interrupt
+            if reason is not None:
+                self._interrupt = None
+                task = self._task
+                if task is not None and task.uncancel() == 0:
+                    raise _Interrupted(reason) from None
+            raise
+        except OSError:
+            return b""
+        finally:
+            self._interruptible = False
+
+    # -- the connection loop -------------------------------------------------------------------
+
+    async def _serve(self) -> None:
+        codec = self.codec
+        cfg = self._config
+        limits = cfg.limits
+        max_requests = limits.max_requests_per_connection
+        first = True
+        while True:
+            ev = codec.next_event()
+            if ev is NEED_DATA:
+                if self._closing:
+                    return
+                ev2 = await self._wait_head(first)
+                if ev2 is None:
+                    return
+                ev = ev2
+            first = False
+            t = type(ev)
+            if t is RequestHead:
+                self._requests += 1
+                close = self._closing or (
+                    max_requests is not None and self._requests >= max_requests
+                )
+                if not await self._exchange(ev, close):  # type: ignore[arg-type]
+                    return
+                if self._closing or not codec.keep_alive:
+                    return
+                continue
+            if t is CodecError:
+                err: HttpProtocolError = ev.error  # type: ignore[union-attr]
+                await self._send_error(err.hint or 400)
+                return
+            # ConnectionClosed, or PAUSED on a connection that cannot continue
+            return
+
+    async def _wait_head(self, first: bool) -> ServerEvent | None:
+        """Read until the codec has a head (or something else); ``None`` to end quietly."""
+        codec = self.codec
+        limits = self._config.limits
+        self._set_deadline(limits.header_read_timeout if first else limits.keep_alive_timeout)
+        self._idle = True
+        try:
+            data = await self._read()
+        except _Interrupted:
+            return None
+        finally:
+            self._idle = False
+        codec.receive(data)
+        ev = codec.next_event()
+        if ev is not NEED_DATA:
+            self._deadline = None
+            return ev
+        if not first:  # the head started: from now on the header read timeout applies
+            self._set_deadline(limits.header_read_timeout)
+        while True:
+            try:
+                data = await self._read()
+            except _Interrupted as exc:
+                if exc.reason == "timeout" and self._config.send_408_on_header_timeout:
+                    await self._send_error(408)
+                return None
+            codec.receive(data)
+            ev = codec.next_event()
+            if ev is not NEED_DATA:
+                self._deadline = None
+                return ev
+
+    # -- one exchange ----------------------------------------------------------------------------
+
+    def send_continue(self) -> None:
+        """Write ``100 Continue`` once (called when the service starts reading the body)."""
+        if not self._continue_sent and not self.codec.response_started:
+            self._continue_sent = True
+            self.stream.write(self.codec.send_informational(100, _EMPTY_HEADERS))
+
+    async def _exchange(self, head: RequestHead, close: bool) -> bool:
+        """Serve one request; return whether the connection may carry another."""
+        codec = self.codec
+        stream = self.stream
+        cfg = self._config
+        self._continue_sent = False
+        try:
+            uri = Uri(head.target)
+            method = Method(head.method)
+        except HttpError:
+            await self._send_error(400)
+            return False
+        ext = stream.extensions.fork()
+        reader: _RequestBody | None = None
+        if head.has_body:
+            max_body = cfg.limits.max_body_size
+            cl = head.content_length
+            if max_body is not None and cl is not None and cl > max_body:
+                await self._send_error(413)
+                return False
+            expect = head.expect_continue
+            if expect and cfg.continue_mode is ContinueMode.IMMEDIATE:
+                self.send_continue()
+                expect = False
+            reader = _RequestBody(self, expect, max_body)
+            body = Body.from_iter(reader, size_hint=cl, trailers=reader.get_trailers)
+        else:
+            ev = codec.next_event()  # the (empty) body's end
+            if type(ev) is not EndOfMessage:
+                await self._send_error(400)
+                return False
+            body = Body.empty()
+        on_upgrade: OnUpgrade | None = None
+        if head.upgrade is not None or head.method == b"CONNECT":
+            on_upgrade = OnUpgrade()
+            ext.insert(on_upgrade)
+        request = Request(
+            method,
+            uri,
+            version=Version.HTTP_11 if head.version == b"1.1" else Version.HTTP_10,
+            headers=HeaderMap.from_raw(head.headers),
+            body=body,
+            extensions=ext,
+        )
+        try:
+            response = await self._service.serve(request)
+        except asyncio.CancelledError:
+            if on_upgrade is not None:
+                on_upgrade.fail("the connection was cancelled")
+            raise
+        except Exception as exc:
+            if on_upgrade is not None:
+                on_upgrade.fail("the service failed")
+            return await self._service_failed(exc, reader)
+        returned: object = response
+        if not isinstance(returned, Response):
+            if on_upgrade is not None:
+                on_upgrade.fail("the service returned no Response")
+            _log.error("http/1.1 service returned a non-Response", value=repr(response))
+            return await self._answer_error(500, reader)
+        status = int(response.status)
+        if on_upgrade is not None and (
+            (status == 101 and head.upgrade is not None)
+            or (head.method == b"CONNECT" and 200 <= status < 300)
+        ):
+            return await self._switch(response, on_upgrade, reader, head)
+        if self._closing:  # graceful shutdown began while the service ran
+            close = True
+        if reader is not None and not reader.done:
+            left = head.content_length
+            if (
+                reader.error is not None
+                or reader.continue_pending
+                or (left is not None and left - reader.received > cfg.max_discard_size)
+            ):
+                close = True
+        try:
+            await self._respond(response, close)
+        except HttpProtocolError as exc:
+            if on_upgrade is not None:
+                on_upgrade.fail("the response could not be sent")
+            if exc.side is Side.LOCAL and not codec.response_started:
+                _log.error("http/1.1 service returned an invalid response", error=str(exc))
+                return await self._answer_error(500, reader)
+            return False
+        except OSError:
+            return False
+        except Exception as exc:  # the response body failed mid-stream: cut the connection
+            _log.warning(
+                "http/1.1 response body failed; closing", error=f"{type(exc).__name__}: {exc}"
+            )
+            if on_upgrade is not None:
+                on_upgrade.fail("the response body failed")
+            return False
+        if on_upgrade is not None:
+            on_upgrade.fail("the request was answered without switching protocols")
+        if close:
+            return False
+        if reader is not None and not reader.done:
+            return await self._discard(reader)
+        return True
+
+    async def _respond(self, response: Response, close: bool) -> None:
+        codec = self.codec
+        stream = self.stream
+        status = int(response.status)
+        headers = response.headers.raw_items()
+        body = response.body
+        data = body.try_take_bytes()
+        if data is not None:
+            trailers = body.trailers
+            out = codec.send_response(
+                status,
+                headers,
+                content_length=None if trailers else len(data),
+                close=close,
+            )
+            if codec.response_has_body and data:
+                framed = codec.send_data(data)
+                if len(framed) <= _SMALL_WRITE:
+                    out += framed
+                else:
+                    stream.write(out)
+                    out = framed
+            end = codec.send_end(trailers.raw_items() if trailers else _EMPTY_HEADERS)
+            stream.write(out + end if end else out)
+            await stream.drain()
+            return
+        out = codec.send_response(status, headers, content_length=body.size_hint, close=close)
+        stream.write(out)
+        if codec.response_has_body:
+            drain = stream.drain
+            send_data = codec.send_data
+            write = stream.write
+            async for chunk in body:
+                write(send_data(chunk))
+                await drain()
+            trailers = body.trailers
+            end = codec.send_end(trailers.raw_items() if trailers else _EMPTY_HEADERS)
+        else:
+            await body.aclose()
+            end = codec.send_end(_EMPTY_HEADERS)
+        if end:
+            stream.write(end)
+        await stream.drain()
+
+    async def _switch(
+        self,
+        response: Response,
+        on_upgrade: OnUpgrade,
+        reader: _RequestBody | None,
+        head: RequestHead,
+    ) -> bool:
+        """Send the switching response and hand the raw stream to the upgrade awaiter."""
+        codec = self.codec
+        stream = self.stream
+        if reader is not None and not reader.done and not await self._discard(reader):
+            on_upgrade.fail("the switching request's body could not be read to its end")
+            await response.body.aclose()
+            return False
+        try:
+            headers = response.headers.raw_items()
+            if int(response.status) == 101:
+                out = codec.send_informational(101, headers)
+            else:
+                out = codec.send_response(int(response.status), headers)
+                out += codec.send_end(_EMPTY_HEADERS)
+            await response.body.aclose()
+            stream.write(out)
+            await stream.drain()
+            leftover = codec.take_switched()
+        except HttpProtocolError as exc:
+            on_upgrade.fail(exc)
+            if not codec.response_started:
+                return await self._answer_error(500, reader)
+            return False
+        except OSError as exc:
+            err = UpgradeError(f"the switching response could not be sent: {exc}")
+            err.__cause__ = exc
+            on_upgrade.fail(err)
+            return False
+        self._upgraded = True
+        upgraded = rewind(stream, leftover) if leftover else stream
+        on_upgrade.resolve(Upgraded(upgraded, None if head.method == b"CONNECT" else head.upgrade))
+        return False
+
+    # -- failures ------------------------------------------------------------------------------
+
+    async def _service_failed(self, exc: Exception, reader: _RequestBody | None) -> bool:
+        if reader is not None and reader.error is not None and exc is reader.error:
+            if isinstance(exc, ConnectionClosedError):
+                return False
+            hint = exc.hint if isinstance(exc, HttpProtocolError) else None
+            await self._send_error(hint or 400)
+            return False
+        if isinstance(exc, BodyTooLargeError):
+            await self._send_error(413)
+            return False
+        _log.error(
+            "http/1.1 service failed; answering 500",
+            error=f"{type(exc).__name__}: {exc}",
+            exc_info=exc,
+        )
+        return await self._answer_error(500, reader)
+
+    async def _answer_error(self, status: int, reader: _RequestBody | None) -> bool:
+        """Answer *status* and keep the connection if the request body can be settled."""
+        codec = self.codec
+        if codec.response_started:
+            return False
+        keep = reader is None or reader.done
+        if not keep and reader is not None and reader.error is None and not reader.continue_pending:
+            keep = await self._discard(reader)
+        try:
+            out = codec.send_response(
+                status,
+                [(b"content-length", b"0")],
+                close=not keep or self._closing,
+            )
+            out += codec.send_end(_EMPTY_HEADERS)
+            self.stream.write(out)
+            await self.stream.drain()
+        except (OSError, HttpProtocolError):
+            return False
+        return keep and codec.keep_alive
+
+    async def _send_error(self, status: int) -> None:
+        """Answer *status* with ``Connection: close`` (if no response head went out yet)."""
+        codec = self.codec
+        if codec.response_started:
+            return
+        try:
+            out = codec.send_response(status, [(b"content-length", b"0")], close=True)
+            out += codec.send_end(_EMPTY_HEADERS)
+            self.stream.write(out)
+            await self.stream.drain()
+        except (OSError, HttpProtocolError):
+            return
+
+    async def _discard(self, reader: _RequestBody) -> bool:
+        """Read and drop the rest of the request body, up to ``max_discard_size`` bytes."""
+        budget = self._config.max_discard_size
+        if reader.error is not None or reader.continue_pending:
+            return False
+        reader.limit = None
+        start = reader.received
+        try:
+            async for _ in reader:
+                if reader.received - start > budget:
+                    return False
+        except (HttpProtocolError, ConnectionClosedError):
+            return False
+        return True
+
+
+async def serve_http1(
+    stream: Stream,
+    service: Service[Request, Response],
+    config: Http1Config | None = None,
+) -> None:
+    """Serve HTTP/1.1 on *stream* with *service* until the connection ends.
+
+    Shorthand for ``await Http1ServerConnection(stream, service, config).run()``; see
+    :class:`Http1ServerConnection`. Never raises except ``CancelledError``; closes *stream*
+    unless the connection switched protocols.
+    """
+    await Http1ServerConnection(stream, service, config).run()
