@@ -247,3 +247,13 @@ async def test_channel_abort_and_reader_close() -> None:
         await asyncio.wait_for(waiting, 5)
     with pytest.raises(ValueError, match="max_buffer"):
         Body.channel(max_buffer=0)
+
+
+async def test_anext_without_aiter_still_checks_limit_and_consumption() -> None:
+    b = Body(b"abc").limited(2)
+    with pytest.raises(BodyTooLargeError):
+        await anext(b)
+    s = Body.from_iter(gen(b"x"))
+    assert await anext(s) == b"x"
+    with pytest.raises(BodyConsumedError):
+        aiter(s)

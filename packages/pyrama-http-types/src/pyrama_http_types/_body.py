@@ -217,6 +217,8 @@ class Body:
         return self
 
     async def __anext__(self) -> bytes:
+        if self._state == _READY:
+            self.__aiter__()  # anext(body) without aiter(): same checks as 'async for'
         data = self._data
         if data is not None:
             self._data = None
