@@ -113,6 +113,7 @@ class Http1ClientConnection:
         "_busy",
         "_closed",
         "_config",
+        "_gen",
         "_req_done",
         "_resp_done",
         "_upgraded",
@@ -128,6 +129,7 @@ class Http1ClientConnection:
         self.codec: Http1ClientCodec = cfg.codec_factory(cfg)
         """The codec framing requests and parsing responses."""
         self._busy = False
+        self._gen = 0
         self._req_done = True
         self._resp_done = True
         self._closed = False
@@ -181,6 +183,7 @@ class Http1ClientConnection:
         if self._closed or self._upgraded or not self.codec.is_reusable:
             raise ConnectionNotReadyError("the connection cannot carry another request")
         self._busy = True
+        self._gen += 1
         self._req_done = False
         self._resp_done = False
         try:
@@ -250,7 +253,7 @@ class Http1ClientConnection:
             body_pending = True
         if body_pending:
             self._body_task = asyncio.get_running_loop().create_task(
-                self._send_body(body, data, trailers)
+                self._send_body(body, data, trailers, self._gen)
             )
         else:
             self._req_done = True
@@ -289,7 +292,9 @@ class Http1ClientConnection:
                 f"no response head within {timeout} seconds", seconds=timeout
             ) from exc
 
-    async def _send_body(self, body: Body, data: bytes | None, trailers: HeaderMap | None) -> None:
+    async def _send_body(
+        self, body: Body, data: bytes | None, trailers: HeaderMap | None, gen: int
+    ) -> None:
         codec = self.codec
         stream = self.stream
         try:
@@ -315,9 +320,10 @@ class Http1ClientConnection:
             codec.abandon()
             with contextlib.suppress(Exception):
                 await body.aclose()
-        self._req_done = True
-        self._body_task = None
-        self._maybe_idle()
+        if gen == self._gen:  # still this exchange (the next one may have started meanwhile)
+            self._req_done = True
+            self._body_task = None
+            self._maybe_idle()
 
     async def _make_response(self, ev: ResponseHead, request: Request) -> Response:
         codec = self.codec
@@ -383,7 +389,8 @@ class Http1ClientConnection:
 
     def _maybe_idle(self) -> None:
         """Once request and response are both complete: idle again, or closed."""
-        if self._req_done and self._resp_done and self._busy:
+        # the request is done once its last bytes were framed (only a drain may be pending)
+        if (self._req_done or self.codec.request_complete) and self._resp_done and self._busy:
             self._busy = False
             if not self.codec.is_reusable:
                 self._schedule_close()
