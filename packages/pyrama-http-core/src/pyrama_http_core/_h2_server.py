@@ -1,0 +1,604 @@
+"""The HTTP/2 server connection driver: serve a ``Service[Request, Response]`` over h2."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable
+from typing import Any, Final, Protocol
+
+import h2.config
+import h2.connection
+import h2.events
+import h2.settings
+
+from pyrama_core import Service
+from pyrama_core.errors import LimitError
+from pyrama_core.telemetry import get_logger
+from pyrama_http_core._h1_upgrade import OnUpgrade, Upgraded
+from pyrama_http_core._h2_config import H2ServerConfig
+from pyrama_http_core._h2_engine import (
+    GracefulH2Connection,
+    H2Engine,
+    H2StreamState,
+    Header,
+    RecvBodyIter,
+    header_list_size,
+)
+from pyrama_http_core._h2_fingerprint import H2ClientFingerprintData, pseudo_header_order
+from pyrama_http_core._h2_frames import H2ErrorCode, encode_ping, encode_settings
+from pyrama_http_core._h2_stream_io import H2StreamIo
+from pyrama_http_core.errors import BodyLimitError, H2StreamResetError, HttpCoreError
+from pyrama_http_types import (
+    Body,
+    H2Priority,
+    HeaderMap,
+    Method,
+    Request,
+    Response,
+    Uri,
+    Version,
+)
+from pyrama_http_types.errors import BodyTooLargeError
+from pyrama_net import Stream
+
+__all__ = ["H2ServerConnection", "serve_h2"]
+
+_log = get_logger(__name__)
+
+_MAX_STREAM_ID: Final = 2**31 - 1
+_GOAWAY_PING: Final = b"pyrama\x00g"
+_GOAWAY_PING_TIMEOUT: Final = 1.0
+_DEFAULT_CONN_WINDOW: Final = 65_535
+_NO_BODY_STATUS: Final = frozenset({204, 304})
+_STATUS: dict[int, bytes] = {}
+
+_PSEUDO_METHOD: Final = b":method"
+_PSEUDO_SCHEME: Final = b":scheme"
+_PSEUDO_AUTHORITY: Final = b":authority"
+_PSEUDO_PATH: Final = b":path"
+_PSEUDO_PROTOCOL: Final = b":protocol"
+
+
+def _status_bytes(status: int) -> bytes:
+    b = _STATUS.get(status)
+    if b is None:
+        b = b"%d" % status
+        if len(_STATUS) < 1000:
+            _STATUS[status] = b
+    return b
+
+
+class _GuardLike(Protocol):
+    def is_cancelled(self) -> bool: ...
+
+    def cancelled(self) -> Awaitable[None]: ...
+
+
+class _Req:
+    """Per-stream data of the server driver (kept in ``H2StreamState.extra``)."""
+
+    __slots__ = ("continue_sent", "expect_continue", "head", "tunnel", "tunnel_open")
+
+    def __init__(self, head: bool) -> None:
+        self.head = head
+        self.tunnel_open = False
+        self.expect_continue = False
+        self.continue_sent = False
+        self.tunnel: OnUpgrade | None = None
+
+
+class H2ServerConnection(H2Engine):
+    """One HTTP/2 server connection: reads frames, serves each stream in its own task.
+
+    Built by :func:`serve_h2` (use that); :meth:`run` drives the connection until it ends,
+    :meth:`shutdown` starts a graceful close (GOAWAY, in-flight streams finish within
+    ``graceful_timeout``, then the connection closes).
+    """
+
+    def __init__(
+        self,
+        io: Stream,
+        service: Service[Request, Response],
+        config: H2ServerConfig | None = None,
+    ) -> None:
+        cfg = H2ServerConfig() if config is None else config
+        limits = cfg.limits
+        conn = GracefulH2Connection(
+            h2.config.H2Configuration(
+                client_side=False,
+                header_encoding=None,
+                validate_inbound_headers=True,
+                normalize_inbound_headers=False,
+            )
+        )
+        # h2 keeps MAX_CONCURRENT_STREAMS unlimited internally: it would end the whole
+        # connection on an excess stream, while we refuse just that stream (REFUSED_STREAM).
+        conn.local_settings = h2.settings.Settings(
+            client=False,
+            initial_values={h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: _MAX_STREAM_ID},
+        )
+        # a list up to the limit is answered 431; twice the limit ends the connection
+        # (HPACK bomb: h2 stops decoding there, the HPACK state is then unusable)
+        conn.decoder.max_header_list_size = 2 * limits.max_header_size
+        super().__init__(
+            io,
+            conn,
+            header_block_limit=cfg.header_block_limit,
+            max_resets=cfg.max_resets,
+            max_control_frames=cfg.max_control_frames,
+            flood_window=cfg.reset_window,
+        )
+        self.service = service
+        self.config = cfg
+        self._serve = service.serve
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._draining = False
+        self._final_goaway_sent = False
+        self._goaway_timer: asyncio.TimerHandle | None = None
+        self._deadline_timer: asyncio.TimerHandle | None = None
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._requests = 0
+        self._fingerprint = H2ClientFingerprintData()
+        self._dispatch[h2.events.RequestReceived] = self._ev_request
+        self._dispatch[h2.events.InformationalResponseReceived] = _drop
+        self._dispatch[h2.events.ResponseReceived] = _drop
+
+    # -- lifetime -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Serve the connection until it ends (peer closed, GOAWAY done, error)."""
+        cfg = self.config
+        conn = self.conn
+        sc = h2.settings.SettingCodes
+        self.start_h2(
+            {
+                sc.INITIAL_WINDOW_SIZE: cfg.initial_window_size,
+                sc.MAX_FRAME_SIZE: cfg.max_frame_size,
+                sc.HEADER_TABLE_SIZE: cfg.header_table_size,
+            }
+        )
+        self.io.extensions.insert(self._fingerprint)
+        self.write_raw(encode_settings(cfg.advertised_settings()))
+        increment = cfg.connection_window_size - _DEFAULT_CONN_WINDOW
+        if increment > 0:
+            conn.increment_flow_control_window(increment)
+        self.flush()
+        self._arm_idle_timer()
+        try:
+            await self.read_loop()
+        finally:
+            self._cancel_timers()
+            tasks = list(self._tasks)
+            for t in tasks:
+                t.cancel()
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Begin a graceful close: GOAWAY, let in-flight streams finish, then close.
+
+        New streams are refused from now on; after *timeout* seconds (default: the config's
+        ``graceful_timeout``) whatever still runs is cancelled and the connection closes.
+        """
+        if self._draining or self.closed:
+            return
+        self._draining = True
+        # RFC 9113 6.8: first announce with the highest possible id, then after a PING
+        # round trip the real last stream id, so requests in flight are not lost.
+        self.send_goaway(_MAX_STREAM_ID)
+        self.write_raw(encode_ping(_GOAWAY_PING))
+        self._goaway_timer = self.loop.call_later(_GOAWAY_PING_TIMEOUT, self._final_goaway)
+        t = self.config.graceful_timeout if timeout is None else timeout
+        self._deadline_timer = self.loop.call_later(t, self._deadline)
+
+    def _final_goaway(self) -> None:
+        if self._final_goaway_sent or self.closed:
+            return
+        self._final_goaway_sent = True
+        if self._goaway_timer is not None:
+            self._goaway_timer.cancel()
+            self._goaway_timer = None
+        self.send_goaway(self.conn.highest_inbound_stream_id)
+        self._maybe_done()
+
+    def _deadline(self) -> None:
+        self._deadline_timer = None
+        if self.closed:
+            return
+        _log.info("HTTP/2 graceful close deadline passed", open_streams=len(self.streams))
+        if not self._final_goaway_sent:
+            self._final_goaway_sent = True
+            self.send_goaway(self.conn.highest_inbound_stream_id)
+        for t in list(self._tasks):
+            t.cancel()
+        self._lost(None)
+
+    def _maybe_done(self) -> None:
+        if self._final_goaway_sent and not self.streams and not self._tasks and not self.closed:
+            self.close_gracefully()
+
+    def _cancel_timers(self) -> None:
+        for h in (self._goaway_timer, self._deadline_timer, self._idle_timer):
+            if h is not None:
+                h.cancel()
+        self._goaway_timer = self._deadline_timer = self._idle_timer = None
+
+    def _arm_idle_timer(self) -> None:
+        t = self.config.limits.keep_alive_timeout
+        if t is not None and self._idle_timer is None and not self.closed:
+            self._idle_timer = self.loop.call_later(t, self._idle)
+
+    def _idle(self) -> None:
+        self._idle_timer = None
+        if not self.streams and not self._tasks:
+            self.shutdown()
+
+    @property
+    def fingerprint_data(self) -> H2ClientFingerprintData:
+        """What the client sent before and in its first request (Akamai fingerprint inputs)."""
+        return self._fingerprint
+
+    # -- fingerprint recording --------------------------------------------------------------
+
+    def _on_remote_settings(self, ev: h2.events.RemoteSettingsChanged) -> None:
+        fp = self._fingerprint
+        if not fp.settings and not fp.complete:
+            fp.settings = [(int(k), int(v.new_value)) for k, v in ev.changed_settings.items()]
+
+    def _on_connection_window_update(self, delta: int) -> None:
+        fp = self._fingerprint
+        if not fp.complete and fp.window_update is None:
+            fp.window_update = delta
+
+    def _on_priority(self, ev: h2.events.PriorityUpdated) -> None:
+        fp = self._fingerprint
+        if not fp.complete:
+            fp.priorities.append(_priority(ev))
+
+    def _record_first_request(self, ev: h2.events.RequestReceived, headers: list[Header]) -> None:
+        fp = self._fingerprint
+        fp.pseudo_header_order = pseudo_header_order(headers).order
+        p = ev.priority_updated
+        if p is not None:
+            fp.headers_priority = _priority(p)
+        fp.complete = True
+
+    def _on_other_event(self, ev: h2.events.Event) -> None:
+        pass
+
+    # -- requests -------------------------------------------------------------------------
+
+    def _ev_request(self, ev: h2.events.RequestReceived) -> None:
+        sid: int = ev.stream_id
+        headers: list[Header] = ev.headers
+        if not self._fingerprint.complete:
+            self._record_first_request(ev, headers)
+        if (self._draining and sid > (self.goaway_sent or 0)) or len(
+            self.streams
+        ) >= self.config.max_concurrent_streams:
+            self._refuse(sid)
+            return
+        st = H2StreamState(sid)
+        self.streams[sid] = st
+        h = self._idle_timer
+        if h is not None:
+            h.cancel()
+            self._idle_timer = None
+        if ev.stream_ended:
+            st.remote_ended = True
+            st.recv_done = True
+        self._requests += 1
+        limit = self.config.limits.max_requests_per_connection
+        if limit is not None and self._requests >= limit:
+            self.shutdown()
+        task = self.loop.create_task(self._handle(st, headers, not ev.stream_ended))
+        st.task = task
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _refuse(self, sid: int) -> None:
+        with contextlib.suppress(h2.exceptions.ProtocolError):
+            self.conn.reset_stream(sid, H2ErrorCode.REFUSED_STREAM)
+        self.note_reset()
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not self._tasks and not self.streams:
+            self._arm_idle_timer()
+            if self._draining:
+                self._maybe_done()
+
+    def _build_request(self, st: H2StreamState, headers: list[Header], has_body: bool) -> Request:
+        method = scheme = authority = path = None
+        regular: list[Header] = []
+        for name, value in headers:
+            if name[:1] == b":":
+                if name == _PSEUDO_METHOD:
+                    method = value
+                elif name == _PSEUDO_PATH:
+                    path = value
+                elif name == _PSEUDO_SCHEME:
+                    scheme = value
+                elif name == _PSEUDO_AUTHORITY:
+                    authority = value
+                elif name == _PSEUDO_PROTOCOL:
+                    raise _Reject(501, "extended CONNECT (:protocol) is not supported")
+            else:
+                regular.append((name, value))
+        limits = self.config.limits
+        if len(regular) > limits.max_headers:
+            raise _Reject(431, f"more than {limits.max_headers} header fields")
+        if header_list_size(headers) > limits.max_header_size:
+            raise _Reject(431, f"header list larger than {limits.max_header_size} bytes")
+        if method is None:
+            raise _Reject(400, "no :method")
+        try:
+            m = Method(method)
+            if m == Method.CONNECT:
+                if authority is None:
+                    raise _Reject(400, "CONNECT without :authority")
+                uri = Uri(authority)
+            elif path is None:
+                raise _Reject(400, "no :path")
+            elif authority is not None and scheme is not None and path[:1] == b"/":
+                uri = Uri(scheme + b"://" + authority + path)
+            else:
+                uri = Uri(path)
+        except HttpCoreError:
+            raise
+        except (ValueError, LimitError) as exc:
+            raise _Reject(400, f"bad request head: {exc}") from exc
+        hmap = HeaderMap.from_raw(regular)
+        size_hint: int | None = None
+        cl = hmap.get_raw(b"content-length")
+        if cl is not None:
+            try:
+                size_hint = int(cl)
+            except ValueError:
+                raise _Reject(400, "bad content-length") from None
+            if size_hint < 0:
+                raise _Reject(400, "bad content-length")
+        max_body = limits.max_body_size
+        if max_body is not None:
+            if size_hint is not None and size_hint > max_body:
+                raise _Reject(413, f"request body larger than {max_body} bytes")
+            st.recv_limit = max_body
+        info = _Req(m == Method.HEAD)
+        st.extra = info
+        ext = self.extensions.fork()
+        ext.insert(pseudo_header_order(headers))
+        if not has_body:
+            body = Body.empty()
+        elif m == Method.CONNECT:
+            body = Body.empty()  # DATA frames belong to the tunnel
+        else:
+            expect = hmap.get_raw(b"expect")
+            first = None
+            if expect is not None and expect.lower() == b"100-continue":
+                info.expect_continue = True
+                first = _ContinueOnRead(self, st)
+            it = RecvBodyIter(self, st, first)
+            body = Body.from_iter(it, size_hint=size_hint, trailers=it.trailers)
+        if m == Method.CONNECT:
+            info.tunnel = OnUpgrade()
+            ext.insert(info.tunnel)
+        return Request(m, uri, version=Version.HTTP_2, headers=hmap, body=body, extensions=ext)
+
+    async def _handle(self, st: H2StreamState, headers: list[Header], has_body: bool) -> None:
+        resp: Response | None = None
+        req: Request | None = None
+        try:
+            try:
+                req = self._build_request(st, headers, has_body)
+            except _Reject as rej:
+                resp = Response.text(rej.reason + "\n", rej.status)
+                if rej.status == 413:
+                    self.recv_release(st)
+            if resp is None:
+                assert req is not None
+                try:
+                    resp = await self._serve(req)
+                except asyncio.CancelledError:
+                    raise
+                except (BodyLimitError, BodyTooLargeError) as exc:
+                    resp = Response.text(f"{exc}\n", 413)
+                except Exception as exc:
+                    _log.exception("HTTP/2 service failed", stream=st.sid, error=repr(exc))
+                    resp = Response.text("internal server error\n", 500)
+            await self._respond(st, req, resp)
+        except asyncio.CancelledError:
+            if st.sid in self.streams and not self.closed:
+                self.reset_stream(st, H2ErrorCode.CANCEL)
+            raise
+        except (H2StreamResetError, ConnectionError, HttpCoreError):
+            pass  # the stream or connection is gone: nothing to answer on
+        except Exception as exc:
+            _log.exception("HTTP/2 response failed", stream=st.sid, error=repr(exc))
+            if st.sid in self.streams and not self.closed:
+                self.reset_stream(st, H2ErrorCode.INTERNAL_ERROR)
+        finally:
+            info = st.extra
+            if isinstance(info, _Req) and info.tunnel is not None and not info.tunnel.done():
+                info.tunnel.fail("the CONNECT request was not answered with 2xx")
+            self._after_response(st)
+
+    def _after_response(self, st: H2StreamState) -> None:
+        info = st.extra
+        if isinstance(info, _Req) and info.tunnel_open:
+            return  # the tunnel owns the stream now
+        if st.sid not in self.streams or self.closed:
+            return
+        if st.end_sent and not st.remote_ended:
+            # complete response, the client still sends: ask it to stop (RFC 9113 8.1)
+            self.reset_stream(st, H2ErrorCode.NO_ERROR)
+        elif not st.end_sent:
+            self.reset_stream(st, H2ErrorCode.INTERNAL_ERROR)
+
+    async def _respond(self, st: H2StreamState, req: Request | None, resp: Response) -> None:
+        status = int(resp.status)
+        headers: list[Header] = [(b":status", _status_bytes(status))]
+        headers += resp.headers.lower_items()
+        body = resp.body
+        info = st.extra
+        tunnel = info.tunnel if isinstance(info, _Req) else None
+        if tunnel is not None and 200 <= status < 300:
+            await body.aclose()
+            self.send_headers(st, headers)
+            assert req is not None
+            assert isinstance(info, _Req)
+            info.tunnel_open = True
+            tunnel.resolve(Upgraded(H2StreamIo(self, st, req.extensions.fork()), None))
+            return
+        if (isinstance(info, _Req) and info.head) or status in _NO_BODY_STATUS:
+            await body.aclose()
+            self.send_headers(st, headers, end_stream=True)
+            return
+        data = body.try_take_bytes()
+        if data is not None:
+            trailers = body.trailers
+            if b"content-length" not in resp.headers:
+                headers.append((b"content-length", b"%d" % len(data)))
+            if not data and trailers is None:
+                self.send_headers(st, headers, end_stream=True)
+                return
+            self.send_headers(st, headers)
+            self.queue_data(
+                st, data, end=True, trailers=None if trailers is None else trailers.lower_items()
+            )
+            if not st.end_sent:
+                await self.wait_sent(st)
+            return
+        hint = body.size_hint
+        if hint is not None and b"content-length" not in resp.headers:
+            headers.append((b"content-length", b"%d" % hint))
+        self.send_headers(st, headers)
+        async for chunk in body:
+            self.queue_data(st, chunk)
+            await self.wait_writable(st)
+        trailers = body.trailers
+        self.finish_send(st, None if trailers is None else trailers.lower_items())
+        await self.wait_sent(st)
+
+    # -- engine hooks -----------------------------------------------------------------------
+
+    def _send_continue(self, st: H2StreamState) -> None:
+        info = st.extra
+        if isinstance(info, _Req) and info.expect_continue and not info.continue_sent:
+            info.continue_sent = True
+            if not st.headers_sent:
+                self.send_informational(st, [(b":status", b"100")])
+
+    def _on_body_limit(self, st: H2StreamState) -> None:
+        limit = st.recv_limit
+        err = BodyLimitError(f"request body larger than {limit} bytes", limit=limit)
+        st.recv_error = err
+        st.recv_done = True
+        self.recv_release(st)
+        if st.recv_waiter is not None and not st.recv_waiter.done():
+            st.recv_waiter.set_result(None)
+        if st.headers_sent:
+            self.reset_stream(st, H2ErrorCode.CANCEL)
+            if st.task is not None:
+                st.task.cancel()
+        # otherwise the service sees BodyLimitError on its next read and we answer 413;
+        # the stream window is no longer handed back, so the client cannot send much more
+
+    def _on_reset(self, st: H2StreamState, error: H2StreamResetError) -> None:
+        self.note_reset()
+        task = st.task
+        if task is not None and not task.done():
+            info = st.extra
+            if not (isinstance(info, _Req) and info.tunnel is not None):
+                task.cancel()
+
+    def _on_stream_closed(self, st: H2StreamState) -> None:
+        if not self.streams and not self._tasks:
+            self._arm_idle_timer()
+        if self._draining:
+            self._maybe_done()
+
+    def _on_ping_ack(self, payload: bytes) -> None:
+        if payload == _GOAWAY_PING:
+            self._final_goaway()
+
+    def _on_goaway(self, code: int, last_stream_id: int, debug: bytes) -> None:
+        if code != H2ErrorCode.NO_ERROR:
+            self._lost(self.goaway_error(code, last_stream_id, retryable=False))
+            return
+        # the client goes away: it opens no new stream; let the open ones finish, then close
+        self._draining = True
+        self._final_goaway_sent = True
+        if self.goaway_sent is None:
+            self.goaway_sent = self.conn.highest_inbound_stream_id
+        self._maybe_done()
+
+    def _on_lost(self, error: BaseException, streams: list[H2StreamState]) -> None:
+        for st in streams:
+            task = st.task
+            if task is not None and not task.done():
+                task.cancel()
+
+
+class _Reject(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class _ContinueOnRead:
+    __slots__ = ("_engine", "_st")
+
+    def __init__(self, engine: H2ServerConnection, st: H2StreamState) -> None:
+        self._engine = engine
+        self._st = st
+
+    def __call__(self) -> None:
+        self._engine._send_continue(self._st)
+
+
+def _drop(ev: Any) -> None:
+    return None
+
+
+def _priority(ev: h2.events.PriorityUpdated) -> H2Priority:
+    return H2Priority(
+        stream_id=int(ev.stream_id or 0),
+        exclusive=bool(ev.exclusive),
+        depends_on=int(ev.depends_on or 0),
+        weight=int(ev.weight or 16),
+    )
+
+
+async def serve_h2(
+    stream: Stream,
+    service: Service[Request, Response],
+    config: H2ServerConfig | None = None,
+    *,
+    guard: _GuardLike | None = None,
+) -> None:
+    """Serve HTTP/2 on *stream* (after the TLS ALPN ``h2`` or the h2c preface was seen).
+
+    Every request stream runs ``service.serve(request)`` in its own task; request bodies
+    stream in as the service reads them (flow control hands windows back as bytes are
+    consumed), responses stream out as the client's windows allow. A service error becomes a
+    ``500`` (or RST_STREAM(INTERNAL_ERROR) once the headers are out); one stream never takes
+    the connection down. When *guard* (a :class:`~pyrama_core.ShutdownGuard`) is cancelled the
+    connection closes gracefully: GOAWAY, in-flight streams get ``config.graceful_timeout``
+    seconds, then it closes. Returns when the connection is over.
+    """
+    conn = H2ServerConnection(stream, service, config)
+    if guard is None:
+        await conn.run()
+        return
+    watcher = asyncio.get_running_loop().create_task(_watch(guard, conn))
+    try:
+        await conn.run()
+    finally:
+        watcher.cancel()
+
+
+async def _watch(guard: _GuardLike, conn: H2ServerConnection) -> None:
+    await guard.cancelled()
+    conn.shutdown()
