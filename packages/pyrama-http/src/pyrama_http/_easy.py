@@ -1,0 +1,421 @@
+"""EasyHttpWebClient: a pooled HTTP/1.1 + HTTP/2 client as a ``Service[Request, Response]``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from types import TracebackType
+from typing import Any, Final
+
+from pyrama_core.errors import ConfigError
+from pyrama_http._connector import ClientConnection, HttpConnector, StreamConnector
+from pyrama_http._pool import (
+    H1Handle,
+    H2Handle,
+    HttpConnectionPool,
+    HttpPoolStats,
+    PooledConnection,
+)
+from pyrama_http._target import HttpConnectTarget, HttpVersionPolicy, RequestTimeout
+from pyrama_http.errors import RequestTimeoutError
+from pyrama_http_core import H2ClientConfig, Http1ClientConfig, Http1ClientConnection
+from pyrama_http_core.errors import ConnectionClosedError, H2GoAwayError, H2StreamResetError
+from pyrama_http_types import Body, HeaderMap, Request, Response, check_header_value
+from pyrama_http_types.errors import BodyError
+from pyrama_net import ConnectTimeoutError
+from pyrama_tcp import TcpConnector
+from pyrama_tls import CertifiedKey, TlsConnectorData
+
+__all__ = ["DEFAULT_USER_AGENT", "EasyHttpWebClient"]
+
+DEFAULT_USER_AGENT: Final = "pyrama/0.1"
+"""The ``User-Agent`` the client sends when a request has none."""
+
+_IDEMPOTENT: Final = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
+_EMPTY_RAW: Final[list[tuple[bytes, bytes]]] = []
+_orphans: set[asyncio.Task[None]] = set()
+
+
+class EasyHttpWebClient:
+    """An HTTP client service: ``response = await client.serve(request)``.
+
+    Requests carry an absolute ``http://`` or ``https://`` URI. The client finds a connection
+    in its :class:`~pyrama_http.HttpConnectionPool` or makes one with its
+    :class:`~pyrama_http.HttpConnector` (TCP, TLS for https with ALPN, then the HTTP/1.1 or
+    HTTP/2 driver), sends the request and returns the response as soon as its head arrived.
+    The body streams from the connection: an HTTP/1.1 connection goes back to the pool once
+    the body is read to its end (or closed, which closes the connection); HTTP/2 connections
+    are shared by concurrent requests.
+
+    On the wire, header fields keep the case and order they have in the request. HTTP/1.1
+    gets a ``Host`` field first when the request has none, and the origin-form target; HTTP/2
+    gets ``:authority`` and ``:path`` from the URI. Requests without ``User-Agent`` get
+    *user_agent* (``None``: send none).
+
+    Settings:
+
+    * *version_policy*: see :class:`~pyrama_http.HttpVersionPolicy` (a request's
+      :class:`~pyrama_http.TargetHttpVersion` extension overrides it).
+    * *tls*: a :class:`~pyrama_tls.TlsConnectorData` (certificates verified by default), or
+      the shortcuts *insecure*, *ca_file*, *client_certificate*.
+    * *connect_timeout*: seconds to get a new connection ready (TCP, TLS, HTTP/2 preface);
+      :class:`~pyrama_net.ConnectTimeoutError`.
+    * *request_timeout*: seconds for a whole exchange (a connection, the response head and
+      the response body read to its end); :class:`~pyrama_http.errors.RequestTimeoutError`.
+      A request's :class:`~pyrama_http.RequestTimeout` extension can shorten it.
+    * *idle_timeout*, *max_connections*, *max_connections_per_host*, *max_idle_per_host*:
+      pool limits (see :class:`~pyrama_http.HttpConnectionPool`).
+    * *max_retries*: how often a request is sent again on another connection when it
+      certainly was not processed (HTTP/2 GOAWAY or REFUSED_STREAM, a connection closed
+      before the request went out) or when a reused HTTP/1.1 connection turned out dead and
+      the method is idempotent. Only requests with an in-memory body are retried.
+    * *transport*: the stream connector under TLS (default :class:`~pyrama_tcp.TcpConnector`);
+      the seam for proxies. *connector* replaces the whole :class:`~pyrama_http.HttpConnector`.
+    """
+
+    __slots__ = (
+        "_connect_timeout",
+        "_connector",
+        "_max_retries",
+        "_policy",
+        "_pool",
+        "_request_timeout",
+        "_user_agent",
+    )
+
+    def __init__(
+        self,
+        *,
+        version_policy: HttpVersionPolicy = HttpVersionPolicy.AUTO,
+        tls: TlsConnectorData | None = None,
+        insecure: bool = False,
+        ca_file: str | None = None,
+        client_certificate: CertifiedKey | None = None,
+        connect_timeout: float | None = 30.0,
+        request_timeout: float | None = None,
+        idle_timeout: float | None = 90.0,
+        max_connections: int | None = 100,
+        max_connections_per_host: int | None = None,
+        max_idle_per_host: int = 10,
+        max_retries: int = 1,
+        user_agent: str | None = DEFAULT_USER_AGENT,
+        http1_config: Http1ClientConfig | None = None,
+        h2_config: H2ClientConfig | None = None,
+        transport: StreamConnector | None = None,
+        connector: HttpConnector | None = None,
+    ) -> None:
+        """Configure the client (see the class docs); :class:`ConfigError` on bad values."""
+        if not isinstance(version_policy, HttpVersionPolicy):
+            raise ConfigError(f"version_policy must be HttpVersionPolicy, got {version_policy!r}")
+        for name, t in (
+            ("connect_timeout", connect_timeout),
+            ("request_timeout", request_timeout),
+        ):
+            if t is not None and not t > 0:
+                raise ConfigError(f"{name} must be > 0 seconds or None, got {t!r}")
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise ConfigError(f"max_retries must be an int >= 0, got {max_retries!r}")
+        shortcuts = insecure or ca_file is not None or client_certificate is not None
+        if tls is not None and shortcuts:
+            raise ConfigError("give tls=TlsConnectorData(...) or the TLS shortcuts, not both")
+        if connector is not None and (
+            tls is not None or shortcuts or transport is not None or http1_config or h2_config
+        ):
+            raise ConfigError("with connector=..., configure TLS and drivers on the connector")
+        if tls is None and shortcuts:
+            tls = TlsConnectorData(
+                insecure=insecure, ca_file=ca_file, client_certificate=client_certificate
+            )
+        if connector is None:
+            if transport is None:
+                transport = TcpConnector(connect_timeout=connect_timeout)
+            connector = HttpConnector(
+                transport, tls=tls, http1_config=http1_config, h2_config=h2_config
+            )
+        self._user_agent = None if user_agent is None else check_header_value(user_agent)
+        self._policy = version_policy
+        self._connector = connector
+        self._connect_timeout = connect_timeout
+        self._request_timeout = request_timeout
+        self._max_retries = max_retries
+        self._pool = HttpConnectionPool(
+            self._connect,
+            max_connections=max_connections,
+            max_connections_per_host=max_connections_per_host,
+            max_idle_per_host=max_idle_per_host,
+            idle_timeout=idle_timeout,
+        )
+
+    # -- facts ------------------------------------------------------------------------------
+
+    @property
+    def connector(self) -> HttpConnector:
+        """The connector new connections come from."""
+        return self._connector
+
+    @property
+    def pool(self) -> HttpConnectionPool:
+        """The connection pool."""
+        return self._pool
+
+    @property
+    def version_policy(self) -> HttpVersionPolicy:
+        """The default version policy."""
+        return self._policy
+
+    def stats(self) -> HttpPoolStats:
+        """Counts of pooled connections."""
+        return self._pool.stats()
+
+    # -- lifetime ---------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Close every pooled connection; requests after this fail."""
+        await self._pool.close()
+
+    async def __aenter__(self) -> EasyHttpWebClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- the exchange -----------------------------------------------------------------------
+
+    async def _connect(self, target: HttpConnectTarget) -> PooledConnection:
+        timeout = self._connect_timeout
+        if timeout is None:
+            return await self._connector.serve(target)
+        scope = asyncio.timeout(timeout)
+        try:
+            async with scope:
+                return await self._connector.serve(target)
+        except TimeoutError as exc:
+            if not scope.expired():
+                raise
+            raise ConnectTimeoutError(target.host, target.port, timeout) from exc
+
+    async def serve(self, request: Request, /) -> Response:
+        """Send *request* and return the response once its head arrived (the body streams)."""
+        target = HttpConnectTarget.for_request(request, self._policy)
+        timeout = self._request_timeout
+        demand = request.extensions.get(RequestTimeout)
+        if demand is not None:
+            timeout = demand.seconds if timeout is None else min(timeout, demand.seconds)
+        if timeout is None:
+            return await self._send(request, target, None, None)
+        deadline = asyncio.get_running_loop().time() + timeout
+        scope = asyncio.timeout_at(deadline)
+        try:
+            async with scope:
+                return await self._send(request, target, deadline, timeout)
+        except TimeoutError as exc:
+            if not scope.expired():
+                raise
+            raise RequestTimeoutError(
+                f"no response from {target.authority} within {timeout:g}s", seconds=timeout
+            ) from exc
+
+    async def _send(
+        self,
+        request: Request,
+        target: HttpConnectTarget,
+        deadline: float | None,
+        timeout: float | None,  # noqa: ASYNC109 - reported in errors; the deadline rules
+    ) -> Response:
+        body = request.body
+        data = None if body.is_consumed else body.try_take_bytes()
+        trailers = body.trailers if data is not None else None
+        attempt = 0
+        while True:
+            handle = await self._pool.acquire(target)
+            est = handle.established
+            conn = est.conn
+            if data is not None:
+                body = Body.from_bytes(data, trailers=trailers)
+            wire = self._wire_request(request, conn, body)
+            try:
+                response = await conn.send_request(wire)
+            except BaseException as exc:
+                await handle.done(False)
+                if (
+                    isinstance(exc, Exception)
+                    and data is not None
+                    and attempt < self._max_retries
+                    and _retryable(exc, handle, request)
+                ):
+                    attempt += 1
+                    continue
+                raise
+            return await self._finish(response, request, handle, est, deadline, timeout)
+
+    def _wire_request(self, request: Request, conn: ClientConnection, body: Body) -> Request:
+        """The request as the driver sends it (headers completed, the right URI form)."""
+        uri = request.uri
+        raw = request.headers.raw_items()
+        ua = self._user_agent
+        add_ua = ua is not None and b"user-agent" not in request.headers
+        if isinstance(conn, Http1ClientConnection):
+            head: list[tuple[bytes, bytes]] = _EMPTY_RAW
+            if b"host" not in request.headers:
+                authority = uri.authority_text
+                if authority is not None:
+                    head = [(b"Host", authority.encode("latin-1"))]
+            items = head + raw if head else raw
+            if add_ua:
+                assert ua is not None
+                items = [*items, (b"User-Agent", ua)]
+            headers = HeaderMap.from_raw(items) if items is not raw else request.headers
+            uri = uri.to_origin_form()
+        elif add_ua:
+            assert ua is not None
+            headers = HeaderMap.from_raw([*raw, (b"user-agent", ua)])
+        else:
+            headers = request.headers
+        wire = Request.__new__(Request)
+        wire.method = request.method
+        wire.uri = uri
+        wire.version = request.version
+        wire.headers = headers
+        wire.body = body
+        wire.extensions = request.extensions
+        return wire
+
+    async def _finish(
+        self,
+        response: Response,
+        request: Request,
+        handle: H1Handle | H2Handle,
+        est: PooledConnection,
+        deadline: float | None,
+        timeout: float | None,  # noqa: ASYNC109 - reported in errors; the deadline rules
+    ) -> Response:
+        conn = est.conn
+        if isinstance(conn, Http1ClientConnection):
+            response.extensions.extend(est.extensions)
+            if not conn.is_busy:  # no body to read (HEAD, 204, a switch): the lease is over
+                await handle.done(not conn.is_closed)
+                if deadline is None:
+                    return response
+                handle_or_none: H1Handle | H2Handle | None = None
+            else:
+                handle_or_none = handle
+        else:
+            ext = request.extensions.fork()
+            ext.extend(response.extensions)
+            response.extensions = ext
+            handle_or_none = handle
+            if deadline is None:
+                return response
+        inner = response.body
+        guard = _BodyGuard(inner, handle_or_none, deadline, timeout)
+        response.body = Body.from_iter(guard, size_hint=inner.size_hint, trailers=guard.trailers)
+        return response
+
+    def __repr__(self) -> str:
+        return f"EasyHttpWebClient(policy={self._policy.value}, pool={self._pool!r})"
+
+
+def _retryable(exc: Exception, handle: H1Handle | H2Handle, request: Request) -> bool:
+    """Whether *exc* proves the request was not processed (or may safely be repeated)."""
+    if isinstance(exc, H2GoAwayError):
+        return exc.retryable
+    if isinstance(exc, H2StreamResetError):
+        return exc.retryable
+    if isinstance(exc, ConnectionClosedError):
+        if not exc.request_sent:
+            return True
+        return handle.reused and request.method in _IDEMPOTENT
+    return False
+
+
+class _BodyGuard:
+    """Streams a response body: gives the connection back at its end, enforces the deadline."""
+
+    __slots__ = ("_body", "_deadline", "_done", "_handle", "_it", "_timeout")
+
+    def __init__(
+        self,
+        body: Body,
+        handle: H1Handle | H2Handle | None,
+        deadline: float | None,
+        timeout: float | None,
+    ) -> None:
+        self._body = body
+        self._handle = handle
+        self._deadline = deadline
+        self._timeout = timeout
+        self._done = False
+        self._it: Any = None
+
+    def trailers(self) -> HeaderMap | None:
+        try:
+            return self._body.trailers
+        except BodyError:
+            return None
+
+    def __aiter__(self) -> _BodyGuard:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._done:
+            raise StopAsyncIteration
+        it = self._it
+        if it is None:
+            it = self._it = self._body.__aiter__()
+        try:
+            deadline = self._deadline
+            if deadline is None:
+                chunk: bytes = await it.__anext__()
+            else:
+                scope = asyncio.timeout_at(deadline)
+                try:
+                    async with scope:
+                        chunk = await it.__anext__()
+                except TimeoutError as exc:
+                    if not scope.expired():
+                        raise
+                    t = self._timeout
+                    raise RequestTimeoutError(
+                        f"the response body was not read within {t:g}s", seconds=t
+                    ) from exc
+        except StopAsyncIteration:
+            await self._end(True)
+            raise
+        except BaseException:
+            await self._end(False)
+            raise
+        return chunk
+
+    async def _end(self, ok: bool) -> None:
+        if self._done:
+            return
+        self._done = True
+        if not ok:
+            with contextlib.suppress(Exception):
+                await self._body.aclose()
+        handle = self._handle
+        self._handle = None
+        if handle is not None:
+            await handle.done(ok)
+
+    async def aclose(self) -> None:
+        """The reader dropped the body: close it (an HTTP/1.1 connection is not reused)."""
+        await self._end(False)
+
+    def __del__(self) -> None:
+        handle = self._handle
+        if handle is None or self._done:
+            return
+        self._handle = None
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        task = loop.create_task(handle.done(False))
+        _orphans.add(task)
+        task.add_done_callback(_orphans.discard)

@@ -1,0 +1,361 @@
+"""HttpServer: serve HTTP/1.1 and HTTP/2 on any stream with one ``Service[Request, Response]``.
+
+The server is a thin dispatcher over pyrama-http-core's connection drivers: it decides which
+protocol a connection speaks (TLS ALPN, else a peek for the HTTP/2 prior-knowledge preface)
+and hands the stream and the service straight to :class:`~pyrama_http_core.Http1ServerConnection`
+or :class:`~pyrama_http_core.H2ServerConnection`. Nothing is built per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import enum
+from collections.abc import Callable
+from typing import Any, Final, Protocol
+
+from pyrama_core import Executor, Service, Shutdown, ShutdownResult
+from pyrama_core.errors import ConfigError
+from pyrama_core.telemetry import get_logger
+from pyrama_http_core import (
+    H2_PREFACE,
+    H2ServerConfig,
+    H2ServerConnection,
+    Http1Config,
+    Http1ServerConnection,
+    HttpLimits,
+    may_be_h2_preface,
+)
+from pyrama_http_types import Request, Response
+from pyrama_net import AddrLike, SocketAddress, Stream, rewind
+from pyrama_tcp import TcpListener
+from pyrama_tls import NegotiatedTls, TlsAcceptorData, TlsAcceptorLayer
+
+__all__ = ["DEFAULT_MAX_BODY_SIZE", "HttpServer", "HttpServerService", "HttpVersions"]
+
+_log = get_logger(__name__)
+
+DEFAULT_MAX_BODY_SIZE: Final = 16 * 1024 * 1024
+"""The request body limit :class:`HttpServer` uses unless given its own :class:`HttpLimits`."""
+
+_FIRST_READ: Final = 65536
+_PREFACE_LEN: Final = len(H2_PREFACE)
+
+
+class HttpVersions(enum.Enum):
+    """Which HTTP versions an :class:`HttpServer` speaks on a connection."""
+
+    AUTO = "auto"
+    """HTTP/1.1 and HTTP/2: ALPN decides over TLS, else the h2c prior-knowledge preface."""
+    HTTP1 = "http1"
+    """HTTP/1.x only."""
+    H2 = "h2"
+    """HTTP/2 only (h2 over TLS, or h2c with prior knowledge on plain connections)."""
+
+
+class _Stoppable(Protocol):
+    def _stop_gracefully(self) -> None: ...
+
+
+class _H1(Http1ServerConnection):
+    """The HTTP/1.1 driver with the stop hook the shutdown watch calls."""
+
+    __slots__ = ()
+
+    def _stop_gracefully(self) -> None:
+        self.graceful_shutdown()
+
+
+class _H2(H2ServerConnection):
+    """The HTTP/2 driver with the stop hook the shutdown watch calls."""
+
+    def _stop_gracefully(self) -> None:
+        self.shutdown()
+
+
+class _ShutdownWatch:
+    """Tells every live connection of one :class:`~pyrama_core.Shutdown` to stop gracefully.
+
+    One watcher task per shutdown (not per connection), alive only while that shutdown has
+    connections; it holds no guard, so it never delays the drain.
+    """
+
+    __slots__ = ("conns", "shutdown", "task", "watches")
+
+    def __init__(self, shutdown: Shutdown, watches: dict[int, _ShutdownWatch]) -> None:
+        self.shutdown = shutdown
+        self.watches = watches
+        self.conns: set[_Stoppable] = set()
+        self.task: asyncio.Task[None] | None = None
+
+    def add(self, conn: _Stoppable) -> None:
+        self.conns.add(conn)
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self._watch())
+
+    def remove(self, conn: _Stoppable) -> None:
+        self.conns.discard(conn)
+        if not self.conns:
+            self.watches.pop(id(self.shutdown), None)
+            task = self.task
+            self.task = None
+            if task is not None and not task.done():
+                task.cancel()
+
+    async def _watch(self) -> None:
+        await self.shutdown.triggered.wait()
+        for conn in list(self.conns):
+            conn._stop_gracefully()
+
+
+class HttpServer:
+    """Serves HTTP on streams: HTTP/1.1, HTTP/2, or both on one port (:meth:`auto`).
+
+    ``HttpServer.auto()`` speaks HTTP/1.1 and HTTP/2: over TLS the ALPN protocol picks the
+    version (``h2`` or ``http/1.1``); on a plain connection (or TLS without ALPN) the first
+    bytes are peeked and the HTTP/2 prior-knowledge preface selects h2c. ``HttpServer.http1()``
+    and ``HttpServer.h2()`` speak one version only. (The HTTP/1.1 ``Upgrade: h2c`` dance is
+    not offered; clients use prior knowledge or TLS.)
+
+    Three ways to run it:
+
+    * ``await server.serve(stream, service)``: serve one connection (from any listener).
+    * ``server.service(service)``: an :class:`HttpServerService`, a ``Service[Stream, None]``
+      that stacks under :class:`~pyrama_tls.TlsAcceptorLayer` and runs under
+      :class:`~pyrama_tcp.TcpListener` or any other stream listener.
+    * ``await server.listen("127.0.0.1:8080", service, tls=...)``: bind, serve, and stop
+      gracefully on SIGINT/SIGTERM (or the given :class:`~pyrama_core.Shutdown`).
+
+    Limits (an :class:`~pyrama_http_core.HttpLimits`, shared by both versions): by default the
+    core's head limits (64 KiB head, 100 fields: ``431``), header read timeout 30 s
+    (slowloris: ``408`` and close), keep-alive idle timeout 60 s, a request body limit of
+    :data:`DEFAULT_MAX_BODY_SIZE` (``413``), and no limit on requests per connection. Give
+    ``limits=HttpLimits(...)`` to change them (an explicit ``HttpLimits()`` keeps the core's
+    own defaults, which leave bodies unlimited), or full *http1_config* / *h2_config* for
+    every driver setting.
+
+    The service is called directly by the drivers, with each request's extensions forked
+    from the connection's (``SocketInfo``, ``NegotiatedTls``, the peeked ``ClientHello``,
+    the h2 ``H2ClientFingerprintData``, ...). A service that raises gets a ``500`` answered
+    for it; the connection and the server go on. When the stream carries an
+    :class:`~pyrama_core.Executor` tied to a shutdown guard (as :class:`~pyrama_tcp.TcpListener`
+    provides), shutdown closes idle HTTP/1.1 connections at once, busy ones after their
+    response, and HTTP/2 connections with a graceful GOAWAY.
+    """
+
+    __slots__ = ("_h1_config", "_h2_config", "_versions")
+
+    def __init__(
+        self,
+        versions: HttpVersions = HttpVersions.AUTO,
+        *,
+        limits: HttpLimits | None = None,
+        http1_config: Http1Config | None = None,
+        h2_config: H2ServerConfig | None = None,
+    ) -> None:
+        """Configure the server (see the class docs); :class:`ConfigError` on bad values."""
+        if not isinstance(versions, HttpVersions):
+            raise ConfigError(f"versions must be HttpVersions, got {versions!r}")
+        if limits is not None and not isinstance(limits, HttpLimits):
+            raise ConfigError(f"limits must be HttpLimits, got {limits!r}")
+        eff = HttpLimits(max_body_size=DEFAULT_MAX_BODY_SIZE) if limits is None else limits
+        if http1_config is None:
+            http1_config = Http1Config(limits=eff, send_408_on_header_timeout=True)
+        elif limits is not None:
+            http1_config = dataclasses.replace(http1_config, limits=limits)
+        if h2_config is None:
+            h2_config = H2ServerConfig(limits=eff)
+        elif limits is not None:
+            h2_config = dataclasses.replace(h2_config, limits=limits)
+        self._versions = versions
+        self._h1_config = http1_config
+        self._h2_config = h2_config
+
+    @classmethod
+    def auto(cls, **settings: Any) -> HttpServer:
+        """A server speaking HTTP/1.1 and HTTP/2 (ALPN, or the h2c preface)."""
+        return cls(HttpVersions.AUTO, **settings)
+
+    @classmethod
+    def http1(cls, **settings: Any) -> HttpServer:
+        """A server speaking HTTP/1.x only."""
+        return cls(HttpVersions.HTTP1, **settings)
+
+    @classmethod
+    def h2(cls, **settings: Any) -> HttpServer:
+        """A server speaking HTTP/2 only (h2 over TLS, h2c with prior knowledge)."""
+        return cls(HttpVersions.H2, **settings)
+
+    @property
+    def versions(self) -> HttpVersions:
+        """Which versions this server speaks."""
+        return self._versions
+
+    @property
+    def http1_config(self) -> Http1Config:
+        """The HTTP/1.1 driver settings."""
+        return self._h1_config
+
+    @property
+    def h2_config(self) -> H2ServerConfig:
+        """The HTTP/2 driver settings."""
+        return self._h2_config
+
+    def service(self, service: Service[Request, Response]) -> HttpServerService:
+        """A ``Service[Stream, None]`` serving HTTP with *service* on each stream it gets."""
+        return HttpServerService(self, service)
+
+    async def serve(self, stream: Stream, service: Service[Request, Response]) -> None:
+        """Serve HTTP on *stream* with *service* until the connection ends (closes *stream*)."""
+        await HttpServerService(self, service).serve(stream)
+
+    def tls_acceptor_data(self, tls: TlsAcceptorData) -> TlsAcceptorData:
+        """*tls* with this server's ALPN protocols filled in when it names none."""
+        if tls.alpn:
+            return tls
+        alpn = {
+            HttpVersions.AUTO: (b"h2", b"http/1.1"),
+            HttpVersions.HTTP1: (b"http/1.1",),
+            HttpVersions.H2: (b"h2",),
+        }[self._versions]
+        return dataclasses.replace(tls, alpn=alpn)
+
+    async def listen(
+        self,
+        addr: AddrLike,
+        service: Service[Request, Response],
+        *,
+        tls: TlsAcceptorData | None = None,
+        shutdown: Shutdown | None = None,
+        max_connections: int | None = None,
+        on_listening: Callable[[SocketAddress], None] | None = None,
+    ) -> ShutdownResult:
+        """Bind *addr*, serve HTTP(S) with *service* until shutdown, then drain gracefully.
+
+        With *tls* connections are TLS first (ALPN filled in from the versions served when
+        *tls* names none). Without *shutdown*, SIGINT/SIGTERM stop the server (call this in
+        the main thread). *on_listening* is called with the bound address once the socket
+        listens (useful with port 0). Returns the drain's :class:`~pyrama_core.ShutdownResult`.
+        """
+        stream_svc: Service[Stream, None] = self.service(service)
+        if tls is not None:
+            stream_svc = TlsAcceptorLayer(self.tls_acceptor_data(tls)).layer(stream_svc)
+        listener = await TcpListener.bind(addr)
+        _log.info("http server listening", address=str(listener.local_addr), tls=tls is not None)
+        if on_listening is not None:
+            on_listening(listener.local_addr)
+        return await listener.serve_graceful(stream_svc, shutdown, max_connections=max_connections)
+
+    def __repr__(self) -> str:
+        return f"HttpServer({self._versions.value})"
+
+
+class HttpServerService:
+    """The ``Service[Stream, None]`` made by :meth:`HttpServer.service`.
+
+    Each :meth:`serve` call picks the protocol for the stream and runs the matching connection
+    driver until the connection ends; see :class:`HttpServer`.
+    """
+
+    __slots__ = ("_h1", "_h2", "_inner", "_server", "_versions", "_watches")
+
+    def __init__(self, server: HttpServer, service: Service[Request, Response]) -> None:
+        self._server = server
+        self._inner = service
+        self._versions = server.versions
+        self._h1 = server.http1_config
+        self._h2 = server.h2_config
+        self._watches: dict[int, _ShutdownWatch] = {}
+
+    @property
+    def inner(self) -> Service[Request, Response]:
+        """The request service."""
+        return self._inner
+
+    @property
+    def server(self) -> HttpServer:
+        """The server configuration."""
+        return self._server
+
+    async def serve(self, stream: Stream, /) -> None:
+        """Serve HTTP on *stream* until the connection ends; closes *stream*."""
+        versions = self._versions
+        if versions is HttpVersions.HTTP1:
+            await self._run(_H1(stream, self._inner, self._h1), stream)
+            return
+        if versions is HttpVersions.H2:
+            await self._run(_H2(stream, self._inner, self._h2), stream)
+            return
+        tls = stream.extensions.get(NegotiatedTls)
+        if tls is not None and tls.alpn is not None:
+            if tls.alpn == "h2":
+                await self._run(_H2(stream, self._inner, self._h2), stream)
+            else:
+                await self._run(_H1(stream, self._inner, self._h1), stream)
+            return
+        await self._sniff(stream)
+
+    async def _sniff(self, stream: Stream) -> None:
+        """Read the first bytes: the h2c preface means HTTP/2, anything else HTTP/1.1."""
+        timeout = self._h1.limits.header_read_timeout
+        data = b""
+        try:
+            async with asyncio.timeout(timeout):
+                data = await stream.read(_FIRST_READ)
+                while data and len(data) < _PREFACE_LEN and may_be_h2_preface(data):
+                    more = await stream.read(_FIRST_READ)
+                    if not more:
+                        break
+                    data += more
+        except (TimeoutError, OSError):
+            data = b""
+        if not data:
+            await _close_quietly(stream)
+            return
+        if len(data) >= _PREFACE_LEN and may_be_h2_preface(data):
+            await self._run(_H2(rewind(stream, data), self._inner, self._h2), stream)
+            return
+        if b"\r\n\r\n" in data:
+            # a complete head: the driver starts with the bytes already read (no wrapper)
+            conn = _H1(stream, self._inner, self._h1)
+            conn.codec.receive(data)
+        else:
+            # a partial head: the driver reads it again from the start, so its header read
+            # timeout (and 408) covers the head as a whole
+            conn = _H1(rewind(stream, data), self._inner, self._h1)
+        await self._run(conn, stream)
+
+    async def _run(self, conn: _H1 | _H2, stream: Stream) -> None:
+        watch = self._watch_for(stream)
+        if watch is None:
+            await conn.run()
+            return
+        watch.add(conn)
+        if watch.shutdown.is_triggered():
+            conn._stop_gracefully()
+        try:
+            await conn.run()
+        finally:
+            watch.remove(conn)
+
+    def _watch_for(self, stream: Stream) -> _ShutdownWatch | None:
+        executor = stream.extensions.get(Executor)
+        guard = None if executor is None else executor.guard
+        if guard is None:
+            return None
+        shutdown = guard.shutdown
+        watch = self._watches.get(id(shutdown))
+        if watch is None:
+            watch = _ShutdownWatch(shutdown, self._watches)
+            self._watches[id(shutdown)] = watch
+        return watch
+
+    def __repr__(self) -> str:
+        return f"HttpServerService({self._server!r}, {self._inner!r})"
+
+
+async def _close_quietly(stream: Stream) -> None:
+    try:
+        await stream.close()
+    except Exception as exc:  # a dying transport: nothing left to do
+        _log.debug("closing a silent connection failed", error=repr(exc))
