@@ -63,6 +63,11 @@ _H11_NEED_DATA = h11.NEED_DATA
 _H11_PAUSED = h11.PAUSED
 
 _NO_FIELDS: RawHeaders = []
+# server codec phases
+_HEAD, _BODY, _DONE = 0, 1, 2
+# how many bytes of a chunked body h11 gets at a time (bounds the copy when an exchange ends)
+_CHUNKED_FEED = 16384
+_CR_LF = (13, 10)
 # h11 lets control characters other than NUL, CR and LF through; a head has no business with them
 _CTL_RE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -84,25 +89,29 @@ def _remote_error(exc: h11.RemoteProtocolError) -> HttpProtocolError:
 class _HeadScanner:
     """Checks an incoming head for what h11 tolerates: bare LF, obs-fold, controls, size.
 
-    Fed the same bytes as h11 while a head is expected. Incremental: each byte is looked at a
-    bounded number of times however the head is split across reads.
+    Works in place on the codec's receive buffer, which starts at the head while a head is
+    expected. Incremental: each byte is looked at a bounded number of times however the head
+    is split across reads.
     """
 
-    __slots__ = ("buf", "end", "limit", "pos")
+    __slots__ = ("limit", "pos")
 
     def __init__(self, limit: int) -> None:
-        self.buf = bytearray()
         self.pos = 0  # bytes before this have been checked
-        self.end = -1  # offset just past the blank line once the head is complete
         self.limit = limit
 
-    def check(self) -> HttpProtocolError | None:
-        """Scan what arrived since the last call; return an error or ``None``."""
-        buf = self.buf
+    def check(self, buf: bytearray) -> int | HttpProtocolError:
+        """Scan what arrived since the last call.
+
+        Returns the length of the complete head, ``0`` while it is incomplete, or an error.
+        """
         pos = self.pos
         n = len(buf)
         if pos >= n:
-            return None
+            return 0
+        if pos == 0 and buf[0] < 0x21:
+            # a request line starts with a token; TLS (0x16) to a plain port ends here too
+            return HttpProtocolError("illegal request line")
         start = pos - 3 if pos >= 3 else 0
         idx = buf.find(b"\r\n\r\n", start)
         stop = n if idx < 0 else idx + 4
@@ -118,18 +127,19 @@ class _HeadScanner:
         ):
             return HttpProtocolError("obsolete line folding in the request head")
         if idx >= 0:
-            self.end = stop
             if stop > self.limit:
                 return HeaderLimitError(
                     f"request head of {stop} bytes is over the limit of {self.limit}",
                     limit=self.limit,
                 )
-        elif n > self.limit:
+            self.pos = 0
+            return stop
+        if n > self.limit:
             return HeaderLimitError(
                 f"request head over the limit of {self.limit} bytes", limit=self.limit
             )
         self.pos = stop
-        return None
+        return 0
 
 
 def _connection_tokens(value: bytes, into: list[bytes] | None) -> list[bytes]:
@@ -149,14 +159,17 @@ class H11ServerCodec:
 
     __slots__ = (
         "_body",
+        "_buf",
         "_conn",
         "_eof",
+        "_eof_fed",
         "_error",
         "_head_limit",
         "_keep_alive",
         "_max_headers",
         "_method",
-        "_req_done",
+        "_phase",
+        "_remaining",
         "_resp_started",
         "_scanner",
         "_switch",
@@ -169,11 +182,17 @@ class H11ServerCodec:
         self._head_limit = lim.max_header_size
         self._max_headers = lim.max_headers
         self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self._head_limit)
-        self._scanner: _HeadScanner | None = _HeadScanner(self._head_limit)
+        self._scanner = _HeadScanner(self._head_limit)
+        # Bytes received and not yet given to h11. h11 only ever gets one message at a time
+        # (a whole head, then the body as needed), so finishing an exchange never copies the
+        # pipelined requests that follow it.
+        self._buf = bytearray()
+        self._phase = _HEAD
+        self._remaining: int | None = None  # Content-Length bytes not yet given to h11
         self._eof = False
+        self._eof_fed = False
         self._error: CodecError | None = None
         self._keep_alive = True
-        self._req_done = False
         self._resp_started = False
         self._body: BodyWriter | None = None
         self._method = b""
@@ -186,67 +205,97 @@ class H11ServerCodec:
     def receive(self, data: bytes, /) -> None:
         """Buffer bytes from the client; ``b""`` marks the end of what it sends."""
         if not data:
-            if not self._eof:
-                self._eof = True
-                self._conn.receive_data(b"")
-            return
-        if self._eof:
-            return  # bytes after EOF cannot happen on a real stream; ignore
-        sc = self._scanner
-        if sc is not None:
-            if not sc.buf and data[:1] in b"\r\n":
-                # a server should ignore empty lines before a request line (RFC 9112 2.2)
-                data = data.lstrip(b"\r\n")
-                if not data:
-                    return
-            sc.buf += data
-        self._conn.receive_data(data)
+            self._eof = True
+        elif not self._eof:  # bytes after EOF cannot happen on a real stream; ignore them
+            self._buf += data
 
     def next_event(self) -> ServerEvent:
         """Return the next request event, :data:`NEED_DATA` or :data:`PAUSED`."""
         if self._error is not None:
             return self._error
-        if self._req_done:
+        phase = self._phase
+        if phase == _DONE:
             if self._switched or self._switch or self._body is None or not self._body.done:
                 return PAUSED
             if not self._keep_alive:
                 return PAUSED
             self._next_cycle()
-        sc = self._scanner
-        if sc is not None:
-            err = sc.check()
-            if err is not None:
-                return self._fail(err)
-        try:
-            ev = self._conn.next_event()
-        except h11.RemoteProtocolError as exc:
-            if self._eof:
-                return ConnectionClosed(complete=False)
-            return self._fail(_remote_error(exc))
-        t = type(ev)
-        if t is _H11Data:
-            return BodyData(bytes(ev.data))  # type: ignore[union-attr]
-        if t is _H11Request:
-            return self._head(ev)  # type: ignore[arg-type]
-        if t is _H11EOM:
-            self._req_done = True
-            headers = ev.headers  # type: ignore[union-attr]
-            if not headers:
-                return EndOfMessage(_NO_FIELDS)
-            if len(headers) > self._max_headers:
-                return self._fail(
-                    HeaderLimitError(
-                        f"more than {self._max_headers} trailer fields", limit=self._max_headers
+            phase = _HEAD
+        if phase == _HEAD:
+            return self._next_head()
+        conn = self._conn
+        buf = self._buf
+        while True:
+            try:
+                ev = conn.next_event()
+            except h11.RemoteProtocolError as exc:
+                if self._eof_fed:
+                    return ConnectionClosed(complete=False)
+                return self._fail(_remote_error(exc))
+            t = type(ev)
+            if t is _H11Data:
+                return BodyData(bytes(ev.data))  # type: ignore[union-attr]
+            if ev is _H11_NEED_DATA:
+                rem = self._remaining
+                if buf and rem != 0:
+                    n = _CHUNKED_FEED if rem is None else rem
+                    if n >= len(buf):
+                        conn.receive_data(bytes(buf))
+                        if rem is not None:
+                            self._remaining = rem - len(buf)
+                        buf.clear()
+                    else:
+                        conn.receive_data(bytes(buf[:n]))
+                        del buf[:n]
+                        if rem is not None:
+                            self._remaining = 0
+                    continue
+                if self._eof and not self._eof_fed:
+                    self._eof_fed = True
+                    conn.receive_data(b"")
+                    continue
+                return NEED_DATA
+            if t is _H11EOM:
+                self._phase = _DONE
+                headers = ev.headers  # type: ignore[union-attr]
+                if not headers:
+                    return EndOfMessage(_NO_FIELDS)
+                if len(headers) > self._max_headers:
+                    return self._fail(
+                        HeaderLimitError(
+                            f"more than {self._max_headers} trailer fields",
+                            limit=self._max_headers,
+                        )
                     )
-                )
-            return EndOfMessage(headers.raw_items())
-        if ev is _H11_NEED_DATA:
+                return EndOfMessage(headers.raw_items())
+            return self._fail(HttpProtocolError(f"unexpected h11 event {ev!r}"))
+
+    def _next_head(self) -> ServerEvent:
+        buf = self._buf
+        if self._scanner.pos == 0 and buf and buf[0] in _CR_LF:
+            # a server should ignore empty lines before a request line (RFC 9112 2.2)
+            n = 1
+            while n < len(buf) and buf[n] in _CR_LF:
+                n += 1
+            del buf[:n]
+        found = self._scanner.check(buf)
+        if isinstance(found, HttpProtocolError):
+            return self._fail(found)
+        if not found:
+            if self._eof:
+                return ConnectionClosed(complete=not buf)
             return NEED_DATA
-        if ev is _H11_PAUSED:
-            return PAUSED
-        if t is _H11Closed:
-            return ConnectionClosed(complete=True)
-        return self._fail(HttpProtocolError(f"unexpected h11 event {ev!r}"))  # pragma: no cover
+        head = bytes(buf[:found])
+        del buf[:found]
+        conn = self._conn
+        conn.receive_data(head)
+        try:
+            ev = conn.next_event()
+        except h11.RemoteProtocolError as exc:
+            return self._fail(_remote_error(exc))
+        if type(ev) is not _H11Request:  # pragma: no cover - a complete head was given
+            return self._fail(HttpProtocolError(f"unexpected h11 event {ev!r}"))
+        return self._head(ev)
 
     def _fail(self, err: HttpProtocolError) -> CodecError:
         ev = CodecError(err)
@@ -255,7 +304,6 @@ class H11ServerCodec:
         return ev
 
     def _head(self, ev: h11.Request) -> ServerEvent:
-        self._scanner = None  # head complete and checked
         items = ev.headers._full_items
         if len(items) > self._max_headers:
             return self._fail(
@@ -305,6 +353,8 @@ class H11ServerCodec:
         self._keep_alive = keep_alive
         self._method = method
         self._version = version
+        self._phase = _BODY
+        self._remaining = None if chunked else (content_length or 0)
         if method == b"CONNECT":
             self._switch = 2
         elif upgrade is not None:
@@ -322,23 +372,17 @@ class H11ServerCodec:
         )
 
     def _next_cycle(self) -> None:
-        leftover, _ = self._conn.trailing_data
+        leftover, _ = self._conn.trailing_data  # at most one chunked feed's worth
+        if leftover:
+            self._buf[:0] = leftover
         self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self._head_limit)
-        self._req_done = False
+        self._phase = _HEAD
+        self._eof_fed = False
         self._resp_started = False
         self._body = None
         self._switch = 0
         self._method = b""
         self._version = b"1.1"
-        sc = _HeadScanner(self._head_limit)
-        self._scanner = sc
-        if leftover:
-            data = leftover.lstrip(b"\r\n")
-            if data:
-                sc.buf += data
-                self._conn.receive_data(data)
-        if self._eof:
-            self._conn.receive_data(b"")
 
     # -- state -----------------------------------------------------------------------------
 
@@ -350,7 +394,7 @@ class H11ServerCodec:
     @property
     def request_complete(self) -> bool:
         """Whether the current request has been read to its end."""
-        return self._req_done
+        return self._phase == _DONE
 
     @property
     def response_started(self) -> bool:
@@ -467,10 +511,13 @@ class H11ServerCodec:
         """After ``101`` (or ``2xx`` to ``CONNECT``): the bytes received for the new protocol."""
         if not self._switched:
             raise _local("the connection has not switched protocols")
-        if not self._req_done:
+        if self._phase != _DONE:
             raise _local("the switching request's body has not been read to its end")
         data, _ = self._conn.trailing_data
         self._conn = h11.Connection(h11.SERVER)
+        if self._buf:
+            data += self._buf
+            self._buf = bytearray()
         return data
 
 
