@@ -16,6 +16,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -241,6 +242,56 @@ class Peers:
         assert out.returncode == 0, out.stderr.decode(errors="replace")
         return out.stdout
 
+    # -- TLS ---------------------------------------------------------------------------------
+
+    def s_client(
+        self, port: int, *flags: str, data: bytes = b"", until: bytes = b"", timeout: float = 20
+    ) -> str:
+        """Run ``openssl s_client -connect 127.0.0.1:PORT *flags``, send *data*, return output.
+
+        stdout and stderr come back together (the session summary, ``ALPN protocol: ...``,
+        ``Verify return code: ...`` and what the server sent). Without *until* the client
+        ends at stdin EOF; with it, it stays connected until both *until* and the session
+        summary show up in its output (or *timeout*), then is stopped.
+        """
+        openssl = require_peer("openssl")
+        argv = [openssl, "s_client", "-connect", f"127.0.0.1:{port}", *flags]
+        if not until:
+            out = self.run(argv, data, timeout=timeout)
+            return (out.stdout + out.stderr).decode(errors="replace")
+        proc = subprocess.Popen(
+            [*argv, "-ign_eof"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        got = bytearray()
+        try:
+            proc.stdin.write(data)
+            proc.stdin.flush()
+            deadline = time.monotonic() + timeout
+            fd = proc.stdout.fileno()
+            while until not in got or b"Verify return" not in got:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                ready, _, _ = select.select([fd], [], [], remaining)
+                if not ready:
+                    break
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                got += chunk
+        finally:
+            proc.kill()
+            proc.wait(10)
+            for stream in (proc.stdin, proc.stdout):
+                with contextlib.suppress(OSError):
+                    stream.close()
+        return got.decode(errors="replace")
+
 
 class Poll:
     """Polling helpers with hang guards (never timing assertions)."""
@@ -275,3 +326,41 @@ class Poll:
                 return False
 
         Poll.until(up, timeout, what=f"a TCP listener on {host}:{port}")
+
+
+@dataclass(frozen=True)
+class Pki:
+    """PEM files of a test CA, a server certificate and a client certificate (see make_pki)."""
+
+    ca: Path
+    cert: Path
+    key: Path
+    client_cert: Path
+    client_key: Path
+
+    @property
+    def server_flags(self) -> list[str]:
+        """``--cert`` / ``--key`` for a ``pyrama serve`` TLS command."""
+        return ["--cert", str(self.cert), "--key", str(self.key)]
+
+
+def make_pki(
+    directory: Path, names: Sequence[str] = ("localhost", "127.0.0.1"), *, ca_name: str = "it CA"
+) -> Pki:
+    """Write a CA, a server certificate for *names* and a client certificate into *directory*."""
+    from pyrama_tls import CertificateAuthority, save_certified_key
+
+    directory.mkdir(parents=True, exist_ok=True)
+    ca = CertificateAuthority.generate(ca_name)
+    pki = Pki(
+        ca=directory / "ca.pem",
+        cert=directory / "server.pem",
+        key=directory / "server-key.pem",
+        client_cert=directory / "client.pem",
+        client_key=directory / "client-key.pem",
+    )
+    pki.ca.write_bytes(ca.cert_pem())
+    save_certified_key(ca.issue_leaf(list(names)), pki.cert, pki.key)
+    client = ca.issue_leaf(["client.it.test"], server_auth=False, client_auth=True)
+    save_certified_key(client, pki.client_cert, pki.client_key)
+    return pki
