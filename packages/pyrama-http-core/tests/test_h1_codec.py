@@ -127,6 +127,15 @@ def test_eof_inside_a_body_is_an_incomplete_close() -> None:
     assert c.next_event() == ConnectionClosed(complete=False)
 
 
+def test_higher_http1_minor_version_is_processed_as_1_1() -> None:
+    c = H11ServerCodec()
+    c.receive(b"GET / HTTP/1.2\r\nHost: a\r\n\r\n")
+    head = c.next_event()
+    assert isinstance(head, RequestHead)
+    assert head.version == b"1.1"
+    assert head.keep_alive
+
+
 def test_leading_empty_lines_are_ignored() -> None:
     c = H11ServerCodec()
     c.receive(b"\r\n\r\n")
@@ -166,6 +175,8 @@ def test_leading_empty_lines_are_ignored() -> None:
         (b"GET / HTTP/1.1\r\nHost: a\r\nX-A: a\rb\r\n\r\n", 400),
         (b"GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\n\r\n", 400),  # no Host
+        (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505),
+        (b"GET / HTTP/0.9\r\nHost: a\r\n\r\n", 505),
         (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 400),  # TLS to a plain port
         # bad chunk framing
         (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),

@@ -25,6 +25,7 @@ from pyrama_http_core import (
 from pyrama_http_core._codec import BodyData
 from pyrama_http_core.errors import BodyLimitError
 from pyrama_http_types import Body, HeaderMap, Request, Response
+from pyrama_http_types.errors import BodyTooLargeError
 from pyrama_net import SocketInfo, SocketStreamProtocol
 from pyrama_testing import mock_stream_pair, require_peer
 
@@ -740,6 +741,7 @@ async def test_max_body_size_chunked_is_checked_as_it_arrives() -> None:
     assert data.startswith(b"HTTP/1.1 413 ")
     assert received == [6]
     assert len(errors) == 1
+    assert isinstance(errors[0], BodyTooLargeError)  # one except catches both kinds of limit
 
 
 async def test_header_read_timeout_closes_a_slowloris() -> None:

@@ -18,7 +18,6 @@ own state machine for our side, and equivalent for parsing).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 
 import h11
 
@@ -37,17 +36,7 @@ from pyrama_http_core._codec import (
     ResponseHead,
     ServerEvent,
 )
-from pyrama_http_core._codec_write import (
-    CHUNKED,
-    CLOSE_DELIMITED,
-    LENGTH,
-    NO_BODY,
-    BodyWriter,
-    check_method,
-    check_target,
-    encode_fields,
-    status_line,
-)
+from pyrama_http_core._codec_write import ClientWriter, ServerWriter
 from pyrama_http_core._config import HttpLimits
 from pyrama_http_core.errors import HeaderLimitError, HttpProtocolError
 
@@ -150,7 +139,7 @@ def _connection_tokens(value: bytes, into: list[bytes] | None) -> list[bytes]:
     return into
 
 
-class H11ServerCodec:
+class H11ServerCodec(ServerWriter):
     """The server side of HTTP/1.1 on h11 (see :class:`~pyrama_http_core.Http1ServerCodec`).
 
     Enforces ``max_header_size`` and ``max_headers`` of *limits* on request heads and trailer
@@ -158,26 +147,20 @@ class H11ServerCodec:
     """
 
     __slots__ = (
-        "_body",
         "_buf",
         "_conn",
         "_eof",
         "_eof_fed",
         "_error",
         "_head_limit",
-        "_keep_alive",
         "_max_headers",
-        "_method",
         "_phase",
         "_remaining",
-        "_resp_started",
         "_scanner",
-        "_switch",
-        "_switched",
-        "_version",
     )
 
     def __init__(self, limits: HttpLimits | None = None) -> None:
+        super().__init__()
         lim = HttpLimits() if limits is None else limits
         self._head_limit = lim.max_header_size
         self._max_headers = lim.max_headers
@@ -192,13 +175,6 @@ class H11ServerCodec:
         self._eof = False
         self._eof_fed = False
         self._error: CodecError | None = None
-        self._keep_alive = True
-        self._resp_started = False
-        self._body: BodyWriter | None = None
-        self._method = b""
-        self._version = b"1.1"
-        self._switch = 0  # 0: no proposal, 1: Upgrade proposed, 2: CONNECT
-        self._switched = False
 
     # -- receiving -------------------------------------------------------------------------
 
@@ -215,9 +191,7 @@ class H11ServerCodec:
             return self._error
         phase = self._phase
         if phase == _DONE:
-            if self._switched or self._switch or self._body is None or not self._body.done:
-                return PAUSED
-            if not self._keep_alive:
+            if self._exchange_open or not self._keep_alive:
                 return PAUSED
             self._next_cycle()
             phase = _HEAD
@@ -336,6 +310,12 @@ class H11ServerCodec:
                 upgrade = value
         version = ev.http_version
         method = ev.method
+        if version != b"1.1" and version != b"1.0":
+            if version[:2] != b"1.":
+                return self._fail(
+                    HttpProtocolError(f"HTTP version {version!r} is not supported", hint=505)
+                )
+            version = b"1.1"  # a higher 1.x minor is processed as 1.1 (RFC 9110 2.5)
         if version == b"1.1":
             keep_alive = connection is None or b"close" not in connection
         else:
@@ -350,15 +330,9 @@ class H11ServerCodec:
             return self._fail(
                 HttpProtocolError("request has both Content-Length and Transfer-Encoding")
             )
-        self._keep_alive = keep_alive
-        self._method = method
-        self._version = version
+        self._request_started(method, version, keep_alive, upgrade is not None)
         self._phase = _BODY
         self._remaining = None if chunked else (content_length or 0)
-        if method == b"CONNECT":
-            self._switch = 2
-        elif upgrade is not None:
-            self._switch = 1
         return RequestHead(
             method,
             ev.target,
@@ -378,11 +352,7 @@ class H11ServerCodec:
         self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self._head_limit)
         self._phase = _HEAD
         self._eof_fed = False
-        self._resp_started = False
-        self._body = None
-        self._switch = 0
-        self._method = b""
-        self._version = b"1.1"
+        self._new_exchange()
 
     # -- state -----------------------------------------------------------------------------
 
@@ -395,117 +365,6 @@ class H11ServerCodec:
     def request_complete(self) -> bool:
         """Whether the current request has been read to its end."""
         return self._phase == _DONE
-
-    @property
-    def response_started(self) -> bool:
-        """Whether the current response head has been produced."""
-        return self._resp_started
-
-    @property
-    def response_has_body(self) -> bool:
-        """Whether the current response carries body bytes."""
-        b = self._body
-        return b is not None and b.kind != NO_BODY
-
-    # -- sending ---------------------------------------------------------------------------
-
-    def send_informational(self, status: int, headers: Sequence[tuple[bytes, bytes]]) -> bytes:
-        """Encode a ``1xx`` interim response; ``101`` accepts a proposed ``Upgrade``."""
-        if self._resp_started:
-            raise _local("interim response after the final response head")
-        if not 100 <= status <= 199:
-            raise _local(f"status {status} is not informational")
-        if status == 101:
-            if self._switch != 1:
-                raise _local("101 Switching Protocols without an Upgrade request")
-            self._switched = True
-            self._resp_started = True
-            self._body = BodyWriter(NO_BODY)
-            self._body.done = True
-        parts = [status_line(status)]
-        encode_fields(parts, headers)
-        parts.append(b"\r\n")
-        return b"".join(parts)
-
-    def send_response(
-        self,
-        status: int,
-        headers: Sequence[tuple[bytes, bytes]],
-        *,
-        reason: bytes | None = None,
-        content_length: int | None = None,
-        close: bool = False,
-    ) -> bytes:
-        """Encode the final response head, adding framing and ``Connection`` as needed."""
-        if self._resp_started:
-            raise _local("the response head has already been sent")
-        if status < 200:
-            raise _local(f"status {status} is not a final status (use send_informational)")
-        method = self._method
-        switching = self._switch == 2 and 200 <= status < 300
-        no_body = status == 204 or status == 304 or method == b"HEAD" or switching
-        parts = [status_line(status, reason)]
-        facts = encode_fields(parts, headers)
-        keep = self._keep_alive and not close and not facts.close
-        if facts.chunked:
-            if self._version != b"1.1":
-                # an HTTP/1.0 client cannot read chunked: re-encode close-delimited
-                parts = [status_line(status, reason)]
-                facts = encode_fields(parts, headers, drop_length=True)
-                kind = NO_BODY if no_body else CLOSE_DELIMITED
-                keep = False
-            else:
-                kind = NO_BODY if no_body else CHUNKED
-        elif facts.content_length is not None:
-            kind = NO_BODY if no_body else LENGTH
-        elif no_body:
-            kind = NO_BODY
-            if method == b"HEAD" and content_length is not None and not switching:
-                parts += (b"content-length: ", b"%d" % content_length, b"\r\n")
-        elif content_length is not None and not facts.has_trailer:
-            kind = LENGTH
-            facts.content_length = content_length
-            parts += (b"content-length: ", b"%d" % content_length, b"\r\n")
-        elif self._version == b"1.1":
-            kind = CHUNKED
-            parts.append(b"transfer-encoding: chunked\r\n")
-        else:
-            kind = CLOSE_DELIMITED
-            keep = False
-        if switching:
-            pass  # the connection now belongs to the tunnel: no Connection header
-        elif not keep:
-            if not facts.close:
-                parts.append(b"connection: close\r\n")
-        elif self._version != b"1.1" and not (
-            facts.connection is not None and b"keep-alive" in facts.connection
-        ):
-            parts.append(b"connection: keep-alive\r\n")
-        parts.append(b"\r\n")
-        self._keep_alive = keep
-        self._resp_started = True
-        if switching:
-            self._switched = True
-        elif self._switch:
-            self._switch = 0  # the proposal was declined: the exchange continues as HTTP/1.1
-        self._body = BodyWriter(kind, facts.content_length or 0)
-        return b"".join(parts)
-
-    def send_data(self, data: bytes, /) -> bytes:
-        """Encode a piece of the response body."""
-        body = self._body
-        if body is None:
-            raise _local("response body before the response head")
-        return body.data(data)
-
-    def send_end(self, trailers: Sequence[tuple[bytes, bytes]] = (), /) -> bytes:
-        """Encode the end of the response body."""
-        body = self._body
-        if body is None:
-            raise _local("end of response before the response head")
-        if body.done and self._switched:
-            return b""
-        return body.end(trailers)
 
     def take_switched(self) -> bytes:
         """After ``101`` (or ``2xx`` to ``CONNECT``): the bytes received for the new protocol."""
@@ -521,129 +380,45 @@ class H11ServerCodec:
         return data
 
 
-class H11ClientCodec:
+class H11ClientCodec(ClientWriter):
     """The client side of HTTP/1.1 on h11 (see :class:`~pyrama_http_core.Http1ClientCodec`).
 
     Enforces *max_header_size* and *max_headers* on response heads and trailer sections.
     """
 
-    __slots__ = (
-        "_body",
-        "_conn",
-        "_eof",
-        "_error",
-        "_head_limit",
-        "_in_exchange",
-        "_keep_alive",
-        "_max_headers",
-        "_method",
-        "_resp_done",
-        "_switch",
-        "_switched",
-    )
+    __slots__ = ("_conn", "_eof", "_error", "_head_limit", "_max_headers")
 
     def __init__(self, *, max_header_size: int = 64 * 1024, max_headers: int = 100) -> None:
+        super().__init__()
         self._head_limit = max_header_size
         self._max_headers = max_headers
         self._conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_header_size)
         self._eof = False
         self._error: CodecError | None = None
-        self._keep_alive = True
-        self._in_exchange = False
-        self._resp_done = False
-        self._body: BodyWriter | None = None
-        self._method = b""
-        self._switch = 0
-        self._switched = False
 
-    # -- sending ---------------------------------------------------------------------------
+    # -- sending (the encoding is ClientWriter's) --------------------------------------------
 
-    def send_request(
-        self,
-        method: bytes,
-        target: bytes,
-        headers: Sequence[tuple[bytes, bytes]],
-        *,
-        content_length: int | None = None,
-    ) -> bytes:
-        """Encode a request head (fields kept exactly as given) and start an exchange."""
-        if self._in_exchange:
-            raise _local("a request is already in progress on this connection")
-        if self._switched or not self._keep_alive or self._error is not None or self._eof:
-            raise _local("the connection cannot carry another request")
-        check_method(method)
-        check_target(target)
-        parts = [method, b" ", target, b" HTTP/1.1\r\n"]
-        facts = encode_fields(parts, headers)
-        if facts.chunked:
-            kind = CHUNKED
-        elif facts.content_length is not None:
-            kind = LENGTH if facts.content_length else NO_BODY
-        elif content_length is None:
-            kind = CHUNKED
-            parts.append(b"transfer-encoding: chunked\r\n")
-        elif content_length:
-            kind = LENGTH
-            facts.content_length = content_length
-            parts += (b"content-length: ", b"%d" % content_length, b"\r\n")
-        else:
-            kind = NO_BODY
-            if method in (b"POST", b"PUT", b"PATCH"):
-                parts.append(b"content-length: 0\r\n")
-        parts.append(b"\r\n")
-        head = b"".join(parts)
-        # h11 parses the response: tell it what it needs (method, upgrade proposal, close)
+    def _ready(self) -> bool:
+        return not self._switched and self._keep_alive and self._error is None and not self._eof
+
+    def _begin_exchange(self, method: bytes, upgrade: bytes | None, close: bool) -> None:
+        # h11 parses the response: give it a stand-in request carrying what framing depends on
+        # (the method for HEAD/CONNECT, the upgrade proposal, Connection: close)
         stub: list[tuple[bytes, bytes]] = [(b"host", b"x")]
-        upgrade = False
-        for name, value in headers:
-            low = name.lower()
-            if low == b"upgrade":
-                stub.append((b"upgrade", value))
-                upgrade = True
-        if facts.close:
+        if upgrade is not None:
+            stub.append((b"upgrade", upgrade))
+        if close:
             stub.append((b"connection", b"close"))
         leftover, _ = self._conn.trailing_data
         conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=self._head_limit)
         try:
             conn.send(_H11Request(method=method, target=b"/", headers=stub))
             conn.send(_H11EOM())
-        except h11.LocalProtocolError as exc:  # pragma: no cover - inputs were checked above
+        except h11.LocalProtocolError as exc:  # pragma: no cover - inputs were checked
             raise _local(str(exc)) from exc
         if leftover:
             conn.receive_data(leftover)
         self._conn = conn
-        self._method = method
-        self._switch = 2 if method == b"CONNECT" else (1 if upgrade else 0)
-        self._keep_alive = not facts.close
-        self._in_exchange = True
-        self._resp_done = False
-        self._body = BodyWriter(kind, facts.content_length or 0)
-        if kind == NO_BODY:
-            self._body.done = True
-        return head
-
-    def send_data(self, data: bytes, /) -> bytes:
-        """Encode a piece of the request body."""
-        body = self._body
-        if body is None or not self._in_exchange:
-            raise _local("request body outside of an exchange")
-        return body.data(data)
-
-    def send_end(self, trailers: Sequence[tuple[bytes, bytes]] = (), /) -> bytes:
-        """Encode the end of the request body."""
-        body = self._body
-        if body is None or not self._in_exchange:
-            raise _local("end of request outside of an exchange")
-        if body.done:
-            return b""
-        out = body.end(trailers)
-        if self._resp_done:
-            self._in_exchange = False
-        return out
-
-    def abandon(self) -> None:
-        """Give up on the current exchange; the connection will not be reused."""
-        self._keep_alive = False
 
     # -- receiving -------------------------------------------------------------------------
 

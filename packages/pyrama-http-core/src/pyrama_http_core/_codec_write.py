@@ -1,5 +1,11 @@
 """The sending half shared by every HTTP/1.1 codec: head encoding and body framing.
 
+A codec is a parser plus one of the writers here: :class:`ServerWriter` (responses) or
+:class:`ClientWriter` (requests). A new codec (httptools, ...) subclasses the writer, adds its
+parser, and tells the writer what it parsed (:meth:`ServerWriter._request_started`) or is told
+what was sent (:meth:`ClientWriter._begin_exchange`); what goes on the wire stays identical
+across codecs.
+
 Parsers differ between codecs (h11, httptools); what goes on the wire does not. This module
 writes heads byte for byte as given (header name case and order kept, nothing reordered or
 re-cased), adds framing headers only when the message has none, validates what it writes
@@ -16,7 +22,15 @@ from http import HTTPStatus
 from pyrama_core.errors import Side
 from pyrama_http_core.errors import HttpProtocolError
 
-__all__ = ["BodyWriter", "HeadFacts", "encode_fields", "reason_phrase", "status_line"]
+__all__ = [
+    "BodyWriter",
+    "ClientWriter",
+    "HeadFacts",
+    "ServerWriter",
+    "encode_fields",
+    "reason_phrase",
+    "status_line",
+]
 
 _TOKEN_RE = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_VALUE_RE = re.compile(rb"[\r\n\x00]")
@@ -235,3 +249,273 @@ class BodyWriter:
             parts.append(b"\r\n")
             return b"".join(parts)
         return b""
+
+
+class ServerWriter:
+    """The response side of a server codec: framing decisions, ``Connection``, switches.
+
+    The parser half calls :meth:`_request_started` for each request head and
+    :meth:`_new_exchange` before parsing the next request.
+    """
+
+    __slots__ = (
+        "_body",
+        "_keep_alive",
+        "_method",
+        "_resp_started",
+        "_switch",
+        "_switched",
+        "_version",
+    )
+
+    def __init__(self) -> None:
+        self._keep_alive = True
+        self._resp_started = False
+        self._body: BodyWriter | None = None
+        self._method = b""
+        self._version = b"1.1"
+        self._switch = 0  # 0: no proposal, 1: Upgrade proposed, 2: CONNECT
+        self._switched = False
+
+    def _request_started(
+        self, method: bytes, version: bytes, keep_alive: bool, upgrade: bool
+    ) -> None:
+        """Record the request head this response answers."""
+        self._method = method
+        self._version = version
+        self._keep_alive = keep_alive
+        self._switch = 2 if method == b"CONNECT" else (1 if upgrade else 0)
+
+    def _new_exchange(self) -> None:
+        """Forget the previous exchange (the next request is about to be parsed)."""
+        self._resp_started = False
+        self._body = None
+        self._switch = 0
+        self._method = b""
+        self._version = b"1.1"
+
+    @property
+    def _exchange_open(self) -> bool:
+        """Whether the response is unfinished, or a switch is pending or happened."""
+        body = self._body
+        return self._switched or bool(self._switch) or body is None or not body.done
+
+    @property
+    def response_started(self) -> bool:
+        """Whether the current response head has been produced."""
+        return self._resp_started
+
+    @property
+    def response_has_body(self) -> bool:
+        """Whether the current response carries body bytes."""
+        b = self._body
+        return b is not None and b.kind != NO_BODY
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def send_informational(self, status: int, headers: Sequence[tuple[bytes, bytes]]) -> bytes:
+        """Encode a ``1xx`` interim response; ``101`` accepts a proposed ``Upgrade``."""
+        if self._resp_started:
+            raise _local("interim response after the final response head")
+        if not 100 <= status <= 199:
+            raise _local(f"status {status} is not informational")
+        if status == 101:
+            if self._switch != 1:
+                raise _local("101 Switching Protocols without an Upgrade request")
+            self._switched = True
+            self._resp_started = True
+            self._body = BodyWriter(NO_BODY)
+            self._body.done = True
+        parts = [status_line(status)]
+        encode_fields(parts, headers)
+        parts.append(b"\r\n")
+        return b"".join(parts)
+
+    def send_response(
+        self,
+        status: int,
+        headers: Sequence[tuple[bytes, bytes]],
+        *,
+        reason: bytes | None = None,
+        content_length: int | None = None,
+        close: bool = False,
+    ) -> bytes:
+        """Encode the final response head, adding framing and ``Connection`` as needed."""
+        if self._resp_started:
+            raise _local("the response head has already been sent")
+        if status < 200:
+            raise _local(f"status {status} is not a final status (use send_informational)")
+        method = self._method
+        switching = self._switch == 2 and 200 <= status < 300
+        no_body = status == 204 or status == 304 or method == b"HEAD" or switching
+        parts = [status_line(status, reason)]
+        facts = encode_fields(parts, headers)
+        keep = self._keep_alive and not close and not facts.close
+        if facts.chunked:
+            if self._version != b"1.1":
+                # an HTTP/1.0 client cannot read chunked: re-encode close-delimited
+                parts = [status_line(status, reason)]
+                facts = encode_fields(parts, headers, drop_length=True)
+                kind = NO_BODY if no_body else CLOSE_DELIMITED
+                keep = False
+            else:
+                kind = NO_BODY if no_body else CHUNKED
+        elif facts.content_length is not None:
+            kind = NO_BODY if no_body else LENGTH
+        elif no_body:
+            kind = NO_BODY
+            if method == b"HEAD" and content_length is not None and not switching:
+                parts += (b"content-length: ", b"%d" % content_length, b"\r\n")
+        elif content_length is not None and not facts.has_trailer:
+            kind = LENGTH
+            facts.content_length = content_length
+            parts += (b"content-length: ", b"%d" % content_length, b"\r\n")
+        elif self._version == b"1.1":
+            kind = CHUNKED
+            parts.append(b"transfer-encoding: chunked\r\n")
+        else:
+            kind = CLOSE_DELIMITED
+            keep = False
+        if switching:
+            pass  # the connection now belongs to the tunnel: no Connection header
+        elif not keep:
+            if not facts.close:
+                parts.append(b"connection: close\r\n")
+        elif self._version != b"1.1" and not (
+            facts.connection is not None and b"keep-alive" in facts.connection
+        ):
+            parts.append(b"connection: keep-alive\r\n")
+        parts.append(b"\r\n")
+        self._keep_alive = keep
+        self._resp_started = True
+        if switching:
+            self._switched = True
+        elif self._switch:
+            self._switch = 0  # the proposal was declined: the exchange continues as HTTP/1.1
+        self._body = BodyWriter(kind, facts.content_length or 0)
+        return b"".join(parts)
+
+    def send_data(self, data: bytes, /) -> bytes:
+        """Encode a piece of the response body."""
+        body = self._body
+        if body is None:
+            raise _local("response body before the response head")
+        return body.data(data)
+
+    def send_end(self, trailers: Sequence[tuple[bytes, bytes]] = (), /) -> bytes:
+        """Encode the end of the response body."""
+        body = self._body
+        if body is None:
+            raise _local("end of response before the response head")
+        if body.done and self._switched:
+            return b""
+        return body.end(trailers)
+
+
+class ClientWriter:
+    """The request side of a client codec: framing decisions and exchange bookkeeping.
+
+    :meth:`send_request` encodes the head and calls :meth:`_begin_exchange`, where the parser
+    half learns what it needs to frame the response (method, upgrade proposal, close).
+    """
+
+    __slots__ = (
+        "_body",
+        "_in_exchange",
+        "_keep_alive",
+        "_method",
+        "_resp_done",
+        "_switch",
+        "_switched",
+    )
+
+    def __init__(self) -> None:
+        self._keep_alive = True
+        self._in_exchange = False
+        self._resp_done = False
+        self._body: BodyWriter | None = None
+        self._method = b""
+        self._switch = 0
+        self._switched = False
+
+    def _ready(self) -> bool:
+        """Whether another request may be sent (parsers add their own conditions)."""
+        return not self._switched and self._keep_alive
+
+    def _begin_exchange(self, method: bytes, upgrade: bytes | None, close: bool) -> None:
+        """Prepare the parser for the response to this request (implemented by codecs)."""
+        raise NotImplementedError
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def send_request(
+        self,
+        method: bytes,
+        target: bytes,
+        headers: Sequence[tuple[bytes, bytes]],
+        *,
+        content_length: int | None = None,
+    ) -> bytes:
+        """Encode a request head (fields kept exactly as given) and start an exchange."""
+        if self._in_exchange:
+            raise _local("a request is already in progress on this connection")
+        if not self._ready():
+            raise _local("the connection cannot carry another request")
+        check_method(method)
+        check_target(target)
+        parts = [method, b" ", target, b" HTTP/1.1\r\n"]
+        facts = encode_fields(parts, headers)
+        if facts.chunked:
+            kind = CHUNKED
+        elif facts.content_length is not None:
+            kind = LENGTH if facts.content_length else NO_BODY
+        elif content_length is None:
+            kind = CHUNKED
+            parts.append(b"transfer-encoding: chunked\r\n")
+        elif content_length:
+            kind = LENGTH
+            facts.content_length = content_length
+            parts += (b"content-length: ", b"%d" % content_length, b"\r\n")
+        else:
+            kind = NO_BODY
+            if method in (b"POST", b"PUT", b"PATCH"):
+                parts.append(b"content-length: 0\r\n")
+        parts.append(b"\r\n")
+        head = b"".join(parts)
+        upgrade: bytes | None = None
+        for name, value in headers:
+            if len(name) == 7 and name.lower() == b"upgrade":
+                upgrade = value
+        self._begin_exchange(method, upgrade, facts.close)
+        self._method = method
+        self._switch = 2 if method == b"CONNECT" else (1 if upgrade is not None else 0)
+        self._keep_alive = not facts.close
+        self._in_exchange = True
+        self._resp_done = False
+        self._body = BodyWriter(kind, facts.content_length or 0)
+        if kind == NO_BODY:
+            self._body.done = True
+        return head
+
+    def send_data(self, data: bytes, /) -> bytes:
+        """Encode a piece of the request body."""
+        body = self._body
+        if body is None or not self._in_exchange:
+            raise _local("request body outside of an exchange")
+        return body.data(data)
+
+    def send_end(self, trailers: Sequence[tuple[bytes, bytes]] = (), /) -> bytes:
+        """Encode the end of the request body."""
+        body = self._body
+        if body is None or not self._in_exchange:
+            raise _local("end of request outside of an exchange")
+        if body.done:
+            return b""
+        out = body.end(trailers)
+        if self._resp_done:
+            self._in_exchange = False
+        return out
+
+    def abandon(self) -> None:
+        """Give up on the current exchange; the connection will not be reused."""
+        self._keep_alive = False

@@ -9,6 +9,7 @@ protocol (:class:`~pyrama_core.errors.Side`) and carry an HTTP status hint for t
 from __future__ import annotations
 
 from pyrama_core.errors import LimitError, ProtocolError, PyramaError, PyramaTimeoutError, Side
+from pyrama_http_types.errors import BodyTooLargeError
 
 __all__ = [
     "BodyLimitError",
@@ -47,15 +48,18 @@ class HeaderLimitError(HttpProtocolError, LimitError):
         self.limit = limit
 
 
-class BodyLimitError(HttpProtocolError, LimitError):
+class BodyLimitError(HttpProtocolError, BodyTooLargeError):
     """A request body exceeded ``max_body_size`` (status hint ``413``).
 
     Raised to the service by the request body's reads once the limit is crossed; the server
-    driver answers ``413`` (if no response was sent yet) and closes the connection.
+    driver answers ``413`` (if no response was sent yet) and closes the connection. It is also
+    a :class:`pyrama_http_types.errors.BodyTooLargeError`, like the error of
+    :meth:`Body.limited <pyrama_http_types.Body.limited>`, so one ``except`` catches both.
     """
 
     def __init__(self, message: str, *, limit: int | None = None) -> None:
         HttpProtocolError.__init__(self, message, side=Side.REMOTE, hint=413)
+        self.status_hint = 413
         self.limit = limit
 
 
