@@ -341,6 +341,34 @@ async def test_unread_large_body_closes_the_connection() -> None:
     assert (b"connection", b"close") in headers
 
 
+async def test_late_body_reads_after_the_response_fail_cleanly() -> None:
+    late: list[BaseException] = []
+    tasks: list[asyncio.Task[None]] = []
+
+    async def handler(req: Request) -> Response:
+        async def read_later() -> None:
+            await asyncio.sleep(0.05)
+            try:
+                await req.body.collect()
+            except Exception as exc:
+                late.append(exc)
+
+        tasks.append(asyncio.create_task(read_later()))
+        return Response.text("early")
+
+    async with h1_server(handler) as srv:
+        r, w = await open_raw(srv.port)
+        w.write(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
+        await asyncio.wait_for(r.readuntil(b"early"), GUARD)
+        await asyncio.wait_for(asyncio.gather(*tasks), GUARD)
+        w.write(b"0\r\n\r\nGET /next HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        rest = await asyncio.wait_for(r.read(), GUARD)
+        w.close()
+    assert len(late) == 1
+    assert isinstance(late[0], ConnectionError)
+    assert rest.endswith(b"early")  # the driver discarded the body and served the next request
+
+
 # -- 100-continue -------------------------------------------------------------------------------
 
 

@@ -67,7 +67,16 @@ class _Interrupted(Exception):
 class _RequestBody:
     """The async iterator behind a request's :class:`~pyrama_http_types.Body`: pulls events."""
 
-    __slots__ = ("conn", "continue_pending", "done", "error", "limit", "received", "trailers")
+    __slots__ = (
+        "conn",
+        "continue_pending",
+        "done",
+        "error",
+        "limit",
+        "received",
+        "released",
+        "trailers",
+    )
 
     def __init__(self, conn: Http1ServerConnection, continue_pending: bool, limit: int | None):
         self.conn = conn
@@ -75,6 +84,7 @@ class _RequestBody:
         self.limit = limit
         self.received = 0
         self.done = False
+        self.released = False  # the exchange is over: the service may not read any more
         self.error: BaseException | None = None
         self.trailers: HeaderMap | None = None
 
@@ -85,6 +95,14 @@ class _RequestBody:
         return self
 
     async def __anext__(self) -> bytes:
+        if self.released and not self.done:
+            # a task of the service still reading after the response went out must not race
+            # the driver for the connection
+            raise ConnectionClosedError("the request body is gone: its response was sent")
+        return await self.pull()
+
+    async def pull(self) -> bytes:
+        """The next body chunk (used by the service through the Body, and by the driver)."""
         if self.done:
             raise StopAsyncIteration
         if self.error is not None:
@@ -464,6 +482,8 @@ class Http1ServerConnection:
             return False
         if on_upgrade is not None:
             on_upgrade.fail("the request was answered without switching protocols")
+        if reader is not None:
+            reader.released = True
         if close:
             return False
         if reader is not None and not reader.done:
@@ -610,17 +630,20 @@ class Http1ServerConnection:
     async def _discard(self, reader: _RequestBody) -> bool:
         """Read and drop the rest of the request body, up to ``max_discard_size`` bytes."""
         budget = self._config.max_discard_size
+        reader.released = True
         if reader.error is not None or reader.continue_pending:
             return False
         reader.limit = None
         start = reader.received
         try:
-            async for _ in reader:
+            while True:
+                await reader.pull()
                 if reader.received - start > budget:
                     return False
+        except StopAsyncIteration:
+            return True
         except (HttpProtocolError, ConnectionClosedError):
             return False
-        return True
 
 
 async def serve_http1(
