@@ -581,3 +581,90 @@ def test_without_splice_sockets_use_the_buffered_path(
 
 def test_stream_protocol_of_test_helpers() -> None:
     assert isinstance(MockStream(), Stream)
+
+
+def test_zero_copy_relay_runs_in_the_bridge_task_alone(run: Runner) -> None:
+    # both directions are driven by reader/writer callbacks: no task per direction
+    async def main() -> None:
+        rig = await _rig()
+        try:
+            before = asyncio.all_tasks()
+            relay = asyncio.create_task(bridge(rig.a, rig.b))
+            await _send(rig.client, b"ping")
+            assert await _recv_n(rig.server, 4) == b"ping"
+            await _send(rig.server, b"pong")
+            assert await _recv_n(rig.client, 4) == b"pong"
+            assert asyncio.all_tasks() - before == {relay}
+            rig.client.shutdown(socket.SHUT_WR)
+            rig.server.shutdown(socket.SHUT_WR)
+            stats = await relay
+        finally:
+            rig.close()
+        assert stats.zero_copy
+
+    run(main)
+
+
+def test_bridges_reuse_pooled_pipes(run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyrama_net._splice as splice_mod
+
+    made: list[tuple[int, int, int]] = []
+    real = splice_mod._make_pipe
+
+    def counting() -> tuple[int, int, int]:
+        made.append(real())
+        return made[-1]
+
+    monkeypatch.setattr(splice_mod, "_make_pipe", counting)
+
+    async def main() -> None:
+        for i in range(5):
+            rig = await _rig()
+            try:
+                relay = asyncio.create_task(bridge(rig.a, rig.b))
+                await _send(rig.client, b"round %d" % i, shut=True)
+                assert await _recv_all(rig.server) == b"round %d" % i
+                rig.server.shutdown(socket.SHUT_WR)
+                await relay
+            finally:
+                rig.close()
+        # one bridge after another: the first one's pipe serves them all
+        assert len(made) == 1
+        assert splice_mod.pooled_pipes(asyncio.get_running_loop()) == 1
+
+    run(main)
+
+
+class _StuckClose(MockStream):
+    """A stream whose close() never finishes (a peer that never acknowledges, say)."""
+
+    aborted = False
+
+    async def close(self) -> None:
+        await asyncio.Event().wait()
+
+    def abort(self) -> None:
+        self.aborted = True
+        self._closing = True
+
+
+def test_a_stream_that_does_not_close_in_time_is_aborted(
+    run: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyrama_net._bridge as bridge_mod
+
+    monkeypatch.setattr(bridge_mod, "_CLOSE_TIMEOUT", 0.05)
+
+    async def main() -> None:
+        stuck, far_a = _StuckClose(), MockStream()
+        stuck.peer, far_a.peer = far_a, stuck
+        y, far_b = mock_stream_pair()
+        far_a.write(b"up")
+        far_a.write_eof()
+        far_b.write_eof()
+        stats = await bridge(stuck, y)
+        assert (stats.a_to_b, stats.b_to_a) == (2, 0)
+        assert stuck.aborted  # its close timed out: aborted instead of left open
+        assert y.is_closing()
+
+    run(main)

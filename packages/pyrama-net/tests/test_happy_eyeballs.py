@@ -320,6 +320,76 @@ async def test_ip_literal_skips_dns(literal: str) -> None:
     assert len(info.value.attempts) == 1
 
 
+async def test_ip_literal_is_one_direct_attempt_without_tasks() -> None:
+    loop = asyncio.get_running_loop()
+    made: list[object] = []
+    loop.set_task_factory(lambda lp, coro: made.append(coro) or asyncio.Task(coro, loop=lp))  # type: ignore[arg-type,func-returns-value]
+    try:
+        conn = await happy_eyeballs_connect(
+            "192.0.2.50", 443, resolver=NoDns(), connect_one=Recorder(default="ok"), timeout=GUARD
+        )
+    finally:
+        loop.set_task_factory(None)
+    assert conn.ip == ip_address("192.0.2.50")
+    assert made == []
+
+
+async def test_ip_literal_failure_has_the_shape_of_a_lost_race() -> None:
+    with pytest.raises(ConnectAttemptsError) as info:
+        await happy_eyeballs_connect("192.0.2.50", 443, resolver=NoDns(), connect_one=Recorder())
+    err = info.value
+    assert [str(a.ip) for a in err.attempts] == ["192.0.2.50"]
+    assert isinstance(err.attempts[0].error, ConnectionRefusedError)
+    assert isinstance(err.__cause__, ExceptionGroup)
+    assert err.__cause__.exceptions == (err.attempts[0].error,)
+    assert err.__suppress_context__
+
+
+async def test_ip_literal_attempt_is_bounded_by_the_timeout() -> None:
+    rec = Recorder(default="hang")
+    with pytest.raises(ConnectTimeoutError) as info:
+        await happy_eyeballs_connect(
+            "2001:db8::50", 443, resolver=NoDns(), connect_one=rec, timeout=0.05
+        )
+    assert info.value.attempts == ()
+    assert rec.cancelled == ["2001:db8::50"]
+
+
+@pytest.mark.parametrize("how", ["cancel", "timeout"])
+async def test_ip_literal_connection_made_after_cancellation_is_closed(how: str) -> None:
+    gate = asyncio.Event()
+    made: list[Conn] = []
+
+    async def stubborn(ip: IP, port: int) -> Conn:
+        with contextlib.suppress(asyncio.CancelledError):
+            await gate.wait()  # finishes connecting anyway, after being cancelled
+        conn = Conn(ip)
+        made.append(conn)
+        return conn
+
+    kw: dict[str, object] = {"timeout": 0.05} if how == "timeout" else {}
+    task = asyncio.create_task(
+        happy_eyeballs_connect(
+            "192.0.2.50",
+            443,
+            resolver=NoDns(),
+            connect_one=stubborn,
+            **kw,  # type: ignore[arg-type]
+        )
+    )
+    for _ in range(10):
+        await asyncio.sleep(0)
+    if how == "cancel":
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    else:
+        with pytest.raises(ConnectTimeoutError):
+            await task
+    assert len(made) == 1
+    assert made[0].closed
+
+
 async def test_timeout_cancels_attempts_and_lists_failures() -> None:
     rec = Recorder(script={"2001:db8::1": "fail"}, default="hang")
     with pytest.raises(ConnectTimeoutError) as info:

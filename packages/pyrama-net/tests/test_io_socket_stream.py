@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 import uvloop
 
-from pyrama_net import SocketInfo, open_socket_stream
+from pyrama_net import SocketInfo, SocketStream, SocketStreamProtocol, open_socket_stream
 
 LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
     "asyncio": asyncio.new_event_loop,
@@ -51,6 +51,53 @@ def test_drain_after_abort_while_paused_does_not_hang(loop_name: str) -> None:
             await asyncio.sleep(0.01)
             await asyncio.wait_for(stream.drain(), 5)
             await asyncio.wait_for(stream.close(), 5)
+        finally:
+            right.close()
+
+    with asyncio.Runner(loop_factory=LOOPS[loop_name]) as r:
+        r.run(asyncio.wait_for(main(), 30))
+
+
+@pytest.mark.parametrize("loop_name", sorted(LOOPS))
+def test_take_stream_hands_the_stream_over_once(loop_name: str) -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        left, right = socket.socketpair()
+        try:
+            proto = SocketStreamProtocol(loop)
+            with pytest.raises(RuntimeError):
+                proto.take_stream()  # not connected yet
+            left.setblocking(False)
+            await loop.connect_accepted_socket(lambda: proto, left)
+            stream = proto.take_stream()
+            assert isinstance(stream, SocketStream)
+            assert proto.stream is None
+            with pytest.raises(RuntimeError):
+                proto.take_stream()  # already taken
+            right.sendall(b"still works")
+            assert await stream.read() == b"still works"
+            await stream.close()
+        finally:
+            right.close()
+
+    with asyncio.Runner(loop_factory=LOOPS[loop_name]) as r:
+        r.run(asyncio.wait_for(main(), 30))
+
+
+@pytest.mark.parametrize("loop_name", sorted(LOOPS))
+def test_is_closed_once_the_transport_let_go(loop_name: str) -> None:
+    async def main() -> None:
+        left, right = socket.socketpair()
+        try:
+            stream = await open_socket_stream(left)
+            assert not stream.is_closed()
+            closing = asyncio.ensure_future(stream.close())
+            await asyncio.sleep(0)
+            assert stream.is_closing()
+            await closing
+            assert stream.is_closed()
+            await stream.close()  # idempotent, returns at once
+            assert right.recv(10) == b""
         finally:
             right.close()
 

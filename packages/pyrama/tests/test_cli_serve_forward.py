@@ -154,3 +154,20 @@ def test_verbose_logs_each_connection(upstream: int) -> None:
         if sys.platform == "linux":
             assert forwarded["zero_copy"] is True  # both ends are plain sockets: splice(2)
         fwd.wait_event(lambda e: e.get("event") == "connection closed")
+
+
+def test_without_verbose_no_line_is_logged_per_connection(upstream: int) -> None:
+    with serving("forward", "--bind", "127.0.0.1:0", "--to", f"127.0.0.1:{upstream}") as fwd:
+        for _ in range(3):
+            with connect(fwd.port) as s:
+                s.sendall(b"x")
+                assert recv_exact(s, 1) == b"x"
+                s.shutdown(socket.SHUT_WR)
+                assert recv_all(s) == b""
+        fwd.signal(signal.SIGINT)
+        assert fwd.wait_exit() == 0
+        events = [e.get("event") for e in fwd.events]
+    assert "listening" in events
+    assert "stopped" in events
+    per_connection = {"connection opened", "connection closed", "forwarded"}
+    assert not per_connection & set(events)

@@ -96,3 +96,24 @@ async def test_connection_layer_lets_bugs_through() -> None:
     _, server = mock_stream_pair()
     with pytest.raises(ZeroDivisionError):
         await svc.serve(server)
+
+
+@pytest.mark.parametrize("debug", [False, True])
+async def test_connection_layer_serves_alike_with_and_without_debug_logging(debug: bool) -> None:
+    import logging
+
+    from pyrama.cli._streams import debug_enabled
+
+    logger = logging.getLogger("pyrama.cli")
+    old = logger.level
+    logger.setLevel(logging.DEBUG if debug else logging.INFO)
+    try:
+        assert debug_enabled() is debug
+        svc = ConnectionLayer("test").layer(service_fn(echo_stream))
+        client, server = mock_stream_pair()
+        client.write(b"ping")
+        client.write_eof()
+        await asyncio.wait_for(svc.serve(server), 10)
+        assert await read_all(client) == b"ping"
+    finally:
+        logger.setLevel(old)

@@ -21,13 +21,13 @@ import socket
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pyrama_core.errors import ConfigError, PyramaTimeoutError
 from pyrama_net._detach import DetachedSocket, detach_socket_observed
 from pyrama_net._peek import PeekStream
 from pyrama_net._socket_stream import open_socket_stream
-from pyrama_net._splice import SPLICE_AVAILABLE, SpliceError, send_all, shutdown_write, splice_copy
+from pyrama_net._splice import SPLICE_AVAILABLE, SpliceSideError, SpliceTunnel
 from pyrama_net._stream import DetachableStream, Stream
 from pyrama_net.errors import StreamError
 
@@ -173,25 +173,6 @@ async def _pump(
         raise _SideFailed(dst_side, exc) from exc
 
 
-async def _splice_dir(
-    src: DetachedSocket, dst: DetachedSocket, flow: _Flow, src_side: Side, dst_side: Side
-) -> None:
-    """Zero-copy copy from *src* to *dst*: leftover first, then splice, then ``SHUT_WR``."""
-    try:
-        if src.leftover:
-            await send_all(dst.sock, src.leftover, flow.add)
-    except OSError as exc:
-        raise _SideFailed(dst_side, exc) from exc
-    try:
-        await splice_copy(src.sock, dst.sock, flow.add)
-    except SpliceError as exc:
-        raise _SideFailed(src_side if exc.source else dst_side, exc.exc) from exc.exc
-    try:
-        shutdown_write(dst.sock)
-    except OSError as exc:
-        raise _SideFailed(dst_side, exc) from exc
-
-
 async def _both(first: Coroutine[Any, Any, None], second: Coroutine[Any, Any, None]) -> None:
     """Run two directions to completion; the first failure cancels the other and is raised."""
     try:
@@ -214,13 +195,44 @@ def _first_side_failure(eg: BaseExceptionGroup[Any]) -> _SideFailed:
     raise AssertionError("no _SideFailed in group")  # pragma: no cover
 
 
+def _detachable(stream: Stream) -> bool:
+    """Whether *stream* offers ``detach_socket`` (duck-typed: a runtime Protocol check is slow)."""
+    return callable(getattr(stream, "detach_socket", None))
+
+
 async def _detach(stream: Stream, side: Side) -> DetachedSocket | None:
-    if not isinstance(stream, DetachableStream):
+    if not _detachable(stream):
         return None
     try:
-        return await detach_socket_observed(stream)
+        return await detach_socket_observed(cast(DetachableStream, stream))
     except Exception as exc:
         raise _SideFailed(side, exc) from exc
+
+
+async def _splice_both(
+    loop: asyncio.AbstractEventLoop,
+    da: DetachedSocket,
+    db: DetachedSocket,
+    ab: _Flow,
+    ba: _Flow,
+) -> None:
+    """Relay both ways between two detached sockets with splice, from loop callbacks."""
+    tunnel = SpliceTunnel(
+        loop,
+        da.sock,
+        db.sock,
+        a_leftover=da.leftover,
+        b_leftover=db.leftover,
+        on_a_to_b=ab.add,
+        on_b_to_a=ba.add,
+    )
+    try:
+        await tunnel.start()
+    except SpliceSideError as exc:
+        side: Side = "a" if exc.side == "a" else "b"
+        raise _SideFailed(side, exc.exc) from exc.exc
+    finally:
+        tunnel.close()
 
 
 async def _rewrap(d: DetachedSocket, side: Side) -> Stream:
@@ -239,13 +251,6 @@ def _abort(stream: Stream) -> None:
     if callable(fn):
         with contextlib.suppress(Exception):
             fn()
-
-
-async def _close_quietly(stream: Stream) -> None:
-    """Close *stream*, bounded in time; errors are dropped (the stream is thrown away)."""
-    with contextlib.suppress(Exception):
-        async with asyncio.timeout(_CLOSE_TIMEOUT):
-            await stream.close()
 
 
 async def bridge(
@@ -280,71 +285,109 @@ async def bridge(
         raise ConfigError(f"buffer_size must be at least 1, got {buffer_size}")
     if idle_timeout is not None and idle_timeout <= 0:
         raise ConfigError(f"idle_timeout must be positive, got {idle_timeout}")
-    loop = asyncio.get_running_loop()
-    owned: list[Stream] = [a, b]
-    socks: list[socket.socket] = []
-    ab = ba = _Flow(None)
-    spliced = False
+    relay = _Relay(a, b, buffer_size, zero_copy and SPLICE_AVAILABLE)
     ok = False
-
-    def stats() -> BridgeStats:
-        return BridgeStats(a_to_b=ab.count, b_to_a=ba.count, zero_copy=spliced)
-
-    cm = asyncio.timeout(None)
+    cm: asyncio.Timeout | None = None
     try:
-        async with cm:
-            idle = _Idle(loop, idle_timeout, cm) if idle_timeout is not None else None
-            ab, ba = _Flow(idle), _Flow(idle)
-            try:
-                da = db = None
-                # check b up front: detaching a is not undone when b turns out not detachable
-                if zero_copy and SPLICE_AVAILABLE and isinstance(b, DetachableStream):
-                    da = await _detach(a, "a")
-                    if da is not None:
-                        socks.append(da.sock)
-                        db = await _detach(b, "b")
-                        if db is not None:
-                            socks.append(db.sock)
-                if da is not None and db is not None:
-                    spliced = True
-                    ab.reports = _reporters(da, db)
-                    ba.reports = _reporters(db, da)
-                    await _both(
-                        _splice_dir(da, db, ab, "a", "b"), _splice_dir(db, da, ba, "b", "a")
-                    )
-                else:
-                    src_a = a
-                    if da is not None:
-                        socks.remove(da.sock)
-                        src_a = await _rewrap(da, "a")
-                        owned.append(src_a)
-                        ab.reports = _reporters(da, None)
-                        ba.reports = _reporters(None, da)
-                    await _both(
-                        _pump(src_a, b, ab, buffer_size, "a", "b"),
-                        _pump(b, src_a, ba, buffer_size, "b", "a"),
-                    )
-            finally:
-                if idle is not None:
+        if idle_timeout is None:
+            await relay.run(None)
+        else:
+            cm = asyncio.timeout(None)
+            async with cm:
+                idle = _Idle(asyncio.get_running_loop(), idle_timeout, cm)
+                try:
+                    await relay.run(idle)
+                finally:
                     idle.cancel()
         ok = True
-        return stats()
+        return relay.stats()
     except _SideFailed as f:
         raise BridgeError(
             f"bridge side {f.side} failed: {type(f.exc).__name__}: {f.exc}",
             side=f.side,
-            stats=stats(),
+            stats=relay.stats(),
         ) from f.exc
     except TimeoutError as exc:
-        if idle_timeout is None or not cm.expired():
+        if idle_timeout is None or cm is None or not cm.expired():
             raise
         raise BridgeIdleTimeoutError(
-            f"bridge idle for {idle_timeout}s", stats=stats(), seconds=idle_timeout
+            f"bridge idle for {idle_timeout}s", stats=relay.stats(), seconds=idle_timeout
         ) from exc
     finally:
-        for s in socks:
+        for s in relay.socks:
             s.close()
+        owned = relay.owned
         if not ok:  # synchronously, so that a second cancellation cannot skip it
             for st in owned:
                 _abort(st)
-        await asyncio.gather(*(_close_quietly(st) for st in owned))
+        await _close_all(owned)
+
+
+class _Relay:
+    """The state of one :func:`bridge` call: the streams it owns, sockets, byte counts."""
+
+    __slots__ = ("a", "ab", "b", "ba", "buffer_size", "owned", "socks", "spliced", "zero_copy")
+
+    def __init__(self, a: Stream, b: Stream, buffer_size: int, zero_copy: bool) -> None:
+        self.a = a
+        self.b = b
+        self.buffer_size = buffer_size
+        self.zero_copy = zero_copy
+        self.owned: list[Stream] = [a, b]
+        self.socks: list[socket.socket] = []
+        self.ab = self.ba = _Flow(None)
+        self.spliced = False
+
+    def stats(self) -> BridgeStats:
+        return BridgeStats(a_to_b=self.ab.count, b_to_a=self.ba.count, zero_copy=self.spliced)
+
+    async def run(self, idle: _Idle | None) -> None:
+        a, b = self.a, self.b
+        ab = self.ab = _Flow(idle)
+        ba = self.ba = _Flow(idle)
+        da = db = None
+        # check b up front: detaching a is not undone when b turns out not detachable
+        if self.zero_copy and _detachable(b):
+            da = await _detach(a, "a")
+            if da is not None:
+                self.socks.append(da.sock)
+                db = await _detach(b, "b")
+                if db is not None:
+                    self.socks.append(db.sock)
+        if da is not None and db is not None:
+            self.spliced = True
+            if da.observed or db.observed:
+                ab.reports = _reporters(da, db)
+                ba.reports = _reporters(db, da)
+            await _splice_both(asyncio.get_running_loop(), da, db, ab, ba)
+            return
+        src_a = a
+        if da is not None:
+            self.socks.remove(da.sock)
+            src_a = await _rewrap(da, "a")
+            self.owned.append(src_a)
+            ab.reports = _reporters(da, None)
+            ba.reports = _reporters(None, da)
+        await _both(
+            _pump(src_a, b, ab, self.buffer_size, "a", "b"),
+            _pump(b, src_a, ba, self.buffer_size, "b", "a"),
+        )
+
+
+async def _close_all(owned: list[Stream]) -> None:
+    """Close every stream in *owned*, each within ``_CLOSE_TIMEOUT``; abort what did not close.
+
+    The closes run one after another (no task per stream): a socket stream starts closing
+    before its first ``await`` and has nothing left to flush after a bridge, so this costs
+    about one loop iteration per stream. Errors are dropped: the streams are thrown away.
+    """
+    for i, st in enumerate(owned):
+        try:
+            async with asyncio.timeout(_CLOSE_TIMEOUT):
+                await st.close()
+        except Exception:  # TimeoutError included: abort below, as for errors
+            _abort(st)
+        except BaseException:  # cancelled while closing: the rest must not stay open
+            for rest in owned[i:]:
+                _abort(rest)
+            raise

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import math
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -29,6 +30,10 @@ __all__ = ["IpMode", "happy_eyeballs_connect"]
 
 T = TypeVar("T")
 IPAddress = IPv4Address | IPv6Address
+
+# parsing an IP literal costs microseconds and a proxy connects to the same few targets over
+# and over: remember the answers (addresses are immutable; ``None`` for names is cached too)
+_ip_literal = functools.lru_cache(maxsize=1024)(ip_literal)
 
 
 class IpMode(Enum):
@@ -140,6 +145,30 @@ class _Race(Generic[T]):
         return await self.connect_one(ip, self.port)
 
     async def run(self) -> T:
+        literal = _ip_literal(self.host)
+        if literal is not None:
+            return await self._single(literal)
+        return await self._race()
+
+    async def _single(self, ip: IPAddress) -> T:
+        """An IP literal: one attempt, awaited directly (no DNS, no tasks)."""
+        task = asyncio.current_task()
+        cancels = task.cancelling() if task is not None else 0
+        try:
+            conn = await self.connect_one(ip, self.port)
+        except Exception as err:
+            self.failed.append(ConnectAttempt(ip, self.port, err))
+        else:
+            if task is None or task.cancelling() <= cancels:
+                return conn
+            # cancelled (or timed out) while connecting, and connect_one finished anyway:
+            # like a race that ended, close what was made instead of handing it out
+            await self._close_quietly(conn)
+            raise asyncio.CancelledError
+        # outside the except block: chained to the attempt's error only as __cause__, as in a race
+        raise self._failure()
+
+    async def _race(self) -> T:
         loop = asyncio.get_running_loop()
         queues: dict[int, deque[IPAddress]] = {4: deque(), 6: deque()}
         dns: dict[asyncio.Task[list[IPAddress]], int] = {}
@@ -149,15 +178,10 @@ class _Race(Generic[T]):
         next_at = 0.0
         last_family: int | None = None
         try:
-            literal = ip_literal(self.host)
-            if literal is not None:
-                queues[literal.version].append(literal)
-                may_start = True
-            else:
-                if self.ip_mode is not IpMode.IPV4:
-                    dns[loop.create_task(self._lookup6())] = 6
-                if self.ip_mode is not IpMode.IPV6:
-                    dns[loop.create_task(self._lookup4())] = 4
+            if self.ip_mode is not IpMode.IPV4:
+                dns[loop.create_task(self._lookup6())] = 6
+            if self.ip_mode is not IpMode.IPV6:
+                dns[loop.create_task(self._lookup4())] = 4
             while True:
                 now = loop.time()
                 if not may_start and resolution_deadline is not None and now >= resolution_deadline:

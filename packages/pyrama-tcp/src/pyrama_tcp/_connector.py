@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 import math
+import os
 import socket
 from ipaddress import IPv4Address, IPv6Address
+from typing import Any
 
 from pyrama_core.errors import ConfigError
 from pyrama_net import (
@@ -42,6 +45,40 @@ def _bind_address(bind: BindLike) -> SocketAddress:
         return SocketAddress(ip, 0) if ip is not None else SocketAddress.parse(bind)
     except AddressError as exc:
         raise ConfigError(f"bad bind_address {bind!r}: {exc}") from exc
+
+
+def _wake(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+async def _sock_connect(
+    loop: asyncio.AbstractEventLoop, sock: socket.socket, sockaddr: tuple[Any, ...]
+) -> None:
+    """Connect the non-blocking *sock* to the numeric *sockaddr*.
+
+    ``loop.sock_connect`` would do the same, but uvloop's passes every address through
+    ``getaddrinfo`` on its thread pool first, even an IP literal; this waits for the
+    connection with ``add_writer`` on either loop.
+    """
+    err = sock.connect_ex(sockaddr)
+    if err == 0:
+        return
+    if err not in (errno.EINPROGRESS, errno.EAGAIN, errno.EINTR):
+        raise OSError(err, os.strerror(err))
+    fd = sock.fileno()
+    while True:
+        fut = loop.create_future()
+        loop.add_writer(fd, _wake, fut)
+        try:
+            await fut
+        finally:
+            loop.remove_writer(fd)
+        err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err == 0:
+            return
+        if err not in (errno.EINPROGRESS, errno.EAGAIN, errno.EINTR):
+            raise OSError(err, os.strerror(err))
 
 
 def _connect_error(exc: OSError, doing: str) -> ConnectError:
@@ -161,13 +198,13 @@ class TcpConnector:
         :class:`~pyrama_net.errors.ConnectError` carrying the ``errno``, with the ``OSError``
         as cause.
         """
-        addr = SocketAddress(ip, port)
-        family = socket.AF_INET6 if isinstance(ip, IPv6Address) else socket.AF_INET
+        v4 = isinstance(ip, IPv4Address)
+        family = socket.AF_INET if v4 else socket.AF_INET6
         loop = asyncio.get_running_loop()
         try:
             sock = socket.socket(family, socket.SOCK_STREAM)
         except OSError as exc:
-            raise _connect_error(exc, f"connecting to {addr}") from exc
+            raise _connect_error(exc, f"connecting to {SocketAddress(ip, port)}") from exc
         try:
             sock.setblocking(False)
             bind = self._bind
@@ -176,17 +213,20 @@ class TcpConnector:
                 try:
                     sock.bind(bind.to_tuple())
                 except OSError as exc:
-                    raise _connect_error(exc, f"binding to {bind} to connect to {addr}") from exc
+                    where = SocketAddress(ip, port)
+                    raise _connect_error(exc, f"binding to {bind} to connect to {where}") from exc
+            # an IPv6 address may carry a zone: SocketAddress turns it into a scope id
+            sockaddr = (str(ip), port) if v4 else SocketAddress(ip, port).to_tuple()
             try:
-                await loop.sock_connect(sock, addr.to_tuple())
+                await _sock_connect(loop, sock, sockaddr)
                 factory = functools.partial(SocketStreamProtocol, loop, stream_factory=TcpStream)
                 _, proto = await loop.create_connection(factory, sock=sock)
             except OSError as exc:
-                raise _connect_error(exc, f"connecting to {addr}") from exc
+                raise _connect_error(exc, f"connecting to {SocketAddress(ip, port)}") from exc
         except BaseException:
             sock.close()
             raise
-        stream = proto.stream
+        stream = proto.take_stream()
         assert isinstance(stream, TcpStream)
         if not self._options.nodelay:
             # asyncio switches TCP_NODELAY on for every TCP transport; honour the option

@@ -202,7 +202,7 @@ class _Serving(Generic[StreamT]):
             conn.close()
             _log.debug("accepted connection died before setup", error=str(exc))
             return
-        stream: Any = proto.stream
+        stream: Any = proto.take_stream()
         stream.extensions.insert(self.executor)
         clean = False
         try:
@@ -251,6 +251,8 @@ class _Serving(Generic[StreamT]):
 
 
 async def _close_gracefully(stream: SocketStream) -> None:
+    if stream.is_closed():
+        return  # the service closed it already (a relay does): no deadline to arm
     try:
         async with asyncio.timeout(_CLOSE_LINGER):
             await stream.close()

@@ -22,38 +22,50 @@ DEFAULT_UDP_IDLE = 60.0
 
 
 class _Forward:
-    """``Service[Stream, None]``: connect to the target and relay both ways until both end."""
+    """``Service[Stream, None]``: connect to the target and relay both ways until both end.
 
-    __slots__ = ("connector", "target")
+    Everything that does not change per connection (the connector, the target's host and
+    port, the functions used) is looked up once here, not per connection.
+    """
+
+    __slots__ = ("_bridge", "_connect", "_host", "_port", "_streams", "connector", "target")
 
     def __init__(self, target: Authority, connect_timeout: float) -> None:
+        # imported here, not at module level: `pyrama --help` must stay light
+        from pyrama.cli import _streams
+        from pyrama.net import bridge, target_host_port
         from pyrama_tcp import TcpConnector
 
         self.target = target
         self.connector = TcpConnector(connect_timeout=connect_timeout)
+        self._host, self._port = target_host_port(target)
+        self._connect = self.connector.connect
+        self._bridge = bridge
+        self._streams = _streams
 
     async def serve(self, stream: Stream, /) -> None:
         """Relay *stream* to the target; an unreachable target closes the client cleanly."""
-        from pyrama.cli._streams import peer_of, refuse
-        from pyrama.net import bridge
-
         try:
-            upstream = (await self.connector.serve(self.target)).conn
+            upstream = await self._connect(self._host, self._port)
         except (OSError, PyramaError) as exc:
             _log.warning(
-                "target unreachable", peer=peer_of(stream), target=str(self.target), error=str(exc)
+                "target unreachable",
+                peer=self._streams.peer_of(stream),
+                target=str(self.target),
+                error=str(exc),
             )
-            await refuse(stream)
+            await self._streams.refuse(stream)
             return
-        stats = await bridge(stream, upstream)  # owns and closes both streams
-        _log.debug(
-            "forwarded",
-            peer=peer_of(stream),
-            target=str(self.target),
-            up=stats.a_to_b,
-            down=stats.b_to_a,
-            zero_copy=stats.zero_copy,
-        )
+        stats = await self._bridge(stream, upstream)  # owns and closes both streams
+        if self._streams.debug_enabled():
+            _log.debug(
+                "forwarded",
+                peer=self._streams.peer_of(stream),
+                target=str(self.target),
+                up=stats.a_to_b,
+                down=stats.b_to_a,
+                zero_copy=stats.zero_copy,
+            )
 
 
 async def _tcp(s: ServeSettings, guard: ShutdownGuard) -> Started:

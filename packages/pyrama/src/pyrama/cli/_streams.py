@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any, Final
 
@@ -16,6 +17,7 @@ __all__ = [
     "REFUSE_MAX_BYTES",
     "ConnectionLayer",
     "ConnectionService",
+    "debug_enabled",
     "discard_stream",
     "echo_stream",
     "peer_of",
@@ -23,6 +25,7 @@ __all__ = [
 ]
 
 _log = get_logger("pyrama.cli")
+_std_log = logging.getLogger("pyrama.cli")
 
 REFUSE_LINGER: Final[float] = 2.0
 """Seconds a refused connection gets to finish sending before it is closed."""
@@ -72,6 +75,16 @@ async def refuse(
         return
 
 
+def debug_enabled() -> bool:
+    """Whether ``-v`` debug lines are logged (checked per connection, cheaply).
+
+    The ``pyrama`` command logs through the standard library (``setup_logging``), so the
+    ``pyrama.cli`` logger's level decides; asking it costs a cached dictionary look-up, while
+    a structlog ``debug()`` call that is then filtered out runs its processor chain.
+    """
+    return _std_log.isEnabledFor(logging.DEBUG)
+
+
 def peer_of(stream: Stream) -> str | None:
     """The peer address of *stream* as text (``127.0.0.1:5555``), if it is a socket stream."""
     info = stream.extensions.get(SocketInfo)
@@ -102,6 +115,16 @@ class ConnectionService:
 
     async def serve(self, stream: Stream, /) -> None:
         """Serve *stream* with the inner service, handling refusals and connection errors."""
+        if not debug_enabled():
+            # the common case: no per-connection bookkeeping for log lines nobody sees
+            try:
+                await self.inner.serve(stream)
+            except OverloadedError as exc:
+                self._refused(stream, exc)
+                await refuse(stream)
+            except (OSError, PyramaError) as exc:
+                self._failed(stream, exc)
+            return
         peer = peer_of(stream)
         started = time.monotonic()
         _log.debug("connection opened", service=self.service, peer=peer)
@@ -110,16 +133,11 @@ class ConnectionService:
             await self.inner.serve(stream)
         except OverloadedError as exc:
             outcome = "refused"
-            _log.info("connection refused", service=self.service, peer=peer, reason=str(exc))
+            self._refused(stream, exc)
             await refuse(stream)
         except (OSError, PyramaError) as exc:
             outcome = "failed"
-            _log.info(
-                "connection failed",
-                service=self.service,
-                peer=peer,
-                error=f"{type(exc).__name__}: {exc}",
-            )
+            self._failed(stream, exc)
         finally:
             _log.debug(
                 f"connection {outcome}",
@@ -127,6 +145,17 @@ class ConnectionService:
                 peer=peer,
                 seconds=round(time.monotonic() - started, 3),
             )
+
+    def _refused(self, stream: Stream, exc: OverloadedError) -> None:
+        _log.info("connection refused", service=self.service, peer=peer_of(stream), reason=str(exc))
+
+    def _failed(self, stream: Stream, exc: BaseException) -> None:
+        _log.info(
+            "connection failed",
+            service=self.service,
+            peer=peer_of(stream),
+            error=f"{type(exc).__name__}: {exc}",
+        )
 
 
 class ConnectionLayer:
