@@ -20,12 +20,12 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import forward
+from benchmarks import forward, tls
 from benchmarks._harness import BenchError
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
-WORKLOADS = {"forward": forward}
+WORKLOADS = {"forward": forward, "tls": tls}
 
 
 def build_parser() -> argparse.ArgumentParser:
