@@ -9,10 +9,11 @@ Two measurements:
    pyrama's ``serve_http1`` (h11 codec) and ``uvicorn --http h11`` (with and without its
    ``date``/``server`` headers; pyrama's driver adds neither). Without wrk, httpx clients in a
    separate process are used instead (much slower clients: the numbers then measure httpx).
-2. The in-process driver path: N pipelined keep-alive requests pushed through
-   ``Http1ServerConnection`` over an in-memory stream (no sockets, no kernel), reported as
-   microseconds per request, beside the same for h11 alone (parse one request + encode one
-   response with h11's own state machine), the floor any h11-based server pays.
+2. The in-process paths, no sockets and no kernel, in microseconds per request: N keep-alive
+   requests read one per ``read`` by ``Http1ServerConnection`` from an in-memory stream;
+   the same requests fed one by one to uvicorn's ``H11Protocol`` over a fake transport; and h11
+   alone (parse one request + encode one response with h11's own state machine). Less noisy
+   than (1) on a shared machine, since no load generator competes for the CPU.
 
 The machine this runs on is shared and small: run rounds and compare ratios, not absolutes.
 """
@@ -189,10 +190,11 @@ def measure(kind: str, duration: int, connections: int) -> float:
 class _MemStream:
     """A minimal in-memory Stream: reads come from a prepared buffer, writes are counted."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, piece: int) -> None:
         from pyrama_core import Extensions
 
         self._data = memoryview(data)
+        self._piece = piece  # at most this many bytes per read (one request, like wrk sends)
         self._pos = 0
         self.written = 0
         self._extensions = Extensions()
@@ -203,7 +205,8 @@ class _MemStream:
 
     async def read(self, max_bytes: int = 65536, /) -> bytes:
         pos = self._pos
-        chunk = bytes(self._data[pos : pos + max_bytes])
+        chunk = bytes(self._data[pos : pos + min(max_bytes, self._piece)])
+        await asyncio.sleep(0)  # a real read waits for the loop at least once
         self._pos = pos + len(chunk)
         return chunk
 
@@ -243,10 +246,86 @@ def driver_path_us(n: int) -> float:
     async def main() -> float:
         best = float("inf")
         for _ in range(5):
-            stream = _MemStream(req * n)
+            stream = _MemStream(req * n, len(req))
             t0 = time.perf_counter()
             await Http1ServerConnection(stream, svc).run()
             best = min(best, (time.perf_counter() - t0) / n * 1e6)
+        return best
+
+    return uvloop.run(main())
+
+
+class _FakeTransport:
+    """Just enough of an asyncio transport for uvicorn's H11Protocol; counts response ends."""
+
+    def __init__(self) -> None:
+        self.responses = 0
+        self.waiter: asyncio.Future[None] | None = None
+        self._closing = False
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8080)}.get(
+            name, default
+        )
+
+    def write(self, data: bytes) -> None:
+        if data.endswith(HELLO):
+            self.responses += 1
+            w = self.waiter
+            if w is not None and not w.done():
+                w.set_result(None)
+
+    def is_closing(self) -> bool:
+        return self._closing
+
+    def close(self) -> None:
+        self._closing = True
+
+    def pause_reading(self) -> None:
+        return None
+
+    def resume_reading(self) -> None:
+        return None
+
+
+def uvicorn_path_us(n: int) -> float:
+    """Microseconds per request of uvicorn's H11Protocol fed in-process (best of 5).
+
+    Requests are fed one at a time (uvicorn runs each in a task and pauses parsing until the
+    response is done), without date/server headers, like :func:`driver_path_us`.
+    """
+    import uvloop
+    from uvicorn.config import Config
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+    from uvicorn.server import ServerState
+
+    req = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: wrk\r\nAccept: */*\r\n\r\n"
+
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        config = Config(
+            app=asgi_hello,
+            http="h11",
+            lifespan="off",
+            access_log=False,
+            server_header=False,
+            date_header=False,
+            log_level="warning",
+        )
+        config.load()
+        best = float("inf")
+        for _ in range(5):
+            proto = H11Protocol(config=config, server_state=ServerState(), app_state={}, _loop=loop)
+            transport = _FakeTransport()
+            proto.connection_made(transport)  # type: ignore[arg-type]
+            t0 = time.perf_counter()
+            for i in range(n):
+                transport.waiter = loop.create_future()
+                proto.data_received(req)
+                if transport.responses <= i:
+                    await transport.waiter
+            best = min(best, (time.perf_counter() - t0) / n * 1e6)
+            proto.connection_lost(None)
         return best
 
     return uvloop.run(main())
@@ -298,9 +377,12 @@ def main() -> None:
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, load {os.getloadavg()}")
     n = 20000
     d = driver_path_us(n)
+    u = uvicorn_path_us(n)
     f = h11_floor_us(n)
-    print(f"in-process driver path (pipelined, in-memory stream): {d:.1f} us/request")
+    print(f"in-process pyrama driver path (in-memory stream): {d:.1f} us/request")
+    print(f"in-process uvicorn H11Protocol path (fake transport): {u:.1f} us/request")
     print(f"h11 alone (parse + encode, no I/O, no Request objects): {f:.1f} us/request")
+    print(f"in-process ratio uvicorn/pyrama: {u / d:.2f}x")
     if args.skip_wrk:
         return
     tool = f"wrk -t2 -c{args.connections}" if shutil.which("wrk") else "httpx (no wrk)"
