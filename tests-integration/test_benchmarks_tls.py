@@ -19,7 +19,7 @@ def test_tls_workload_smoke(tmp_path: Path) -> None:
     proc = subprocess.run(
         [
             sys.executable, "-m", "benchmarks", "tls", "--bytes", "4M", "--seconds", "1",
-            "--clients", "1", "--repeat", "2", "--out", str(out),
+            "--clients", "1", "--repeat", "1", "--out", str(out),
         ],
         cwd=REPO,
         capture_output=True,
@@ -37,6 +37,7 @@ def test_tls_workload_smoke(tmp_path: Path) -> None:
     negotiated = re.search(r"\| negotiated \(bulk\) \| (.+) \|", report)
     assert negotiated is not None
     assert len(set(negotiated.group(1).split(" | "))) == 1
-    # two samples per contender and metric
-    assert re.search(r"- handshakes / pyrama: [\d.]+, [\d.]+\n", report)
-    assert re.search(r"- throughput / stunnel: [\d.]+, [\d.]+\n", report)
+    # one sample per contender and metric (one round)
+    for who in ("pyrama", "haproxy", "stunnel"):
+        assert re.search(rf"- handshakes / {who}: [\d.]+\n", report)
+        assert re.search(rf"- throughput / {who}: [\d.]+\n", report)
