@@ -110,7 +110,7 @@ class _RequestBody:
         conn = self.conn
         if self.continue_pending:
             self.continue_pending = False
-            conn.send_continue()
+            conn._send_continue()
         codec = conn.codec
         while True:
             ev = codec.next_event()
@@ -380,8 +380,8 @@ class Http1ServerConnection:
 
     # -- one exchange ----------------------------------------------------------------------------
 
-    def send_continue(self) -> None:
-        """Write ``100 Continue`` once (called when the service starts reading the body)."""
+    def _send_continue(self) -> None:
+        """Write ``100 Continue`` once (when the service starts reading the body, or at once)."""
         if not self._continue_sent and not self.codec.response_started:
             self._continue_sent = True
             self.stream.write(self.codec.send_informational(100, _EMPTY_HEADERS))
@@ -408,7 +408,7 @@ class Http1ServerConnection:
                 return False
             expect = head.expect_continue
             if expect and cfg.continue_mode is ContinueMode.IMMEDIATE:
-                self.send_continue()
+                self._send_continue()
                 expect = False
             reader = _RequestBody(self, expect, max_body)
             body = Body.from_iter(reader, size_hint=cl, trailers=reader.get_trailers)
