@@ -12,9 +12,10 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
-from cli_support import HANG_GUARD, serving
+from cli_support import HANG_GUARD, Server, serving
 from test_cli_serve_tcp import recv_all, recv_exact
 
 from pyrama.cli import main
@@ -93,8 +94,8 @@ def tls_recv_all(s: ssl.SSLSocket) -> bytes:
     return bytes(buf)
 
 
-def listening(server: object) -> dict[str, object]:
-    return server.wait_event(lambda e: str(e.get("event", "")).startswith("listening"))  # type: ignore[attr-defined, no-any-return]
+def listening(server: Server) -> dict[str, Any]:
+    return server.wait_event(lambda e: str(e.get("event", "")).startswith("listening"))
 
 
 @dataclass(frozen=True)
@@ -178,7 +179,7 @@ def test_echo_tls_self_signed_echoes_and_logs_its_pin() -> None:
             assert event["spki_sha256"] == "sha256//" + base64.b64encode(pin).decode()
             payload = os.urandom(1 << 20)
             s.sendall(payload)
-            assert recv_exact(s, len(payload)) == payload  # type: ignore[arg-type]
+            assert recv_exact(s, len(payload)) == payload
             s.unwrap()  # our close_notify ...
         accepted = server.wait_event(lambda e: e.get("event") == "tls accepted")
         assert accepted["sni"] == "localhost"
@@ -206,14 +207,14 @@ def test_echo_tls_with_certificate_files_alpn_and_verification(pki: Pki) -> None
         with tls_client(server.port, cafile=pki.ca, alpn=["http/1.1", "h2"]) as s:
             assert s.selected_alpn_protocol() == "h2"  # the server's preference wins
             s.sendall(b"verified")
-            assert recv_exact(s, 8) == b"verified"  # type: ignore[arg-type]
+            assert recv_exact(s, 8) == b"verified"
         with tls_client(server.port, cafile=pki.ca, alpn=["http/1.1"]) as s:
             assert s.selected_alpn_protocol() == "http/1.1"
         # a client without ALPN is still served
         with tls_client(server.port, cafile=pki.ca, server_name="127.0.0.1") as s:
             assert s.selected_alpn_protocol() is None
             s.sendall(b"ip")
-            assert recv_exact(s, 2) == b"ip"  # type: ignore[arg-type]
+            assert recv_exact(s, 2) == b"ip"
 
 
 def test_echo_tls_survives_plain_text_garbage_and_a_stalled_handshake() -> None:
@@ -232,7 +233,7 @@ def test_echo_tls_survives_plain_text_garbage_and_a_stalled_handshake() -> None:
             # meanwhile another client is served
             with tls_client(server.port) as s:
                 s.sendall(b"alive")
-                assert recv_exact(s, 5) == b"alive"  # type: ignore[arg-type]
+                assert recv_exact(s, 5) == b"alive"
             assert recv_all(stall) == b""
         server.wait_event(lambda e: e.get("reason") == "timeout")
         # garbage
@@ -241,7 +242,7 @@ def test_echo_tls_survives_plain_text_garbage_and_a_stalled_handshake() -> None:
             recv_all(s)
         with tls_client(server.port) as s:
             s.sendall(b"still serving")
-            assert recv_exact(s, 13) == b"still serving"  # type: ignore[arg-type]
+            assert recv_exact(s, 13) == b"still serving"
         assert server.proc.poll() is None
 
 
@@ -292,7 +293,7 @@ def test_stunnel_exit_terminates_tls_and_forwards(pki: Pki, plain_echo: int) -> 
         with tls_client(exit_.port, cafile=pki.ca) as s:
             payload = os.urandom(4 << 20)
             s.sendall(payload)
-            assert recv_exact(s, len(payload)) == payload  # type: ignore[arg-type]
+            assert recv_exact(s, len(payload)) == payload
 
 
 def test_stunnel_exit_to_a_dead_target_closes_the_client(pki: Pki) -> None:
