@@ -1,0 +1,190 @@
+"""Hello-world requests/s: pyrama HttpServer vs uvicorn (h11, httptools) and hypercorn.
+
+Every server runs as a single process with uvloop, on 127.0.0.1, answering
+``Hello, World!`` (text/plain). HTTP/1.1 is loaded with ``wrk -t2 -c64``, h2c (prior
+knowledge) with ``h2load -c10 -m10``. Servers are measured in alternating rounds and the
+report gives each peer's requests/s and the median of the per-round ratios pyrama / peer.
+
+Run from the repository root::
+
+    .venv/bin/python packages/pyrama-http/scripts/bench_hello.py --seconds 10 --rounds 3
+
+Needs ``wrk`` and ``h2load`` (nghttp2-client) on PATH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+ASGI = textwrap.dedent(
+    """
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            while True:
+                msg = await receive()
+                if msg["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif msg["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"Hello, World!"})
+    """
+)
+
+
+def serve_pyrama(port: int, versions: str) -> None:
+    """The pyrama server process (uvloop)."""
+    import uvloop
+
+    from pyrama_core import service_fn
+    from pyrama_http import HttpServer, HttpVersions
+    from pyrama_http_types import Response
+
+    async def hello(req: object) -> Response:
+        return Response.text("Hello, World!", content_type="text/plain")
+
+    async def main() -> None:
+        await HttpServer(HttpVersions(versions)).listen(f"127.0.0.1:{port}", service_fn(hello))
+
+    uvloop.run(main())
+
+
+def free_port() -> int:
+    """An unused loopback TCP port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes]) -> None:
+    """Wait until *proc* listens on *port*."""
+    for _ in range(400):
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {port}")
+
+
+def server_argv(name: str, port: int, appdir: str) -> list[str]:
+    """The command line that starts server *name* on *port*."""
+    py = sys.executable
+    if name.startswith("pyrama"):
+        versions = {"pyrama": "auto", "pyrama-http1": "http1"}[name]
+        return [py, __file__, "--serve-pyrama", str(port), versions]
+    if name.startswith("uvicorn"):
+        impl = name.split("-")[1]
+        return [
+            py, "-m", "uvicorn", "hello_app:app", "--port", str(port), "--host", "127.0.0.1",
+            "--http", impl, "--loop", "uvloop", "--no-access-log", "--log-level", "warning",
+            "--app-dir", appdir,
+        ]  # fmt: skip
+    if name == "hypercorn":
+        return [
+            py, "-m", "hypercorn", "hello_app:app", "--bind", f"127.0.0.1:{port}",
+            "--worker-class", "uvloop", "--log-level", "warning",
+        ]  # fmt: skip
+    raise ValueError(name)
+
+
+def load(tool: str, port: int, seconds: int) -> float:
+    """Run *tool* against *port* for *seconds*; return requests/s."""
+    url = f"http://127.0.0.1:{port}/"
+    if tool == "wrk":
+        argv = ["wrk", "-t2", "-c64", f"-d{seconds}s", url]
+        out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+        m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    else:
+        argv = ["h2load", "-c10", "-m10", "-D", str(seconds), url]
+        out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+        failed = re.search(r"(\d+) failed", out)
+        if failed and int(failed.group(1)):
+            raise RuntimeError(f"h2load saw failures:\n{out}")
+        m = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out)
+    if m is None:
+        raise RuntimeError(f"cannot parse {tool} output:\n{out}")
+    return float(m.group(1))
+
+
+def measure(name: str, tool: str, seconds: int, appdir: str) -> float:
+    """Start server *name*, warm it up, load it, stop it; return requests/s."""
+    port = free_port()
+    env = dict(os.environ, PYTHONPATH=appdir + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen(
+        server_argv(name, port, appdir),
+        cwd=appdir,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_port(port, proc)
+        load(tool, port, 1)  # warm up
+        return load(tool, port, seconds)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def main() -> None:
+    """Measure every server with both tools and print markdown tables."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--serve-pyrama", nargs=2, metavar=("PORT", "VERSIONS"))
+    args = ap.parse_args()
+    if args.serve_pyrama:
+        serve_pyrama(int(args.serve_pyrama[0]), args.serve_pyrama[1])
+        return
+    for tool in ("wrk", "h2load"):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} is not installed")
+    appdir = tempfile.mkdtemp(prefix="pyrama-bench-")
+    Path(appdir, "hello_app.py").write_text(ASGI)
+    plans = {
+        "wrk": ["pyrama", "pyrama-http1", "uvicorn-h11", "uvicorn-httptools", "hypercorn"],
+        "h2load": ["pyrama", "hypercorn"],
+    }
+    for tool, names in plans.items():
+        results: dict[str, list[float]] = {n: [] for n in names}
+        for _ in range(args.rounds):
+            for name in names:
+                results[name].append(measure(name, tool, args.seconds, appdir))
+        what = "HTTP/1.1, wrk -t2 -c64" if tool == "wrk" else "h2c, h2load -c10 -m10"
+        load_avg = os.getloadavg()[0]
+        print(f"\n## {what}, {args.seconds}s x {args.rounds} rounds (load {load_avg:.2f})")
+        print("| server | req/s (median) | pyrama / server (median of rounds) |")
+        print("|---|---:|---:|")
+        base = results["pyrama"]
+        for name in names:
+            ratio = statistics.median(b / r for b, r in zip(base, results[name], strict=True))
+            print(f"| {name} | {statistics.median(results[name]):,.0f} | {ratio:.2f} |")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    asyncio.set_event_loop_policy(None)
+    main()
