@@ -482,3 +482,111 @@ def test_config_errors() -> None:
         EasyHttpWebClient(max_retries=-1)
     with pytest.raises(ConfigError):
         EasyHttpWebClient(transport=TcpConnector(), connector=EasyHttpWebClient().connector)
+
+
+# -- retries and lease bookkeeping ------------------------------------------------------------
+
+
+async def test_h2_goaway_moves_requests_to_a_new_connection() -> None:
+    seen = PeerCounter()
+    server = HttpServer.auto(limits=HttpLimits(max_requests_per_connection=3))
+    async with (
+        running(seen, server) as srv,
+        HttpClient(version_policy=HttpVersionPolicy.H2C_PRIOR_KNOWLEDGE, max_retries=3) as c,
+    ):
+        for i in range(9):
+            r = await c.get(f"{srv.url}/{i}")
+            assert await r.text() == f"HTTP/2 /{i} 0"
+        assert len(seen.peers) >= 3
+
+        async def one(i: int) -> str:
+            return await (await c.get(f"{srv.url}/c{i}")).text()
+
+        texts = await asyncio.gather(*(one(i) for i in range(6)))
+        assert sorted(texts) == sorted(f"HTTP/2 /c{i} 0" for i in range(6))
+
+
+class DyingServer:
+    """Answers the first request of each connection, then closes on the next one unanswered."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.connections = 0
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> DyingServer:
+        async def on_conn(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            self.connections += 1
+            try:
+                await r.readuntil(b"\r\n\r\n")
+                w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                await w.drain()
+                await r.readuntil(b"\r\n\r\n")  # the next request: dropped on the floor
+            except (asyncio.IncompleteReadError, ConnectionError):
+                pass
+            finally:
+                w.close()
+
+        self._server = await asyncio.start_server(on_conn, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+
+
+async def test_idempotent_request_is_retried_when_a_reused_connection_dies() -> None:
+    async with DyingServer() as dying, HttpClient() as c:
+        assert await (await c.get(f"http://127.0.0.1:{dying.port}/1")).text() == "ok"
+        assert await (await c.get(f"http://127.0.0.1:{dying.port}/2")).text() == "ok"
+        assert dying.connections == 2
+        # a POST is not repeated: the server may have acted on it
+        from pyrama_http_core.errors import ConnectionClosedError
+
+        with pytest.raises(ConnectionClosedError):
+            await c.post(f"http://127.0.0.1:{dying.port}/3").body(b"x").send()
+
+
+async def test_streamed_request_bodies_are_not_retried() -> None:
+    async def gen() -> AsyncIterator[bytes]:
+        yield b"once"
+
+    async with DyingServer() as dying, HttpClient() as c:
+        await (await c.get(f"http://127.0.0.1:{dying.port}/1")).bytes()
+        from pyrama_http_core.errors import ConnectionClosedError
+
+        with pytest.raises(ConnectionClosedError):
+            await c.put(f"http://127.0.0.1:{dying.port}/2").body(gen()).send()
+
+
+async def test_dropped_response_gives_its_lease_back() -> None:
+    import gc
+
+    async with running(lambda r: _big()) as srv:
+        client = EasyHttpWebClient()
+        async with HttpClient(client) as c:
+            r = await c.get(f"{srv.url}/big")
+            assert client.stats().http1.leased == 1
+            del r
+            gc.collect()
+            for _ in range(100):
+                if client.stats().http1.leased == 0:
+                    break
+                await asyncio.sleep(0.01)
+            assert client.stats().http1.leased == 0
+            assert await (await c.get(f"{srv.url}/big")).bytes() == b"x" * 200_000
+
+
+async def test_failed_shared_connect_fails_every_waiter() -> None:
+    from http_support import free_tcp_port
+
+    from pyrama_net.errors import ConnectError
+
+    port = free_tcp_port()  # nothing listens there
+    async with HttpClient(version_policy=HttpVersionPolicy.H2C_PRIOR_KNOWLEDGE) as c:
+        results = await asyncio.gather(
+            *(c.get(f"http://127.0.0.1:{port}/").send() for _ in range(5)),
+            return_exceptions=True,
+        )
+        assert all(isinstance(x, ConnectError) for x in results), results

@@ -15,6 +15,7 @@ import pytest
 from http_support import (
     GUARD,
     acceptor_data,
+    cert,
     cert_files,
     raw_exchange,
     run_tool,
@@ -478,3 +479,35 @@ def test_versions_and_config() -> None:
     assert alpn == (b"h2",)
     own = acceptor_data(alpn=["http/1.1"])
     assert HttpServer.auto().tls_acceptor_data(own) is own
+
+
+async def test_tls_without_alpn_is_sniffed() -> None:
+    from pyrama_tcp import TcpConnector
+    from pyrama_tls import TlsConnectorData, tls_connect
+
+    async with running(describe, tls=acceptor_data()) as srv:
+        for h2c in (False, True):
+            tcp = await TcpConnector().connect("127.0.0.1", srv.port)
+            data = TlsConnectorData(ca_certificates=[cert().leaf])
+            tls = await tls_connect(tcp, "localhost", data)
+            neg = tls.extensions.get(NegotiatedTls)
+            assert neg is not None
+            assert neg.alpn is None
+            if not h2c:
+                tls.write(b"GET /noalpn HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                out = b""
+                while chunk := await asyncio.wait_for(tls.read(), GUARD):
+                    out += chunk
+                assert out.startswith(b"HTTP/1.1 200")
+                assert b'"alpn":null' in out
+            else:
+                from pyrama_http_core import H2ClientConnection
+
+                conn = H2ClientConnection(tls, default_scheme="https")
+                try:
+                    resp = await conn.send_request(Request("GET", "https://localhost/h2c-in-tls"))
+                    body = json.loads(await resp.body.collect())
+                    assert body["version"] == "HTTP/2"
+                finally:
+                    await conn.close()
+            await tls.close()
