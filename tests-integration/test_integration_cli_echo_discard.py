@@ -28,7 +28,7 @@ def test_echo_tcp_socat_bulk(
 def test_echo_tcp_nc_lines(
     spawn: Spawn, pyrama_cli: list[str], tcp_port: int, peers: Peers
 ) -> None:
-    serve(spawn, pyrama_cli, "echo", "--bind", f"127.0.0.1:{tcp_port}")  # tcp is the default
+    serve(spawn, pyrama_cli, "echo", "--mode", "tcp", "--bind", f"127.0.0.1:{tcp_port}")
     lines = b"".join(f"line {i}\n".encode() for i in range(1000))
     assert peers.nc_tcp(tcp_port, lines) == lines
 
@@ -44,7 +44,7 @@ def test_echo_tcp_port_zero_logs_the_real_port(
 def test_echo_tcp_many_sequential_clients(
     spawn: Spawn, pyrama_cli: list[str], tcp_port: int, peers: Peers
 ) -> None:
-    serve(spawn, pyrama_cli, "echo", "--bind", f"127.0.0.1:{tcp_port}")
+    serve(spawn, pyrama_cli, "echo", "--mode", "tcp", "--bind", f"127.0.0.1:{tcp_port}")
     for i in range(20):
         msg = f"client {i}\n".encode()
         assert peers.nc_tcp(tcp_port, msg) == msg
@@ -53,7 +53,7 @@ def test_echo_tcp_many_sequential_clients(
 def test_echo_tcp_concurrent_limit_refuses_the_extra_client(
     spawn: Spawn, pyrama_cli: list[str], tcp_port: int, peers: Peers
 ) -> None:
-    serve(spawn, pyrama_cli, "echo", "--bind", f"127.0.0.1:{tcp_port}", "--concurrent", "1")
+    serve(spawn, pyrama_cli, "echo", "--mode=tcp", "--bind", f":{tcp_port}", "--concurrent", "1")
     with socket.create_connection(("127.0.0.1", tcp_port), timeout=20) as held:
         held.sendall(b"hold\n")
         assert held.recv(100) == b"hold\n"  # this connection holds the only slot
@@ -68,7 +68,7 @@ def test_echo_tcp_concurrent_limit_refuses_the_extra_client(
 def test_echo_tcp_timeout_closes_an_idle_connection(
     spawn: Spawn, pyrama_cli: list[str], tcp_port: int
 ) -> None:
-    serve(spawn, pyrama_cli, "echo", "--bind", f"127.0.0.1:{tcp_port}", "--timeout", "0.5")
+    serve(spawn, pyrama_cli, "echo", "--mode=tcp", "--bind", f":{tcp_port}", "--timeout", "0.5")
     with socket.create_connection(("127.0.0.1", tcp_port), timeout=20) as s:
         s.sendall(b"x")
         assert s.recv(10) == b"x"

@@ -16,7 +16,7 @@ def test_sigterm_lets_the_in_flight_connection_finish(
     spawn: Spawn, pyrama_cli: list[str], peers: Peers
 ) -> None:
     r = spawn(
-        [*pyrama_cli, "serve", "echo", "--bind", "127.0.0.1:0", "--graceful", "30"],
+        [*pyrama_cli, "serve", "echo", "--mode=tcp", "--bind", ":0", "--graceful", "30"],
     )
     with socket.create_connection(("127.0.0.1", r.port), timeout=20) as s:
         s.sendall(b"before\n")
@@ -36,7 +36,7 @@ def test_sigterm_deadline_cancels_a_lingering_connection(
     spawn: Spawn, pyrama_cli: list[str]
 ) -> None:
     r = spawn(
-        [*pyrama_cli, "serve", "echo", "--bind", "127.0.0.1:0", "--graceful", "0.5"],
+        [*pyrama_cli, "serve", "echo", "--mode=tcp", "--bind", ":0", "--graceful", "0.5"],
     )
     with socket.create_connection(("127.0.0.1", r.port), timeout=20) as s:
         s.sendall(b"x")
@@ -50,7 +50,7 @@ def test_sigterm_deadline_cancels_a_lingering_connection(
 
 def test_second_sigint_skips_the_drain(spawn: Spawn, pyrama_cli: list[str]) -> None:
     r = spawn(
-        [*pyrama_cli, "serve", "echo", "--bind", "127.0.0.1:0", "--graceful", "600"],
+        [*pyrama_cli, "serve", "echo", "--mode=tcp", "--bind", ":0", "--graceful", "600"],
     )
     with socket.create_connection(("127.0.0.1", r.port), timeout=20) as s:
         s.sendall(b"x")

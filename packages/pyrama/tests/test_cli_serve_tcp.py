@@ -47,7 +47,7 @@ def wait_refused(port: int) -> None:
 
 
 def test_echo_listens_on_port_zero_and_echoes_until_eof() -> None:
-    with serving("echo", "--bind", "127.0.0.1:0") as server:
+    with serving("echo", "--mode", "tcp", "--bind", "127.0.0.1:0") as server:
         assert server.host == "127.0.0.1"
         assert server.port != 0
         listening = server.wait_event(lambda e: e.get("event", "").startswith("listening"))
@@ -62,7 +62,7 @@ def test_echo_listens_on_port_zero_and_echoes_until_eof() -> None:
 
 
 def test_tcp_is_the_default_mode() -> None:
-    with serving("echo", "--bind", ":0") as server, connect(server.port) as s:
+    with serving("echo", "--mode", "tcp", "--bind", ":0") as server, connect(server.port) as s:
         s.sendall(b"default")
         assert recv_exact(s, 7) == b"default"
 
@@ -77,7 +77,7 @@ def test_discard_reads_everything_and_never_answers() -> None:
 
 
 def test_concurrent_limit_refuses_extra_connections_cleanly() -> None:
-    with serving("echo", "--bind", "127.0.0.1:0", "--concurrent", "1") as server:
+    with serving("echo", "--mode", "tcp", "--bind", "127.0.0.1:0", "--concurrent", "1") as server:
         with connect(server.port) as held:
             held.sendall(b"one")
             assert recv_exact(held, 3) == b"one"
@@ -101,7 +101,7 @@ def test_concurrent_limit_refuses_extra_connections_cleanly() -> None:
 
 def test_timeout_ends_a_connection() -> None:
     with (
-        serving("echo", "--bind", "127.0.0.1:0", "--timeout", "0.2") as server,
+        serving("echo", "--mode", "tcp", "--bind", "127.0.0.1:0", "--timeout", "0.2") as server,
         connect(server.port) as s,
     ):
         s.sendall(b"x")
@@ -110,7 +110,7 @@ def test_timeout_ends_a_connection() -> None:
 
 
 def test_sigint_drains_in_flight_connection_then_exits_0() -> None:
-    with serving("echo", "--bind", "127.0.0.1:0", "--graceful", "30") as server:
+    with serving("echo", "--mode", "tcp", "--bind", "127.0.0.1:0", "--graceful", "30") as server:
         with connect(server.port) as s:
             s.sendall(b"before")
             assert recv_exact(s, 6) == b"before"
@@ -130,7 +130,7 @@ def test_sigint_drains_in_flight_connection_then_exits_0() -> None:
 
 
 def test_sigterm_deadline_cancels_lingering_connection_and_exits_0() -> None:
-    with serving("echo", "--bind", "127.0.0.1:0", "--graceful", "0.2") as server:
+    with serving("echo", "--mode", "tcp", "--bind", "127.0.0.1:0", "--graceful", "0.2") as server:
         with connect(server.port) as s:
             s.sendall(b"x")
             assert recv_exact(s, 1) == b"x"
@@ -146,7 +146,7 @@ def test_port_in_use_is_a_clear_error_and_exit_1() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        with serving("echo", "--bind", f"127.0.0.1:{port}", wait=False) as server:
+        with serving("echo", "--mode", "tcp", "--bind", f"127.0.0.1:{port}", wait=False) as server:
             assert server.wait_exit() == 1
             event = server.wait_event(lambda e: e.get("event") == "cannot listen")
             assert event["address"] == f"127.0.0.1:{port}"
@@ -154,6 +154,6 @@ def test_port_in_use_is_a_clear_error_and_exit_1() -> None:
 
 
 def test_bad_bind_address_is_a_usage_error() -> None:
-    with serving("echo", "--bind", "example.com:80", wait=False) as server:
+    with serving("echo", "--mode", "tcp", "--bind", "example.com:80", wait=False) as server:
         assert server.wait_exit() == 2
         assert "not a domain name" in server.output()

@@ -240,15 +240,15 @@ def _add_command(serve_commands: Any, command: ServeCommand, name: str | None = 
 
 def register(commands: Any) -> None:
     """Add ``serve`` and its sub-commands to the top-level *commands* sub-parsers."""
-    from pyrama.cli import _discard, _echo, _forward, _stunnel
+    from pyrama.cli import _discard, _echo, _forward, _serve_ip, _stunnel
 
     parser: argparse.ArgumentParser = commands.add_parser(
         "serve",
-        help="run a ready-made server: echo, discard, forward, stunnel",
+        help="run a ready-made server: echo, ip, discard, forward, stunnel",
         description="Run a ready-made pyrama server. Pick a service; each has its own --help.",
     )
     parser.set_defaults(handler=None, parser=parser)
     serve_commands = parser.add_subparsers(title="services", metavar="SERVICE")
-    for command in (_echo.COMMAND, _discard.COMMAND, _forward.COMMAND):
+    for command in (_echo.COMMAND, _serve_ip.COMMAND, _discard.COMMAND, _forward.COMMAND):
         _add_command(serve_commands, command)
     _stunnel.register(serve_commands)
