@@ -511,3 +511,46 @@ async def test_tls_without_alpn_is_sniffed() -> None:
                 finally:
                     await conn.close()
             await tls.close()
+
+
+async def test_connection_arriving_after_shutdown_is_closed_politely() -> None:
+    import socket
+
+    from pyrama_http_core import H2ClientConnection
+    from pyrama_http_core.errors import HttpCoreError
+    from pyrama_net import open_socket_stream
+
+    sd = Shutdown(deadline=5)
+    guard = sd.guard()
+    sd.trigger("before the connection")
+    svc = HttpServer.auto().service(service_fn(hello))
+
+    # HTTP/1.1: the request in flight is answered with Connection: close
+    a, b = socket.socketpair()
+    server_stream = await open_socket_stream(a)
+    server_stream.extensions.insert(Executor.graceful(guard))
+    task = asyncio.create_task(svc.serve(server_stream))
+    client = await open_socket_stream(b)
+    client.write(b"GET /late HTTP/1.1\r\nHost: x\r\n\r\n")
+    out = b""
+    while chunk := await asyncio.wait_for(client.read(), GUARD):
+        out += chunk
+    assert out.startswith(b"HTTP/1.1 200")
+    assert b"connection: close" in out.lower()
+    await asyncio.wait_for(task, GUARD)
+    await client.close()
+
+    # HTTP/2: SETTINGS first, then GOAWAY; no new request is taken
+    a, b = socket.socketpair()
+    server_stream = await open_socket_stream(a)
+    server_stream.extensions.insert(Executor.graceful(guard))
+    task = asyncio.create_task(svc.serve(server_stream))
+    conn = H2ClientConnection(await open_socket_stream(b), default_scheme="http")
+    await conn.start()
+    with contextlib.suppress(HttpCoreError, ConnectionError):
+        await asyncio.wait_for(conn.send_request(Request("GET", "http://x/late")), GUARD)
+    await asyncio.wait_for(conn.wait_closed(), GUARD)
+    assert conn.goaway_received is not None
+    await asyncio.wait_for(task, GUARD)
+    await conn.close()
+    guard.release()

@@ -65,12 +65,19 @@ class _H1(Http1ServerConnection):
     def _stop_gracefully(self) -> None:
         self.graceful_shutdown()
 
+    def _stop_before_start(self) -> None:
+        self.graceful_shutdown()  # the first response then says Connection: close
+
 
 class _H2(H2ServerConnection):
     """The HTTP/2 driver with the stop hook the shutdown watch calls."""
 
     def _stop_gracefully(self) -> None:
         self.shutdown()
+
+    def _stop_before_start(self) -> None:
+        # once run() has started: the GOAWAY must follow our SETTINGS frame
+        asyncio.get_running_loop().call_soon(self.shutdown)
 
 
 class _ShutdownWatch:
@@ -307,7 +314,7 @@ class HttpServerService:
                     if not more:
                         break
                     data += more
-        except (TimeoutError, OSError):
+        except Exception:  # timeout, reset, a broken TLS record: nothing to answer
             data = b""
         if not data:
             await _close_quietly(stream)
@@ -332,7 +339,7 @@ class HttpServerService:
             return
         watch.add(conn)
         if watch.shutdown.is_triggered():
-            conn._stop_gracefully()
+            conn._stop_before_start()
         try:
             await conn.run()
         finally:
