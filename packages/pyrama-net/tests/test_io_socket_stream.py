@@ -103,3 +103,42 @@ def test_is_closed_once_the_transport_let_go(loop_name: str) -> None:
 
     with asyncio.Runner(loop_factory=LOOPS[loop_name]) as r:
         r.run(asyncio.wait_for(main(), 30))
+
+
+@pytest.mark.parametrize("loop_name", sorted(LOOPS))
+def test_detach_lets_the_transport_go_but_keeps_the_connection(loop_name: str) -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        left, right = socket.socketpair()
+        right.setblocking(False)
+        try:
+            stream = await open_socket_stream(left)
+            right.sendall(b"early")
+            for _ in range(1000):  # bounded wait for the bytes to reach the protocol buffer
+                if stream.buffered() >= 5:
+                    break
+                await asyncio.sleep(0.001)
+            stream.write(b"queued before the detach")
+            res = await stream.detach_socket()
+            assert res is not None
+            sock, leftover = res
+            try:
+                assert leftover == b"early"
+                assert stream.is_closing()
+                await asyncio.sleep(0)
+                assert stream.is_closed()  # close() has nothing left to wait for
+                await stream.close()
+                # the connection itself is alive, through the duplicate
+                assert await loop.sock_recv(right, 100) == b"queued before the detach"
+                await loop.sock_sendall(sock, b"via dup")
+                assert await loop.sock_recv(right, 100) == b"via dup"
+                await loop.sock_sendall(right, b"back")
+                assert await loop.sock_recv(sock, 100) == b"back"
+            finally:
+                sock.close()
+            assert await loop.sock_recv(right, 100) == b""  # last descriptor closed: EOF
+        finally:
+            right.close()
+
+    with asyncio.Runner(loop_factory=LOOPS[loop_name]) as r:
+        r.run(asyncio.wait_for(main(), 30))

@@ -26,7 +26,7 @@ from typing import Any, Literal, cast
 from pyrama_core.errors import ConfigError, PyramaTimeoutError
 from pyrama_net._detach import DetachedSocket, detach_socket_observed
 from pyrama_net._peek import PeekStream
-from pyrama_net._socket_stream import open_socket_stream
+from pyrama_net._socket_stream import SocketStream, open_socket_stream
 from pyrama_net._splice import SPLICE_AVAILABLE, SpliceSideError, SpliceTunnel
 from pyrama_net._stream import DetachableStream, Stream
 from pyrama_net.errors import StreamError
@@ -37,6 +37,7 @@ Side = Literal["a", "b"]
 
 DEFAULT_BUFFER_SIZE = 256 * 1024
 _CLOSE_TIMEOUT = 5.0
+_socket_close = SocketStream.close
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,6 +383,8 @@ async def _close_all(owned: list[Stream]) -> None:
     about one loop iteration per stream. Errors are dropped: the streams are thrown away.
     """
     for i, st in enumerate(owned):
+        if type(st).close is _socket_close and cast(SocketStream, st).is_closed():
+            continue  # a detached socket stream: closed already, close() would do nothing
         try:
             async with asyncio.timeout(_CLOSE_TIMEOUT):
                 await st.close()

@@ -306,7 +306,9 @@ class SocketStream:
 
         See :meth:`pyrama_net.DetachableStream.detach_socket`. The returned socket is a
         ``dup()`` of the transport's (same kernel socket, its own descriptor), in non-blocking
-        mode; the caller closes it, and then should :meth:`close` this stream.
+        mode; the caller closes it. This stream's transport is closed right away (that only
+        lets go of its own descriptor: the connection lives on in the duplicate), so a later
+        :meth:`close` has nothing left to wait for.
         """
         t = self._transport
         if self._detached or t.is_closing() or self._proto._exc is not None:
@@ -314,25 +316,27 @@ class SocketStream:
         raw = t.get_extra_info("socket")
         if raw is None:
             return None
-        t.pause_reading()
-        self._proto._paused_reading = True
-        # flush everything we queued to the kernel before someone else writes on the socket
-        while t.get_write_buffer_size() > 0:
-            t.set_write_buffer_limits(high=0, low=0)
-            self._proto._paused_writing = True
-            try:
-                await self.drain()
-            except OSError:
-                return None
-            if t.is_closing():
-                return None
+        if t.get_write_buffer_size() > 0:
+            t.pause_reading()
+            self._proto._paused_reading = True
+            # flush everything we queued to the kernel before someone else writes on the socket
+            while t.get_write_buffer_size() > 0:
+                t.set_write_buffer_limits(high=0, low=0)
+                self._proto._paused_writing = True
+                try:
+                    await self.drain()
+                except OSError:
+                    return None
+                if t.is_closing():
+                    return None
+        fd = os.dup(raw.fileno())
         self._detached = True
         leftover = bytes(self._proto._buf)
         self._proto._buf.clear()
-        fd = os.dup(raw.fileno())
         # naming family/type/proto spares the three getsockopt calls socket() makes to learn them
         sock = socket.socket(raw.family, raw.type, raw.proto, fileno=fd)
         sock.setblocking(False)
+        t.close()  # nothing is queued: this closes only the transport's own descriptor
         return sock, leftover
 
     def __repr__(self) -> str:
