@@ -404,3 +404,24 @@ def test_bursts_are_bounded_and_the_transfer_still_completes(
         assert pair.up == size
 
     run(main)
+
+
+def test_a_loop_refusing_a_callback_fails_the_tunnel_instead_of_hanging() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+
+        def refuse(fd: int, cb: Callable[..., object], *args: object) -> None:
+            raise RuntimeError("no more readers")
+
+        loop.add_reader = refuse  # type: ignore[method-assign]
+        pair = Pair()
+        try:
+            tunnel = pair.tunnel()
+            with pytest.raises(RuntimeError, match="no more readers"):
+                await tunnel.start()  # nothing to read yet: the tunnel asks to wait, and fails
+            tunnel.close()
+        finally:
+            pair.close()
+
+    with asyncio.Runner() as r:
+        r.run(asyncio.wait_for(main(), 30))

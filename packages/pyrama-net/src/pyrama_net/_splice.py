@@ -350,6 +350,13 @@ class _Way:
         tunnel = self.tunnel
         if tunnel.over:
             return
+        try:
+            self._move()
+        except Exception as exc:  # a loop refusing a callback, say: end the tunnel, not the loop
+            tunnel.fail(exc, exc)
+
+    def _move(self) -> None:
+        tunnel = self.tunnel
         splice = os.splice
         burst = _BURST
         while True:
@@ -422,8 +429,8 @@ class _Way:
             self.writing = False
             loop.remove_writer(self.dfd)
         if not self.reading:
-            self.reading = True
             loop.add_reader(self.sfd, self.step)
+            self.reading = True
 
     def _want_write(self) -> None:
         loop = self.tunnel.loop
@@ -431,8 +438,8 @@ class _Way:
             self.reading = False
             loop.remove_reader(self.sfd)
         if not self.writing:
-            self.writing = True
             loop.add_writer(self.dfd, self.step)
+            self.writing = True
 
     def _eof(self) -> None:
         self.stop()
