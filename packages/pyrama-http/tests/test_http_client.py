@@ -590,3 +590,33 @@ async def test_failed_shared_connect_fails_every_waiter() -> None:
             return_exceptions=True,
         )
         assert all(isinstance(x, ConnectError) for x in results), results
+
+
+async def test_proxy_seam() -> None:
+    from pyrama_net import ProxyAddress
+
+    proxy = ProxyAddress.parse("http://127.0.0.1:3128")
+    async with running(PeerCounter()) as srv:
+        async with HttpClient() as c:
+            with pytest.raises(InvalidRequestError, match="proxy"):
+                await c.get(f"{srv.url}/").extension(proxy).send()
+
+        seen: list[HttpConnectTarget] = []
+
+        class Recording:
+            """A stand-in proxy connector: records the target, connects to the origin."""
+
+            def __init__(self) -> None:
+                self.tcp = TcpConnector()
+
+            async def serve(self, target: HttpConnectTarget) -> EstablishedConnection[Any, Any]:
+                seen.append(target)
+                return await self.tcp.serve(target)
+
+        async with HttpClient(transport=Recording()) as c:
+            r = await c.get(f"{srv.url}/via").extension(proxy).send()
+            assert await r.text() == "HTTP/1.1 /via 0"
+            r = await c.get(f"{srv.url}/direct").send()
+            await r.bytes()
+        assert [t.proxy for t in seen] == [proxy, None]
+        assert seen[0].pool_key != seen[1].pool_key

@@ -17,7 +17,7 @@ from pyrama_http._pool import (
     PooledConnection,
 )
 from pyrama_http._target import HttpConnectTarget, HttpVersionPolicy, RequestTimeout
-from pyrama_http.errors import RequestTimeoutError
+from pyrama_http.errors import InvalidRequestError, RequestTimeoutError
 from pyrama_http_core import H2ClientConfig, Http1ClientConfig, Http1ClientConnection
 from pyrama_http_core.errors import ConnectionClosedError, H2GoAwayError, H2StreamResetError
 from pyrama_http_types import Body, HeaderMap, Request, Response, check_header_value
@@ -70,12 +70,16 @@ class EasyHttpWebClient:
       before the request went out) or when a reused HTTP/1.1 connection turned out dead and
       the method is idempotent. Only requests with an in-memory body are retried.
     * *transport*: the stream connector under TLS (default :class:`~pyrama_tcp.TcpConnector`);
-      the seam for proxies. *connector* replaces the whole :class:`~pyrama_http.HttpConnector`.
+      the seam for proxies: it gets the :class:`~pyrama_http.HttpConnectTarget`, whose
+      ``proxy`` holds the request's :class:`~pyrama_net.ProxyAddress` extension. The default
+      transport refuses requests that name a proxy rather than bypass it. *connector*
+      replaces the whole :class:`~pyrama_http.HttpConnector`.
     """
 
     __slots__ = (
         "_connect_timeout",
         "_connector",
+        "_direct",
         "_max_retries",
         "_policy",
         "_pool",
@@ -126,6 +130,7 @@ class EasyHttpWebClient:
             tls = TlsConnectorData(
                 insecure=insecure, ca_file=ca_file, client_certificate=client_certificate
             )
+        self._direct = connector is None and transport is None
         if connector is None:
             if transport is None:
                 transport = TcpConnector(connect_timeout=connect_timeout)
@@ -202,6 +207,12 @@ class EasyHttpWebClient:
     async def serve(self, request: Request, /) -> Response:
         """Send *request* and return the response once its head arrived (the body streams)."""
         target = HttpConnectTarget.for_request(request, self._policy)
+        if target.proxy is not None and self._direct:
+            # the default transport connects directly: never bypass a proxy silently
+            raise InvalidRequestError(
+                f"the request asks for proxy {target.proxy!r}, but the client's transport "
+                "connects directly; give a proxy connector as transport=..."
+            )
         timeout = self._request_timeout
         demand = request.extensions.get(RequestTimeout)
         if demand is not None:

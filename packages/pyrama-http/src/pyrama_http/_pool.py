@@ -22,12 +22,19 @@ from pyrama_core.errors import ShutdownError
 from pyrama_http._connector import ClientConnection
 from pyrama_http._target import HttpConnectTarget, WireMode
 from pyrama_http_core import H2ClientConnection, Http1ClientConnection
-from pyrama_net import ConnectionPool, EstablishedConnection, PoolLease, PoolStats, Stream
+from pyrama_net import (
+    ConnectionPool,
+    EstablishedConnection,
+    PoolLease,
+    PoolStats,
+    ProxyAddress,
+    Stream,
+)
 
 __all__ = ["H2Entry", "HttpConnectionPool", "HttpPoolStats", "PoolKey", "PooledConnection"]
 
-PoolKey: TypeAlias = tuple[str, str, int, WireMode]
-"""``(scheme, host, port, mode)``: see :attr:`HttpConnectTarget.pool_key`."""
+PoolKey: TypeAlias = tuple[str, str, int, WireMode, ProxyAddress | None]
+"""``(scheme, host, port, mode, proxy)``: see :attr:`HttpConnectTarget.pool_key`."""
 
 PooledConnection: TypeAlias = EstablishedConnection[HttpConnectTarget, ClientConnection]
 """A connection as the pool holds it: the driver, its target and its extensions."""

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pyrama_core.errors import ConfigError
 from pyrama_http.errors import InvalidRequestError
 from pyrama_http_types import Request, Version
+from pyrama_net import ProxyAddress
 
 __all__ = [
     "HttpConnectTarget",
@@ -131,6 +132,11 @@ class HttpConnectTarget:
     """The port (the scheme's default when the URL has none)."""
     mode: WireMode
     """What the connection may speak."""
+    proxy: ProxyAddress | None = None
+    """The proxy to go through (the request's :class:`~pyrama_net.ProxyAddress` extension).
+
+    Only a proxy-aware transport connector acts on it; connections through different
+    proxies are never mixed up (it is part of :attr:`pool_key`)."""
     request: Request | None = field(default=None, compare=False, repr=False)
     """The request that needs the connection, if any."""
 
@@ -140,9 +146,9 @@ class HttpConnectTarget:
         return self.scheme == "https"
 
     @property
-    def pool_key(self) -> tuple[str, str, int, WireMode]:
-        """``(scheme, host, port, mode)``: connections with equal keys are interchangeable."""
-        return (self.scheme, self.host, self.port, self.mode)
+    def pool_key(self) -> tuple[str, str, int, WireMode, ProxyAddress | None]:
+        """``(scheme, host, port, mode, proxy)``: equal keys mean interchangeable connections."""
+        return (self.scheme, self.host, self.port, self.mode, self.proxy)
 
     @property
     def authority(self) -> str:
@@ -154,7 +160,8 @@ class HttpConnectTarget:
     def for_request(cls, request: Request, policy: HttpVersionPolicy) -> HttpConnectTarget:
         """The target of *request* (an absolute ``http``/``https`` URI) under *policy*.
 
-        A :class:`TargetHttpVersion` extension on the request overrides *policy*. Raises
+        A :class:`TargetHttpVersion` extension on the request overrides *policy*; a
+        :class:`~pyrama_net.ProxyAddress` extension becomes :attr:`proxy`. Raises
         :class:`~pyrama_http.errors.InvalidRequestError` for a URI the client cannot reach.
         """
         uri = request.uri
@@ -181,5 +188,6 @@ class HttpConnectTarget:
             text.lower(),
             default if port is None else port,
             wire_mode(policy, scheme == "https"),
+            request.extensions.get(ProxyAddress),
             request,
         )
