@@ -620,3 +620,31 @@ async def test_proxy_seam() -> None:
             await r.bytes()
         assert [t.proxy for t in seen] == [proxy, None]
         assert seen[0].pool_key != seen[1].pool_key
+
+
+async def test_client_certificate_for_mutual_tls() -> None:
+    from pyrama_tls import CertificateAuthority, ClientAuth
+    from pyrama_tls.errors import TlsError
+
+    ca = CertificateAuthority.generate("test client CA")
+    client_cert = ca.issue_leaf(["client.test"], server_auth=False, client_auth=True)
+
+    async def who(req: Request) -> Response:
+        neg = req.extensions.get(NegotiatedTls)
+        assert neg is not None
+        leaf = neg.peer_certificate
+        assert leaf is not None
+        return Response.text(leaf.subject.rfc4514_string())
+
+    data = acceptor_data(client_auth=ClientAuth.REQUIRED, client_ca=[ca.cert])
+    async with running(who, tls=data) as srv:
+        ca_file, _ = cert_files()
+        async with HttpClient(ca_file=ca_file, client_certificate=client_cert) as c:
+            r = await c.get(f"{srv.localhost_url()}/")
+            assert "client.test" in await r.text()
+        # (HTTP/1.1 here: over TLS 1.3 the refusal arrives after the client's handshake, as
+        # a read error, which the HTTP/2 client engine does not yet turn into a failed stream)
+        policy = HttpVersionPolicy.HTTP1_ONLY
+        async with HttpClient(ca_file=ca_file, version_policy=policy) as c:
+            with pytest.raises((TlsError, ConnectionError)):
+                await (await c.get(f"{srv.localhost_url()}/")).bytes()
