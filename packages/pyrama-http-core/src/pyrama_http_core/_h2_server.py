@@ -23,7 +23,6 @@ from pyrama_http_core._h2_engine import (
     H2StreamState,
     Header,
     RecvBodyIter,
-    header_list_size,
 )
 from pyrama_http_core._h2_fingerprint import H2ClientFingerprintData, pseudo_header_order
 from pyrama_http_core._h2_frames import H2ErrorCode, encode_ping, encode_settings
@@ -58,6 +57,21 @@ _PSEUDO_SCHEME: Final = b":scheme"
 _PSEUDO_AUTHORITY: Final = b":authority"
 _PSEUDO_PATH: Final = b":path"
 _PSEUDO_PROTOCOL: Final = b":protocol"
+
+
+_URIS: dict[bytes, Uri] = {}
+_URIS_MAX: Final = 2048
+
+
+def _uri(raw: bytes) -> Uri:
+    """Parse a request target, reusing the (immutable) Uri of a target seen recently."""
+    uri = _URIS.get(raw)
+    if uri is None:
+        uri = Uri(raw)
+        if len(_URIS) >= _URIS_MAX:
+            _URIS.clear()
+        _URIS[raw] = uri
+    return uri
 
 
 def _status_bytes(status: int) -> bytes:
@@ -310,9 +324,11 @@ class H2ServerConnection(H2Engine):
                 self._maybe_done()
 
     def _build_request(self, st: H2StreamState, headers: list[Header], has_body: bool) -> Request:
-        method = scheme = authority = path = None
+        method = scheme = authority = path = cl = expect = None
         regular: list[Header] = []
+        size = 0
         for name, value in headers:
+            size += len(name) + len(value) + 32
             if name[:1] == b":":
                 if name == _PSEUDO_METHOD:
                     method = value
@@ -326,10 +342,14 @@ class H2ServerConnection(H2Engine):
                     raise _Reject(501, "extended CONNECT (:protocol) is not supported")
             else:
                 regular.append((name, value))
+                if name == b"content-length":
+                    cl = value
+                elif name == b"expect":
+                    expect = value
         limits = self.config.limits
         if len(regular) > limits.max_headers:
             raise _Reject(431, f"more than {limits.max_headers} header fields")
-        if header_list_size(headers) > limits.max_header_size:
+        if size > limits.max_header_size:
             raise _Reject(431, f"header list larger than {limits.max_header_size} bytes")
         if method is None:
             raise _Reject(400, "no :method")
@@ -338,27 +358,23 @@ class H2ServerConnection(H2Engine):
             if m == Method.CONNECT:
                 if authority is None:
                     raise _Reject(400, "CONNECT without :authority")
-                uri = Uri(authority)
+                uri = _uri(authority)
             elif path is None:
                 raise _Reject(400, "no :path")
             elif authority is not None and scheme is not None and path[:1] == b"/":
-                uri = Uri(scheme + b"://" + authority + path)
+                uri = _uri(scheme + b"://" + authority + path)
             else:
-                uri = Uri(path)
+                uri = _uri(path)
         except HttpCoreError:
             raise
         except (ValueError, LimitError) as exc:
             raise _Reject(400, f"bad request head: {exc}") from exc
         hmap = HeaderMap.from_raw(regular)
         size_hint: int | None = None
-        cl = hmap.get_raw(b"content-length")
         if cl is not None:
-            try:
-                size_hint = int(cl)
-            except ValueError:
-                raise _Reject(400, "bad content-length") from None
-            if size_hint < 0:
+            if not cl.isdigit():
                 raise _Reject(400, "bad content-length")
+            size_hint = int(cl)
         max_body = limits.max_body_size
         if max_body is not None:
             if size_hint is not None and size_hint > max_body:
@@ -373,7 +389,6 @@ class H2ServerConnection(H2Engine):
         elif m == Method.CONNECT:
             body = Body.empty()  # DATA frames belong to the tunnel
         else:
-            expect = hmap.get_raw(b"expect")
             first = None
             if expect is not None and expect.lower() == b"100-continue":
                 info.expect_continue = True
@@ -439,6 +454,7 @@ class H2ServerConnection(H2Engine):
         status = int(resp.status)
         headers: list[Header] = [(b":status", _status_bytes(status))]
         headers += resp.headers.lower_items()
+        has_length = any(n == b"content-length" for n, _ in headers)
         body = resp.body
         info = st.extra
         tunnel = info.tunnel if isinstance(info, _Req) else None
@@ -457,7 +473,7 @@ class H2ServerConnection(H2Engine):
         data = body.try_take_bytes()
         if data is not None:
             trailers = body.trailers
-            if b"content-length" not in resp.headers:
+            if not has_length:
                 headers.append((b"content-length", b"%d" % len(data)))
             if not data and trailers is None:
                 self.send_headers(st, headers, end_stream=True)
@@ -470,7 +486,7 @@ class H2ServerConnection(H2Engine):
                 await self.wait_sent(st)
             return
         hint = body.size_hint
-        if hint is not None and b"content-length" not in resp.headers:
+        if hint is not None and not has_length:
             headers.append((b"content-length", b"%d" % hint))
         self.send_headers(st, headers)
         async for chunk in body:
