@@ -414,6 +414,32 @@ async def test_unread_response_bodies_can_be_dropped() -> None:
         assert len(await resp.body.collect()) == 200_000
 
 
+async def test_garbage_collected_response_bodies_return_their_window() -> None:
+    async def handler(req: Request) -> Response:
+        return Response.binary(b"q" * 200_000)
+
+    cfg = H2ClientConfig(connection_window_increment=None)  # 64 KiB connection window
+    async with h2_pair(handler, None, cfg) as (client, _):
+        for _ in range(10):
+            resp = await client.send_request(Request("GET", "http://t/"))
+            del resp  # never read: collected at once (reference counting)
+        resp = await asyncio.wait_for(client.send_request(Request("GET", "http://t/")), 10)
+        assert len(await asyncio.wait_for(resp.body.collect(), 10)) == 200_000
+
+
+async def test_unread_request_bodies_do_not_stall_the_connection() -> None:
+    async def handler(req: Request) -> Response:
+        return Response.text("ignored your body")
+
+    cfg = H2ServerConfig(connection_window_size=256 * 1024)
+    async with h2_pair(handler, cfg) as (client, _):
+        for _ in range(30):  # 3 MB of bodies nobody reads, through a 256 KiB window
+            resp = await asyncio.wait_for(
+                client.send_request(Request("POST", "http://t/", body=b"b" * 100_000)), 10
+            )
+            assert await resp.body.collect() == b"ignored your body"
+
+
 async def test_ping_round_trip() -> None:
     async with h2_pair(echo) as (client, _):
         rtt = await asyncio.wait_for(client.ping(), 5)

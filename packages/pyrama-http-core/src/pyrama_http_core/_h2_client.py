@@ -62,13 +62,12 @@ _DROP_REQUEST_HEADERS: Final = frozenset(
 class _Pending:
     """Per-stream data of the client driver (kept in ``H2StreamState.extra``)."""
 
-    __slots__ = ("connect", "future", "head", "response")
+    __slots__ = ("connect", "future", "head")
 
     def __init__(self, future: asyncio.Future[Response], head: bool, connect: bool) -> None:
         self.future = future
         self.head = head
         self.connect = connect
-        self.response: Response | None = None
 
 
 class H2ClientConnection(H2Engine):
@@ -278,7 +277,11 @@ class H2ClientConnection(H2Engine):
                 f"cannot send the request: {exc}", side=Side.LOCAL, hint=None
             ) from exc
         try:
-            return await pending.future
+            resp = await pending.future
+            # break the st -> pending -> response -> body -> st chain: an unread body must be
+            # collectable while its stream is still open (see RecvBodyIter)
+            st.extra = None
+            return resp
         except asyncio.CancelledError:
             if sid in self.streams and not self.closed:
                 self.reset_stream(st, H2ErrorCode.CANCEL)
@@ -416,7 +419,6 @@ class H2ClientConnection(H2Engine):
         resp = Response(
             StatusCode(status), version=Version.HTTP_2, headers=hmap, body=body, extensions=ext
         )
-        pending.response = resp
         pending.future.set_result(resp)
 
     def _ev_push(self, ev: h2.events.PushedStreamReceived) -> None:
@@ -433,6 +435,12 @@ class H2ClientConnection(H2Engine):
         task = st.task
         if task is not None and not task.done():
             task.cancel()
+
+    def recv_abandoned(self, st: H2StreamState) -> None:
+        """A response body was dropped unread: reset the stream if it still runs."""
+        super().recv_abandoned(st)
+        if st.sid in self.streams and not st.remote_ended and not self.closed:
+            self.reset_stream(st, H2ErrorCode.CANCEL)
 
     def _on_stream_closed(self, st: H2StreamState) -> None:
         pending = st.extra

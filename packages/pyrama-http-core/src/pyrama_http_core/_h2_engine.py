@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, Final
 
 import h2.config
@@ -40,7 +40,6 @@ from pyrama_http_core.errors import (
     ConnectionClosedError,
     H2GoAwayError,
     H2StreamResetError,
-    HeaderLimitError,
     HttpProtocolError,
 )
 from pyrama_http_types import HeaderMap
@@ -380,14 +379,26 @@ class H2Engine:
         return data
 
     def recv_release(self, st: H2StreamState) -> None:
-        """The reader of *st*'s body is gone: drop what is buffered and give the window back."""
+        """The reader of *st*'s body is gone: drop what is buffered and give the window back.
+
+        A late read of a body cut this way raises instead of returning a truncated body.
+        """
         st.recv_dropped = True
         n = st.recv_size
+        if (n or not st.recv_done) and st.recv_error is None:
+            st.recv_error = HttpProtocolError(
+                f"the body of stream {st.sid} was discarded", side=Side.LOCAL, hint=None
+            )
         st.recv.clear()
         st.recv_size = 0
         if n and not self.closed:
             self.conn.acknowledge_received_data(n, st.sid)
             self.flush_soon()
+
+    def recv_abandoned(self, st: H2StreamState) -> None:
+        """The body object reading *st* was garbage collected unread (see RecvBodyIter)."""
+        if st.recv or not st.recv_done:
+            self.recv_release(st)
 
     def _ev_data(self, ev: h2.events.DataReceived) -> None:
         sid: int = ev.stream_id
@@ -860,7 +871,12 @@ def _code_name(code: int) -> str:
 
 
 class RecvBodyIter:
-    """Async iterator over one stream's received body chunks (backs a :class:`Body`)."""
+    """Async iterator over one stream's received body chunks (backs a :class:`Body`).
+
+    When it is garbage collected with bytes still buffered (a response or request body
+    nobody read to the end), the engine hands their flow-control window back, so an unread
+    body cannot stall the connection.
+    """
 
     __slots__ = ("_engine", "_first", "_st")
 
@@ -894,17 +910,11 @@ class RecvBodyIter:
     async def aclose(self) -> None:
         """The reader does not want the rest: drop it and hand the window back."""
         st = self._st
-        if not st.recv_done:
-            self._engine.recv_release(st)
+        if st.recv or not st.recv_done:
+            self._engine.recv_abandoned(st)
 
-
-def header_list_size(headers: Iterable[Header]) -> int:
-    """The RFC 9113 size of a header list (name + value + 32 per field)."""
-    return sum(len(n) + len(v) + 32 for n, v in headers)
-
-
-def check_header_count(headers: list[Header], limit: int) -> None:
-    """Raise :class:`HeaderLimitError` when *headers* has more than *limit* regular fields."""
-    regular = sum(1 for n, _ in headers if not n.startswith(b":"))
-    if regular > limit:
-        raise HeaderLimitError(f"{regular} header fields (limit {limit})", limit=limit)
+    def __del__(self) -> None:
+        st = self._st
+        if (st.recv or not st.recv_done) and not st.recv_dropped:
+            with contextlib.suppress(Exception):  # interpreter or loop shutting down
+                self._engine.recv_abandoned(st)

@@ -442,6 +442,8 @@ class H2ServerConnection(H2Engine):
         info = st.extra
         if isinstance(info, _Req) and info.tunnel_open:
             return  # the tunnel owns the stream now
+        if st.recv or not st.recv_done:
+            self.recv_release(st)  # unread request body: give its window back
         if st.sid not in self.streams or self.closed:
             return
         if st.end_sent and not st.remote_ended:
