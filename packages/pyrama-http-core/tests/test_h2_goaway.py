@@ -18,9 +18,9 @@ from h2_support import (
     tcp_client_stream,
 )
 
-from pyrama_http_core import H2ClientConnection, H2ServerConfig
+from pyrama_http_core import H2ClientConfig, H2ClientConnection, H2ServerConfig
 from pyrama_http_core._h2_frames import encode_goaway
-from pyrama_http_core.errors import ConnectionClosedError, H2GoAwayError
+from pyrama_http_core.errors import ConnectionClosedError, H2GoAwayError, HttpTimeoutError
 from pyrama_http_types import Request, Response
 from pyrama_net import SocketStream
 
@@ -216,3 +216,29 @@ async def test_server_finishes_streams_after_client_goaway() -> None:
         await c.read_until_eof(10)
         assert c.eof
         c.close()
+
+
+async def test_keepalive_closes_a_silent_connection() -> None:
+    cs, ss = await socket_pair()  # nobody answers on ss: no SETTINGS, no PING ACK
+    cfg = H2ClientConfig(keepalive_interval=0.05, keepalive_timeout=0.2)
+    client = H2ClientConnection(cs, cfg, default_scheme="http")
+    await client.start()
+    await asyncio.wait_for(client.wait_closed(), 10)
+    assert isinstance(client.error, HttpTimeoutError)
+    with pytest.raises(ConnectionClosedError):
+        await client.send_request(Request("GET", "http://t/"))
+    await client.close()
+    await ss.close()
+
+
+async def test_keepalive_pings_keep_a_live_connection() -> None:
+    cfg = H2ClientConfig(keepalive_interval=0.02, keepalive_timeout=5)
+    async with h2_pair(lambda req: _ok(), None, cfg) as (client, _):
+        await asyncio.sleep(0.3)  # several keepalive rounds
+        assert not client.closed
+        resp = await client.send_request(Request("GET", "http://t/"))
+        assert resp.status == 200
+
+
+async def _ok() -> Response:
+    return Response.text("ok")

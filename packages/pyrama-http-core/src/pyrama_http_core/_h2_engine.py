@@ -40,6 +40,7 @@ from pyrama_http_core.errors import (
     ConnectionClosedError,
     H2GoAwayError,
     H2StreamResetError,
+    HttpCoreError,
     HttpProtocolError,
 )
 from pyrama_http_types import HeaderMap
@@ -742,7 +743,7 @@ class H2Engine:
         if self.closed:
             return
         self.closed = True
-        if exc is not None and not isinstance(exc, ConnectionClosedError | HttpProtocolError):
+        if exc is not None and not isinstance(exc, HttpCoreError):
             err: BaseException = ConnectionClosedError(f"the HTTP/2 connection was lost: {exc}")
             err.__cause__ = exc
         elif exc is None:
