@@ -90,6 +90,19 @@ async def test_rapid_reset_gets_enhance_your_calm_and_server_survives() -> None:
         assert await fast_get(srv.port) == b"ok"
 
 
+async def test_cancelled_downloads_are_not_rapid_resets() -> None:
+    async def big(req: Request) -> Response:
+        return Response.binary(b"d" * 1_000_000)
+
+    async with h2_pair(big, H2ServerConfig(max_resets=20)) as (client, _):
+        for _ in range(60):  # the client drops each download after its head arrived
+            resp = await client.send_request(Request("GET", "http://t/"))
+            await resp.body.aclose()
+        resp = await client.send_request(Request("GET", "http://t/"))
+        assert len(await resp.body.collect()) == 1_000_000
+        assert client.goaway_received is None
+
+
 async def test_resets_below_the_limit_are_fine() -> None:
     cfg = H2ServerConfig(max_resets=50)
     async with loopback_server(slow, cfg) as srv:

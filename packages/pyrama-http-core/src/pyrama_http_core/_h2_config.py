@@ -69,8 +69,9 @@ class H2ServerConfig:
     * ``max_header_block_size``: cap on the *encoded* header block collected from HEADERS and
       CONTINUATION frames (CONTINUATION flood defence); ``None`` means
       ``limits.max_header_size`` (at least 16 KiB).
-    * ``max_resets`` per ``reset_window`` seconds: streams the client resets or that we must
-      refuse; above it the connection ends with GOAWAY(ENHANCE_YOUR_CALM) (CVE-2023-44487).
+    * ``max_resets`` per ``reset_window`` seconds: streams the client resets before their
+      response head went out, plus streams we must refuse; above it the connection ends with
+      GOAWAY(ENHANCE_YOUR_CALM) (rapid reset, CVE-2023-44487).
     * ``max_control_frames`` per ``reset_window``: PING and SETTINGS frames that make us
       answer; above it GOAWAY(ENHANCE_YOUR_CALM) (ping/settings floods).
     * ``graceful_timeout``: after a graceful GOAWAY, in-flight streams get this long.

@@ -523,7 +523,10 @@ class H2ServerConnection(H2Engine):
         # the stream window is no longer handed back, so the client cannot send much more
 
     def _on_reset(self, st: H2StreamState, error: H2StreamResetError) -> None:
-        self.note_reset()
+        if not st.headers_sent:
+            # reset before we could answer: work thrown away (rapid reset's signature); a
+            # client cancelling a download it already got the head of is not counted
+            self.note_reset()
         task = st.task
         if task is not None and not task.done():
             info = st.extra
