@@ -237,7 +237,7 @@ async def test_async_with_closes_the_service() -> None:
 
 def test_settings_need_the_default_client() -> None:
     with pytest.raises(ConfigError):
-        HttpClient(Recorder(), insecure=True)  # type: ignore[arg-type]
+        HttpClient(Recorder(), insecure=True)
 
 
 @settings(max_examples=200, deadline=None)
