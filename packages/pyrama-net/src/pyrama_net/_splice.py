@@ -309,6 +309,7 @@ class _Way:
 
     __slots__ = (
         "dfd",
+        "drained",
         "dst",
         "dst_side",
         "in_pipe",
@@ -344,6 +345,8 @@ class _Way:
         self.in_pipe = 0
         self.reading = False
         self.writing = False
+        # nothing is known to be waiting at the start: wait for readiness instead of asking
+        self.drained = True
 
     def step(self) -> None:
         """Move bytes until the kernel has none to give or no room to take (or EOF)."""
@@ -354,6 +357,11 @@ class _Way:
             self._move()
         except Exception as exc:  # a loop refusing a callback, say: end the tunnel, not the loop
             tunnel.fail(exc, exc)
+
+    def on_readable(self) -> None:
+        """The source has bytes (or EOF) for us."""
+        self.drained = False
+        self.step()
 
     def _move(self) -> None:
         tunnel = self.tunnel
@@ -388,8 +396,10 @@ class _Way:
                 if not self._report(m):
                     return
                 continue
-            if not burst:
-                # level-triggered readiness brings us back at once if more is waiting
+            if self.drained or not burst:
+                # after a short read the source is most likely empty: rather than a splice
+                # that fails with EAGAIN, wait for readiness, which (level-triggered) comes at
+                # once if more is waiting; the burst limit lets other connections have a turn
                 self._want_read()
                 return
             burst -= 1
@@ -408,6 +418,7 @@ class _Way:
                 self._eof()
                 return
             self.in_pipe = n
+            self.drained = n < pipe[2]
 
     def _report(self, n: int) -> bool:
         try:
@@ -429,7 +440,7 @@ class _Way:
             self.writing = False
             loop.remove_writer(self.dfd)
         if not self.reading:
-            loop.add_reader(self.sfd, self.step)
+            loop.add_reader(self.sfd, self.on_readable)
             self.reading = True
 
     def _want_write(self) -> None:
