@@ -33,7 +33,7 @@ import h2.exceptions
 import h2.settings
 
 from pyrama_core import Extensions
-from pyrama_core.errors import Side
+from pyrama_core.errors import PyramaError, Side
 from pyrama_core.telemetry import get_logger
 from pyrama_http_core._h2_frames import H2ErrorCode, encode_goaway
 from pyrama_http_core.errors import (
@@ -266,7 +266,7 @@ class H2Engine:
         if data and not self.io.is_closing():
             try:
                 self.io.write(data)
-            except (OSError, RuntimeError) as exc:
+            except (OSError, RuntimeError, PyramaError) as exc:
                 self._lost(exc)
 
     def flush_soon(self) -> None:
@@ -284,7 +284,7 @@ class H2Engine:
         if not self.io.is_closing():
             try:
                 self.io.write(data)
-            except (OSError, RuntimeError) as exc:
+            except (OSError, RuntimeError, PyramaError) as exc:
                 self._lost(exc)
 
     # -- reading --------------------------------------------------------------------------
@@ -331,7 +331,8 @@ class H2Engine:
         except asyncio.CancelledError:
             self._lost(ConnectionClosedError("the HTTP/2 connection was cancelled"))
             raise
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, PyramaError) as exc:
+            # the transport failed (reset, TLS error, ...): the connection is just gone
             self._lost(exc)
         except Exception as exc:  # a bug in a hook must not leave streams hanging
             _log.exception("HTTP/2 connection failed", error=repr(exc))
