@@ -270,14 +270,17 @@ async def bridge(
     * Zero-copy: when *zero_copy* is true, ``os.splice`` exists and both streams are
       :class:`~pyrama_net.DetachableStream` whose ``detach_socket()`` succeeds, bytes move
       socket -> pipe -> socket inside the kernel; leftover bytes are sent first and EOF is
-      forwarded with ``shutdown(SHUT_WR)``. If only *a* detaches, its socket is wrapped into a
-      stream again and the buffered relay is used. Wrappers that count bytes (bytes tracker,
-      transport metrics) are told what moved over a detached socket (see
+      forwarded with ``shutdown(SHUT_WR)``. That relay runs on the event loop's reader and
+      writer callbacks (no task per direction) and takes its pipes from a per-loop pool; a
+      direction that waits for its source holds no pipe. If only *a* detaches, its socket is
+      wrapped into a stream again and the buffered relay is used. Wrappers that count bytes
+      (bytes tracker, transport metrics) are told what moved over a detached socket (see
       :func:`~pyrama_net.observe_detached_io`), so tracking does not cost the fast path.
     * *idle_timeout* (seconds): when no byte moves in either direction for that long, both
       streams are closed and :class:`BridgeIdleTimeoutError` is raised.
     * The bridge owns *a* and *b* and closes both before it returns or raises; after an
-      error or cancellation they are aborted (``abort()`` when they have it) first.
+      error or cancellation they are aborted (``abort()`` when they have it) first, and a
+      stream whose ``close()`` fails or takes longer than 5 seconds is aborted too.
 
     Returns :class:`BridgeStats`. Raises :class:`BridgeError` when either side fails (reset,
     broken pipe, a wrapper's error); ``CancelledError`` propagates after both are closed.

@@ -35,15 +35,12 @@ except ImportError:  # pragma: no cover - not on Windows, where splice does not 
 __all__ = [
     "PIPE_POOL_SIZE",
     "SPLICE_AVAILABLE",
-    "SpliceError",
     "SpliceSideError",
     "SpliceTunnel",
     "acquire_pipe",
     "pooled_pipes",
     "release_pipe",
-    "send_all",
     "shutdown_write",
-    "splice_copy",
 ]
 
 SPLICE_AVAILABLE: bool = hasattr(os, "splice") and hasattr(os, "pipe2")
@@ -59,18 +56,6 @@ _FIONREAD: int | None = getattr(termios, "FIONREAD", None)
 _FLAGS = getattr(os, "SPLICE_F_MOVE", 0) | getattr(os, "SPLICE_F_NONBLOCK", 0)
 # chunks one direction moves in a row before it lets the event loop run other callbacks
 _BURST: Final[int] = 16
-
-
-class SpliceError(StreamError):
-    """A splice copy failed on one end: :attr:`source` says whether it was the reading end.
-
-    The ``OSError`` is :attr:`exc` (and ``__cause__``).
-    """
-
-    def __init__(self, exc: OSError, *, source: bool) -> None:
-        super().__init__(str(exc))
-        self.exc = exc
-        self.source = source
 
 
 class SpliceSideError(StreamError):
@@ -105,7 +90,8 @@ class _PipePool:
             _close_pipe_fds(r, w)
 
     def __del__(self) -> None:
-        self.close()
+        with contextlib.suppress(Exception):  # at interpreter exit modules may be gone
+            self.close()
 
 
 _pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _PipePool] = (
@@ -202,94 +188,6 @@ def pooled_pipes(loop: asyncio.AbstractEventLoop) -> int:
     """How many idle pipes *loop*'s pool holds (for tests and diagnostics)."""
     pool = _pools.get(loop)
     return 0 if pool is None else len(pool.free)
-
-
-# -- waiting on descriptors -------------------------------------------------------------------
-
-
-def _wake(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
-
-
-async def _readable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
-    fut = loop.create_future()
-    loop.add_reader(fd, _wake, fut)
-    try:
-        await fut
-    finally:
-        loop.remove_reader(fd)
-
-
-async def _writable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
-    fut = loop.create_future()
-    loop.add_writer(fd, _wake, fut)
-    try:
-        await fut
-    finally:
-        loop.remove_writer(fd)
-
-
-async def send_all(
-    sock: socket.socket, data: bytes | bytearray | memoryview, on_sent: Callable[[int], None]
-) -> None:
-    """Write all of *data* to the non-blocking *sock*, waiting for room with ``add_writer``.
-
-    *on_sent* is called with each chunk's size. ``OSError`` propagates.
-    """
-    loop = asyncio.get_running_loop()
-    view = memoryview(data).cast("B")
-    fd = sock.fileno()
-    while view:
-        try:
-            n = sock.send(view)
-        except (BlockingIOError, InterruptedError):
-            await _writable(loop, fd)
-            continue
-        view = view[n:]
-        on_sent(n)
-
-
-async def splice_copy(
-    src: socket.socket,
-    dst: socket.socket,
-    on_bytes: Callable[[int], None],
-) -> None:
-    """Copy from *src* to *dst* through a pipe until *src* reaches EOF.
-
-    Returns at EOF (without shutting *dst* down: the caller decides how to half-close).
-    *on_bytes* is called with the size of every chunk written to *dst*. An ``OSError`` on
-    either end raises :class:`SpliceError` saying which end failed. The pipe goes back to
-    the loop's pool when it is empty, otherwise it is closed.
-    """
-    loop = asyncio.get_running_loop()
-    splice = os.splice
-    sfd, dfd = src.fileno(), dst.fileno()
-    pipe = acquire_pipe(loop)
-    pr, pw, chunk = pipe
-    try:
-        while True:
-            try:
-                n = splice(sfd, pw, chunk, flags=_FLAGS)
-            except (BlockingIOError, InterruptedError):
-                await _readable(loop, sfd)
-                continue
-            except OSError as exc:
-                raise SpliceError(exc, source=True) from exc
-            if n == 0:
-                return
-            while n:
-                try:
-                    m = splice(pr, dfd, n, flags=_FLAGS)
-                except (BlockingIOError, InterruptedError):
-                    await _writable(loop, dfd)
-                    continue
-                except OSError as exc:
-                    raise SpliceError(exc, source=False) from exc
-                n -= m
-                on_bytes(m)
-    finally:
-        release_pipe(loop, pipe)
 
 
 def shutdown_write(sock: socket.socket) -> None:
