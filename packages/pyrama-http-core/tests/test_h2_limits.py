@@ -296,3 +296,37 @@ async def test_max_requests_per_connection() -> None:
         with pytest.raises(H2GoAwayError) as info:
             await client.send_request(Request("GET", "http://t/"))
         assert info.value.retryable
+
+
+async def test_100_continue_is_sent_only_when_the_body_is_read() -> None:
+    async def handler(req: Request) -> Response:
+        if req.uri.path == "/read":
+            return Response.text(str(len(await req.body.collect())))
+        return Response.text("not reading", 403)
+
+    async with loopback_server(handler) as srv:
+        c = await RawClient.connect(srv.port)
+        expect = [*request_headers("/read", "POST"), ("expect", "100-continue")]
+        c.conn.send_headers(1, expect)
+        await c.flush()
+        info = await c.until(lambda e: isinstance(e, h2.events.InformationalResponseReceived))
+        assert dict(info.headers)[b":status"] == b"100"  # type: ignore[attr-defined]
+        c.conn.send_data(1, b"x" * 1000, end_stream=True)
+        await c.flush()
+        await c.until(lambda e: isinstance(e, h2.events.StreamEnded) and e.stream_id == 1)
+        body = b"".join(
+            e.data for e in c.events if isinstance(e, h2.events.DataReceived) and e.stream_id == 1
+        )
+        assert body == b"1000"
+
+        c.conn.send_headers(3, [*request_headers("/no", "POST"), ("expect", "100-continue")])
+        await c.flush()
+        resp = await c.until(
+            lambda e: isinstance(e, h2.events.ResponseReceived) and e.stream_id == 3
+        )
+        assert dict(resp.headers)[b":status"] == b"403"  # type: ignore[attr-defined]
+        assert not any(
+            isinstance(e, h2.events.InformationalResponseReceived) and e.stream_id == 3
+            for e in c.events
+        )
+        c.close()
