@@ -918,5 +918,7 @@ class RecvBodyIter:
     def __del__(self) -> None:
         st = self._st
         if (st.recv or not st.recv_done) and not st.recv_dropped:
+            engine = self._engine
+            # deferred: the collector may run us in the middle of h2's own processing
             with contextlib.suppress(Exception):  # interpreter or loop shutting down
-                self._engine.recv_abandoned(st)
+                engine.loop.call_soon(engine.recv_abandoned, st)
