@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
 
 import h2.config
 import h2.connection
@@ -16,7 +17,7 @@ from pyrama_http_core import H2ClientConfig, H2ClientConnection, H2ServerConfig,
 from pyrama_http_types import Request, Response
 from pyrama_net import SocketStream, SocketStreamProtocol, open_socket_stream
 
-Handler = Callable[[Request], Awaitable[Response]]
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
 async def socket_pair() -> tuple[SocketStream, SocketStream]:

@@ -150,7 +150,7 @@ def test_server_config_validation_and_settings() -> None:
         {"limits": "no"},
     ):
         with pytest.raises(ConfigError):
-            H2ServerConfig(**bad)  # type: ignore[arg-type]
+            H2ServerConfig(**bad)
 
 
 def test_client_config_validation() -> None:
@@ -173,7 +173,7 @@ def test_client_config_validation() -> None:
         {"max_header_list_size": 10},
     ):
         with pytest.raises(ConfigError):
-            H2ClientConfig(**bad)  # type: ignore[arg-type]
+            H2ClientConfig(**bad)
 
 
 def test_client_config_from_akamai() -> None:

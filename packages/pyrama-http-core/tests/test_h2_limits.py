@@ -64,7 +64,7 @@ async def test_rapid_reset_gets_enhance_your_calm_and_server_survives() -> None:
     cfg = H2ServerConfig(max_resets=50)
     async with loopback_server(slow, cfg) as srv:
         c = await RawClient.connect(srv.port)
-        terminated = None
+        terminated: h2.events.Event | None = None
         sid = 1
         try:
             for _ in range(200):

@@ -294,7 +294,7 @@ async def test_our_client_against_hypercorn(tmp_path: Path) -> None:
             payload = os.urandom(5 << 20)
             digest = hashlib.sha256(payload).hexdigest()
 
-            async def chunks():  # type: ignore[no-untyped-def]
+            async def chunks() -> AsyncIterator[bytes]:
                 for i in range(0, len(payload), 65536):
                     yield payload[i : i + 65536]
 

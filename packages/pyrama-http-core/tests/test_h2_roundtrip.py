@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+from collections.abc import AsyncIterator
 
 import pytest
 from h2_support import eventually, h2_pair
@@ -90,7 +91,7 @@ async def test_fifty_concurrent_requests_share_one_connection() -> None:
 
 
 async def _chunks(data: bytes, size: int) -> Body:
-    async def gen():  # type: ignore[no-untyped-def]
+    async def gen() -> AsyncIterator[bytes]:
         for i in range(0, len(data), size):
             yield data[i : i + size]
 
@@ -109,7 +110,7 @@ async def test_32_mib_both_ways_with_checksums() -> None:
             n += len(chunk)
         assert n == len(payload)
 
-        async def gen():  # type: ignore[no-untyped-def]
+        async def gen() -> AsyncIterator[bytes]:
             for i in range(0, len(payload), 100_000):
                 yield payload[i : i + 100_000]
 
@@ -174,14 +175,14 @@ async def test_trailers_both_ways() -> None:
         assert got is not None
         back = HeaderMap([("x-checksum", hashlib.sha256(data).hexdigest()), ("x-echo", got["x-t"])])
 
-        async def gen():  # type: ignore[no-untyped-def]
+        async def gen() -> AsyncIterator[bytes]:
             yield data
 
         return Response(200, body=Body.from_iter(gen(), trailers=lambda: back))
 
     async with h2_pair(handler) as (client, _):
 
-        async def upload():  # type: ignore[no-untyped-def]
+        async def upload() -> AsyncIterator[bytes]:
             yield b"abc"
             yield b"def"
 
@@ -222,7 +223,7 @@ async def test_body_error_after_headers_resets_the_stream() -> None:
         if req.uri.path == "/ok":
             return Response.text("fine")
 
-        async def gen():  # type: ignore[no-untyped-def]
+        async def gen() -> AsyncIterator[bytes]:
             yield b"partial"
             raise RuntimeError("broken stream")
 
@@ -282,7 +283,7 @@ async def test_body_limit_while_streaming_is_413() -> None:
     cfg = H2ServerConfig(limits=HttpLimits(max_body_size=100_000))
     async with h2_pair(handler, cfg) as (client, _):
 
-        async def gen():  # type: ignore[no-untyped-def]
+        async def gen() -> AsyncIterator[bytes]:
             for _ in range(100):
                 yield b"y" * 10_000
 
@@ -299,7 +300,7 @@ async def test_service_may_answer_before_reading_the_body() -> None:
 
     async with h2_pair(handler) as (client, _):
 
-        async def gen():  # type: ignore[no-untyped-def]
+        async def gen() -> AsyncIterator[bytes]:
             for _ in range(64):
                 yield b"z" * 65536
 
