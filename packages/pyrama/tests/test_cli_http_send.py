@@ -60,6 +60,9 @@ async def _routes(request: Request) -> Response:
         return Response.redirect("/echo/after-303", 303)
     if parts[0] == "temporary":
         return Response.redirect("/echo/after-307", 307)
+    if parts[0] == "away":  # the same server under another name: another origin
+        host = (request.headers.get("host") or "").replace("127.0.0.1", "localhost")
+        return Response.redirect(f"http://{host}/echo/away", 302)
     if parts[0] == "loop":
         return Response.redirect("/loop", 302)
     if parts[0] == "slow":
@@ -395,9 +398,27 @@ def test_redirect_methods(server: ThreadServer, run: Run) -> None:
     code, out, _ = run("send", "-L", "-d", "x=1", server.url("/see-other"))
     doc = echoed(out)
     assert (code, doc["method"], doc["path"], doc["body"]) == (0, "GET", "/echo/after-303", "")
+    assert all(name != "Content-Type" for name, _ in doc["headers"])  # no body, no type
     code, out, _ = run("send", "-L", "-d", "x=1", server.url("/temporary"))
     doc = echoed(out)
     assert (doc["method"], doc["path"], doc["body"]) == ("POST", "/echo/after-307", "x=1")
+
+
+def test_credentials_do_not_follow_to_another_host(server: ThreadServer, run: Run) -> None:
+    code, out, _ = run("send", "-L", "-u", "joe:secret", server.url("/redirect/1"))
+    assert (code, out) == (0, b"landed GET\n")
+    code, out, _ = run("send", "-L", "-u", "joe:secret", server.url("/away"))
+    doc = echoed(out)
+    assert (code, doc["path"]) == (0, "/echo/away")
+    assert doc["headers"][0] == ["Host", f"localhost:{server.port}"]
+    assert all(name != "Authorization" for name, _ in doc["headers"])
+
+
+def test_user_content_type_wins(server: ThreadServer, run: Run) -> None:
+    code, out, _ = run("send", server.url("/echo"), "-d", "<x/>", "-H", "Content-Type: text/xml")
+    doc = echoed(out)
+    types = [v for n, v in doc["headers"] if n.lower() == "content-type"]
+    assert (code, types) == (0, ["text/xml"])
 
 
 def test_too_many_redirects_exits_47(server: ThreadServer, run: Run) -> None:

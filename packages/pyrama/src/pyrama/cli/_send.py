@@ -206,6 +206,8 @@ class _Plan:
     headers: list[tuple[str, str]]
     body: bytes | None
     basic: tuple[str, str] | None = None
+    content_type: str | None = None
+    """The Content-Type this tool adds for a body (sent only while there is one)."""
 
 
 def _plan(args: argparse.Namespace) -> _Plan:
@@ -244,14 +246,16 @@ def _plan(args: argparse.Namespace) -> _Plan:
         from pyrama_http import DEFAULT_USER_AGENT
 
         user_agent = DEFAULT_USER_AGENT
-    headers = build_request_headers(
-        args.header or [], user_agent=user_agent, accept=accept, content_type=content_type
-    )
+    headers = build_request_headers(args.header or [], user_agent=user_agent, accept=accept)
+    if content_type is not None and any(
+        name.lower() == "content-type" for name, _ in map(_parse_header, args.header or [])
+    ):
+        content_type = None  # the user's own (or removed) Content-Type wins
     basic = None
     if args.user is not None:
         user, _, password = args.user.partition(":")
         basic = (user, password)
-    return _Plan(url, method, headers, body, basic)
+    return _Plan(url, method, headers, body, basic, content_type)
 
 
 # -- errors -----------------------------------------------------------------------------------
@@ -424,6 +428,11 @@ def _client(args: argparse.Namespace) -> HttpClient:
     return HttpClient(EasyHttpWebClient(**settings))
 
 
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme.lower(), parts.hostname, parts.port
+
+
 def _target_of(url: str) -> str:
     parts = urllib.parse.urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -456,14 +465,17 @@ async def _write_body(response: ClientResponse, out: BinaryIO) -> None:
 async def _exchange(args: argparse.Namespace, plan: _Plan, out: BinaryIO) -> int:
     client = _client(args)
     url, method, body = plan.url, plan.method, plan.body
+    basic = plan.basic
     redirects = 0
     async with client:
         while True:
             builder = client.request(method, url).headers(plan.headers)
             if body is not None:
                 builder.body(body)
-            if plan.basic is not None:
-                builder.basic_auth(*plan.basic)
+                if plan.content_type is not None:
+                    builder.header("Content-Type", plan.content_type)
+            if basic is not None:
+                builder.basic_auth(*basic)
             target = _target_of(url)
             try:
                 request = builder.build()
@@ -480,6 +492,8 @@ async def _exchange(args: argparse.Namespace, plan: _Plan, out: BinaryIO) -> int
                 redirects += 1
                 if redirects > args.max_redirs:
                     raise SendError(47, f"Maximum ({args.max_redirs}) redirects followed")
+                if _origin(nxt[0]) != _origin(url):
+                    basic = None  # like curl: credentials do not follow to another host
                 url, method, body = nxt
                 continue
             if args.fail and int(response.status) >= 400:
