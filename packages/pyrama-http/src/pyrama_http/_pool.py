@@ -80,8 +80,10 @@ class H2Entry:
 def _stream_has_news(stream: Stream) -> bool:
     """Whether an idle connection's peer sent something (EOF, bytes): then it is not reusable.
 
-    Walks stream wrappers down to the socket stream and looks at what it buffered; an idle
-    HTTP/1.1 connection must have nothing to read.
+    Walks stream wrappers down to the socket stream and asks each layer what it buffered
+    (``buffered()``) and whether the peer's EOF or a lost connection was seen
+    (``at_eof()``, :meth:`~pyrama_net.SocketStream.at_eof`); an idle HTTP/1.1 connection must
+    have nothing to read.
     """
     s: object = stream
     for _ in range(8):
@@ -92,9 +94,13 @@ def _stream_has_news(stream: Stream) -> bool:
                     return True
             except Exception:
                 return True
-        proto = getattr(s, "_proto", None)
-        if proto is not None and getattr(proto, "_eof", False):
-            return True
+        at_eof = getattr(s, "at_eof", None)
+        if callable(at_eof):
+            try:
+                if at_eof():
+                    return True
+            except Exception:
+                return True
         inner = getattr(s, "inner", None)
         if inner is None:
             break

@@ -248,6 +248,17 @@ class SocketStream:
         """How many received bytes are waiting to be read."""
         return len(self._proto._buf)
 
+    def at_eof(self) -> bool:
+        """Whether the stream is used up: no buffered bytes and nothing more can arrive.
+
+        True once the peer's EOF (or the loss of the connection) has been seen and every
+        buffered byte was read, so a :meth:`read` would return ``b""`` (or raise the
+        connection's error) without waiting. Never waits and never reads; a pool asks this
+        of an idle connection to tell whether the peer has closed it.
+        """
+        p = self._proto
+        return p._eof and not p._buf
+
     def write(self, data: bytes | bytearray | memoryview, /) -> None:
         """Queue *data* for sending."""
         self._transport.write(data)
