@@ -18,14 +18,16 @@ import tempfile
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    # replace (not prepend) the script's own directory: benchmarks/http.py must not shadow
+    # the standard library's http package
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from benchmarks import forward, tls
+from benchmarks import forward, http, tls
 from benchmarks._harness import BenchError
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
-WORKLOADS = {"forward": forward, "tls": tls}
+WORKLOADS = {"forward": forward, "http": http, "tls": tls}
 
 
 def build_parser() -> argparse.ArgumentParser:
