@@ -25,6 +25,7 @@ from pyrama_http_core._h2_engine import (
     H2StreamState,
     Header,
     RecvBodyIter,
+    h2_fields,
 )
 from pyrama_http_core._h2_fingerprint import H2PseudoHeaderOrder
 from pyrama_http_core._h2_frames import (
@@ -54,9 +55,6 @@ _KNOWN_SETTINGS: Final = frozenset(int(c) for c in h2.settings.SettingCodes)
 _DEFAULT_CONN_WINDOW: Final = 65_535
 _MAX_CONCURRENT_CAP: Final = 2**31 - 1
 _NO_BODY_METHODS: Final = frozenset({"GET", "HEAD", "DELETE", "OPTIONS", "CONNECT", "TRACE"})
-_DROP_REQUEST_HEADERS: Final = frozenset(
-    {b"host", b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"}
-)
 
 
 class _Pending:
@@ -240,33 +238,32 @@ class H2ClientConnection(H2Engine):
             and b"content-length" not in request.headers
         ):
             headers.append((b"content-length", b"%d" % hint))
+        is_connect = request.method == Method.CONNECT
+        body = request.body
+        data = None if is_connect else body.try_take_bytes()
+        trailer_fields: list[Header] | None = None
+        if data is not None:
+            trailers = body.trailers
+            if trailers is not None:
+                trailer_fields = h2_fields(trailers.lower_items())
         conn = self.conn
         sid = conn.get_next_available_stream_id()
         st = H2StreamState(sid)
-        is_connect = request.method == Method.CONNECT
         pending = _Pending(self.loop.create_future(), request.method == Method.HEAD, is_connect)
         st.extra = pending
         self.streams[sid] = st
-        body = request.body
         prio = self.config.headers_priority
         priority = None if prio is None else (prio.weight, prio.depends_on, prio.exclusive)
         self._last_activity = time.monotonic()
         try:
-            data = None if is_connect else body.try_take_bytes()
             if is_connect:
                 self.send_headers(st, headers, priority=priority)
             elif data is not None:
-                trailers = body.trailers
-                if not data and trailers is None:
+                if not data and not trailer_fields:
                     self.send_headers(st, headers, end_stream=True, priority=priority)
                 else:
                     self.send_headers(st, headers, priority=priority)
-                    self.queue_data(
-                        st,
-                        data,
-                        end=True,
-                        trailers=None if trailers is None else trailers.lower_items(),
-                    )
+                    self.queue_data(st, data, end=True, trailers=trailer_fields)
             else:
                 self.send_headers(st, headers, priority=priority)
                 st.task = self.loop.create_task(self._upload(st, body))
@@ -354,14 +351,8 @@ class H2ClientConnection(H2Engine):
                 headers.append((name.encode("ascii"), v))
         for name, v in values.items():  # any the order did not name, in the default order
             headers.append((name.encode("ascii"), v))
-        drop = _DROP_REQUEST_HEADERS
-        for name_b, value in request.headers.lower_items():
-            if name_b in drop:
-                continue
-            if name_b == b"te" and value.strip().lower() != b"trailers":
-                continue
-            headers.append((name_b, value))
-        return headers
+        # Host became :authority; connection-specific fields are dropped, invalid ones raise
+        return h2_fields([f for f in request.headers.lower_items() if f[0] != b"host"], headers)
 
     async def _upload(self, st: H2StreamState, body: Body) -> None:
         try:
@@ -369,18 +360,20 @@ class H2ClientConnection(H2Engine):
                 self.queue_data(st, chunk)
                 await self.wait_writable(st)
             trailers = body.trailers
-            self.finish_send(st, None if trailers is None else trailers.lower_items())
-        except (H2StreamResetError, ConnectionClosedError, HttpProtocolError):
+            self.finish_send(st, None if trailers is None else h2_fields(trailers.lower_items()))
+        except Exception as exc:
+            if st.send_error is None and not self.closed:
+                # the request body failed (or its trailers are invalid) while our stream is
+                # fine: abandon the exchange and tell the caller why
+                _log.debug("HTTP/2 request body failed", stream=st.sid, error=repr(exc))
+                pending = st.extra
+                if isinstance(pending, _Pending) and not pending.future.done():
+                    pending.future.set_exception(exc)
+                if st.sid in self.streams:
+                    self.reset_stream(st, H2ErrorCode.CANCEL)
+            # else the stream or the connection is gone: the caller hears it from there
             with contextlib.suppress(Exception):
                 await body.aclose()
-        except Exception as exc:
-            # the request body failed: abandon the exchange and tell the caller why
-            _log.debug("HTTP/2 request body failed", stream=st.sid, error=repr(exc))
-            pending = st.extra
-            if isinstance(pending, _Pending) and not pending.future.done():
-                pending.future.set_exception(exc)
-            if st.sid in self.streams and not self.closed:
-                self.reset_stream(st, H2ErrorCode.CANCEL)
 
     # -- responses ------------------------------------------------------------------------
 

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 import h2.config
@@ -33,7 +34,7 @@ import h2.exceptions
 import h2.settings
 
 from pyrama_core import Extensions
-from pyrama_core.errors import PyramaError, Side
+from pyrama_core.errors import Side
 from pyrama_core.telemetry import get_logger
 from pyrama_http_core._h2_frames import H2ErrorCode, encode_goaway
 from pyrama_http_core.errors import (
@@ -46,7 +47,7 @@ from pyrama_http_core.errors import (
 from pyrama_http_types import HeaderMap
 from pyrama_net import Stream
 
-__all__ = ["GracefulH2Connection", "H2Engine", "H2StreamState", "RecvBodyIter"]
+__all__ = ["GracefulH2Connection", "H2Engine", "H2StreamState", "RecvBodyIter", "h2_fields"]
 
 _log = get_logger(__name__)
 
@@ -63,6 +64,48 @@ FLUSH_AT: Final = 512 * 1024
 """DATA bytes handed to h2 but not yet written above which the engine writes at once."""
 
 Header = tuple[bytes, bytes]
+
+CONNECTION_SPECIFIC: Final = frozenset(
+    {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"}
+)
+"""Fields HTTP/2 forbids (RFC 9113 8.2.2); ``te`` is allowed only as ``trailers``."""
+
+_FIELD_NAME: Final = re.compile(rb"[!#$%&'*+\-.^_`|~0-9a-z]+")
+_BAD_VALUE: Final = re.compile(rb"[\r\n\x00]")
+
+
+def h2_fields(fields: Iterable[Header], out: list[Header] | None = None) -> list[Header]:
+    """*fields* (lowercase names) as HTTP/2 may send them, appended to *out* (or a new list).
+
+    Connection-specific fields (``connection``, ``keep-alive``, ``proxy-connection``,
+    ``transfer-encoding``, ``upgrade``, and ``te`` other than ``trailers``), which an HTTP/1.1
+    message relayed over HTTP/2 still carries, are dropped (RFC 9113 8.2.2). A name that is
+    not a lowercase token (empty, a pseudo-header among the regular fields, ...) or a value
+    with CR, LF or NUL raises :class:`~pyrama_http_core.errors.HttpProtocolError`
+    (``side=LOCAL``) before anything reaches h2: h2 checks some of these only while it
+    HPACK-encodes the block, and a failure halfway through would leave the connection's
+    header compression state out of step with the peer's.
+    """
+    if out is None:
+        out = []
+    name_ok = _FIELD_NAME.fullmatch
+    bad_value = _BAD_VALUE.search
+    drop = CONNECTION_SPECIFIC
+    for name, value in fields:
+        if name in drop or (name == b"te" and value.strip().lower() != b"trailers"):
+            continue
+        if name_ok(name) is None:
+            raise HttpProtocolError(
+                f"invalid HTTP/2 field name {name!r}", side=Side.LOCAL, hint=None
+            )
+        if bad_value(value) is not None:
+            raise HttpProtocolError(
+                f"invalid value of the HTTP/2 field {name!r} (CR, LF or NUL)",
+                side=Side.LOCAL,
+                hint=None,
+            )
+        out.append((name, value))
+    return out
 
 
 class H2StreamState:
@@ -266,7 +309,7 @@ class H2Engine:
         if data and not self.io.is_closing():
             try:
                 self.io.write(data)
-            except (OSError, RuntimeError, PyramaError) as exc:
+            except Exception as exc:  # OSError, a TLS error, a wrapper's own error: gone
                 self._lost(exc)
 
     def flush_soon(self) -> None:
@@ -281,22 +324,38 @@ class H2Engine:
     def write_raw(self, data: bytes) -> None:
         """Write hand-encoded frames after everything h2 has prepared so far."""
         self.flush()
-        if not self.io.is_closing():
+        if not self.closed and not self.io.is_closing():
             try:
                 self.io.write(data)
-            except (OSError, RuntimeError, PyramaError) as exc:
+            except Exception as exc:
                 self._lost(exc)
 
     # -- reading --------------------------------------------------------------------------
 
     async def read_loop(self) -> None:
-        """Read from the stream and feed h2 until the connection ends."""
+        """Read from the stream and feed h2 until the connection ends.
+
+        Never raises (except when cancelled): whatever the transport raises on a read
+        (``OSError``, a TLS alert as :class:`~pyrama_tls.errors.TlsStreamError`, any other
+        error of a wrapping stream) ends the connection, failing every open stream with a
+        :class:`~pyrama_http_core.errors.ConnectionClosedError` whose ``__cause__`` is the
+        transport's error.
+        """
         io = self.io
         conn = self.conn
         dispatch = self._dispatch
         try:
             while True:
-                data = await io.read(READ_SIZE)
+                try:
+                    data = await io.read(READ_SIZE)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    # the transport failed (reset, TLS alert, ...): the connection is just gone
+                    if not self.closed:
+                        _log.debug("HTTP/2 transport read failed", error=repr(exc))
+                    self._lost(exc)
+                    break
                 if self.closed:
                     if data and self._lingering:
                         continue  # graceful close: drain until the peer closes (no RST)
@@ -331,9 +390,6 @@ class H2Engine:
         except asyncio.CancelledError:
             self._lost(ConnectionClosedError("the HTTP/2 connection was cancelled"))
             raise
-        except (OSError, EOFError, PyramaError) as exc:
-            # the transport failed (reset, TLS error, ...): the connection is just gone
-            self._lost(exc)
         except Exception as exc:  # a bug in a hook must not leave streams hanging
             _log.exception("HTTP/2 connection failed", error=repr(exc))
             self._fail(
@@ -734,7 +790,7 @@ class H2Engine:
         if cause is not None:
             error.__cause__ = cause
         if code is not None:
-            with contextlib.suppress(h2.exceptions.ProtocolError):
+            with contextlib.suppress(Exception):  # h2 may be in any state here
                 self.conn.close_connection(error_code=code)
         self.flush()
         self._lost(error)
@@ -745,7 +801,8 @@ class H2Engine:
             return
         self.closed = True
         if exc is not None and not isinstance(exc, HttpCoreError):
-            err: BaseException = ConnectionClosedError(f"the HTTP/2 connection was lost: {exc}")
+            detail = str(exc) or type(exc).__name__
+            err: BaseException = ConnectionClosedError(f"the HTTP/2 connection was lost: {detail}")
             err.__cause__ = exc
         elif exc is None:
             err = ConnectionClosedError("the HTTP/2 connection was closed")
@@ -768,7 +825,10 @@ class H2Engine:
         streams = list(self.streams.values())
         self.streams.clear()
         self._blocked.clear()
-        self._on_lost(err, streams)
+        try:
+            self._on_lost(err, streams)
+        except Exception as hook_exc:  # a driver bug must not keep the connection half-open
+            _log.exception("HTTP/2 connection cleanup failed", error=repr(hook_exc))
         self._closed_event.set()
         io = self.io
         if io.is_closing():
@@ -777,8 +837,8 @@ class H2Engine:
             # graceful: half-close, let the read loop discard what the peer still sends
             # until it closes too (closing with unread bytes would send a TCP RST, which can
             # make the peer drop our last response), bounded by LINGER_TIMEOUT
-            if io.can_write_eof():
-                with contextlib.suppress(OSError, RuntimeError):
+            with contextlib.suppress(Exception):  # a dying transport: closing anyway
+                if io.can_write_eof():
                     io.write_eof()
             self._linger_timer = self.loop.call_later(LINGER_TIMEOUT, self._end_linger)
         else:
@@ -802,8 +862,10 @@ class H2Engine:
         if h is not None:
             h.cancel()
             self._linger_timer = None
-        with contextlib.suppress(OSError, RuntimeError):
+        try:
             await self.io.close()
+        except Exception as exc:  # a dying transport must not fail the close
+            _log.debug("HTTP/2 transport close failed", error=repr(exc))
 
     def is_over(self) -> bool:
         """Whether the connection has ended."""

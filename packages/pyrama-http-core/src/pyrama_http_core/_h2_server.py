@@ -13,7 +13,7 @@ import h2.events
 import h2.settings
 
 from pyrama_core import Service
-from pyrama_core.errors import LimitError
+from pyrama_core.errors import LimitError, Side
 from pyrama_core.telemetry import get_logger
 from pyrama_http_core._h1_upgrade import OnUpgrade, Upgraded
 from pyrama_http_core._h2_config import H2ServerConfig
@@ -23,11 +23,17 @@ from pyrama_http_core._h2_engine import (
     H2StreamState,
     Header,
     RecvBodyIter,
+    h2_fields,
 )
 from pyrama_http_core._h2_fingerprint import H2ClientFingerprintData, pseudo_header_order
 from pyrama_http_core._h2_frames import H2ErrorCode, encode_ping, encode_settings
 from pyrama_http_core._h2_stream_io import H2StreamIo
-from pyrama_http_core.errors import BodyLimitError, H2StreamResetError, HttpCoreError
+from pyrama_http_core.errors import (
+    BodyLimitError,
+    H2StreamResetError,
+    HttpCoreError,
+    HttpProtocolError,
+)
 from pyrama_http_types import (
     Body,
     H2Priority,
@@ -413,15 +419,41 @@ class H2ServerConnection(H2Engine):
             if resp is None:
                 assert req is not None
                 try:
-                    resp = await self._serve(req)
+                    returned: object = await self._serve(req)
                 except asyncio.CancelledError:
                     raise
                 except (BodyLimitError, BodyTooLargeError) as exc:
                     resp = Response.text(f"{exc}\n", 413)
                 except Exception as exc:
                     _log.exception("HTTP/2 service failed", stream=st.sid, error=repr(exc))
-                    resp = Response.text("internal server error\n", 500)
-            await self._respond(st, req, resp)
+                    resp = _internal_error()
+                else:
+                    if isinstance(returned, Response):
+                        resp = returned
+                    else:
+                        _log.error(
+                            "HTTP/2 service returned a non-Response; answering 500",
+                            stream=st.sid,
+                            value=repr(returned)[:200],
+                        )
+                        resp = _internal_error()
+            try:
+                await self._respond(st, req, resp)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if st.headers_sent or st.send_error is not None or not self._answerable(st):
+                    raise  # too late for another answer, or nobody to answer
+                # the response could not even start (invalid status or fields, a body or
+                # headers object that raised): answer 500 instead, like HTTP/1.1 does
+                _log.error(
+                    "HTTP/2 service returned an invalid response; answering 500",
+                    stream=st.sid,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+                with contextlib.suppress(Exception):
+                    await resp.body.aclose()
+                await self._respond(st, req, _internal_error())
         except asyncio.CancelledError:
             if st.sid in self.streams and not self.closed:
                 self.reset_stream(st, H2ErrorCode.CANCEL)
@@ -437,6 +469,9 @@ class H2ServerConnection(H2Engine):
             if isinstance(info, _Req) and info.tunnel is not None and not info.tunnel.done():
                 info.tunnel.fail("the CONNECT request was not answered with 2xx")
             self._after_response(st)
+
+    def _answerable(self, st: H2StreamState) -> bool:
+        return st.sid in self.streams and not self.closed
 
     def _after_response(self, st: H2StreamState) -> None:
         info = st.extra
@@ -454,8 +489,14 @@ class H2ServerConnection(H2Engine):
 
     async def _respond(self, st: H2StreamState, req: Request | None, resp: Response) -> None:
         status = int(resp.status)
-        headers: list[Header] = [(b":status", _status_bytes(status))]
-        headers += resp.headers.lower_items()
+        if not 200 <= status <= 999:
+            # 1xx heads are informational only (and 101 does not exist in HTTP/2)
+            raise HttpProtocolError(
+                f"{status} cannot be the final status of an HTTP/2 response",
+                side=Side.LOCAL,
+                hint=None,
+            )
+        headers = h2_fields(resp.headers.lower_items(), [(b":status", _status_bytes(status))])
         has_length = any(n == b"content-length" for n, _ in headers)
         body = resp.body
         info = st.extra
@@ -480,10 +521,9 @@ class H2ServerConnection(H2Engine):
             if not data and trailers is None:
                 self.send_headers(st, headers, end_stream=True)
                 return
+            fields = None if trailers is None else h2_fields(trailers.lower_items())
             self.send_headers(st, headers)
-            self.queue_data(
-                st, data, end=True, trailers=None if trailers is None else trailers.lower_items()
-            )
+            self.queue_data(st, data, end=True, trailers=fields)
             if not st.end_sent:
                 await self.wait_sent(st)
             return
@@ -495,7 +535,7 @@ class H2ServerConnection(H2Engine):
             self.queue_data(st, chunk)
             await self.wait_writable(st)
         trailers = body.trailers
-        self.finish_send(st, None if trailers is None else trailers.lower_items())
+        self.finish_send(st, None if trailers is None else h2_fields(trailers.lower_items()))
         await self.wait_sent(st)
 
     # -- engine hooks -----------------------------------------------------------------------
@@ -561,6 +601,10 @@ class H2ServerConnection(H2Engine):
                 task.cancel()
 
 
+def _internal_error() -> Response:
+    return Response.text("internal server error\n", 500)
+
+
 class _Reject(Exception):
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
@@ -603,11 +647,16 @@ async def serve_h2(
 
     Every request stream runs ``service.serve(request)`` in its own task; request bodies
     stream in as the service reads them (flow control hands windows back as bytes are
-    consumed), responses stream out as the client's windows allow. A service error becomes a
-    ``500`` (or RST_STREAM(INTERNAL_ERROR) once the headers are out); one stream never takes
-    the connection down. When *guard* (a :class:`~pyrama_core.ShutdownGuard`) is cancelled the
-    connection closes gracefully: GOAWAY, in-flight streams get ``config.graceful_timeout``
-    seconds, then it closes. Returns when the connection is over.
+    consumed), responses stream out as the client's windows allow. A service error, a
+    returned value that is not a :class:`~pyrama_http_types.Response` and a response that
+    cannot be sent (a 1xx status, an invalid field) become a ``500`` (or
+    RST_STREAM(INTERNAL_ERROR) once the headers are out); one stream never takes the
+    connection down. Connection-specific fields (``connection``, ``transfer-encoding``, ...,
+    RFC 9113 8.2.2) of a response relayed from HTTP/1.1 are dropped. When *guard* (a
+    :class:`~pyrama_core.ShutdownGuard`) is cancelled the connection closes gracefully:
+    GOAWAY, in-flight streams get ``config.graceful_timeout`` seconds, then it closes. A
+    transport that fails (reset, TLS alert, any error a wrapping stream raises) ends the
+    connection and cancels its streams' tasks. Returns when the connection is over.
     """
     conn = H2ServerConnection(stream, service, config)
     if guard is None:
