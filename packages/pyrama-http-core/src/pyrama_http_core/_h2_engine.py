@@ -72,6 +72,8 @@ CONNECTION_SPECIFIC: Final = frozenset(
 
 _FIELD_NAME: Final = re.compile(rb"[!#$%&'*+\-.^_`|~0-9a-z]+")
 _BAD_VALUE: Final = re.compile(rb"[\r\n\x00]")
+_GOOD_NAMES: set[bytes] = set()  # names already checked (they repeat: skip the regex)
+_GOOD_NAMES_MAX: Final = 1024
 
 
 def h2_fields(fields: Iterable[Header], out: list[Header] | None = None) -> list[Header]:
@@ -88,16 +90,21 @@ def h2_fields(fields: Iterable[Header], out: list[Header] | None = None) -> list
     """
     if out is None:
         out = []
-    name_ok = _FIELD_NAME.fullmatch
+    good = _GOOD_NAMES
     bad_value = _BAD_VALUE.search
     drop = CONNECTION_SPECIFIC
     for name, value in fields:
-        if name in drop or (name == b"te" and value.strip().lower() != b"trailers"):
-            continue
-        if name_ok(name) is None:
-            raise HttpProtocolError(
-                f"invalid HTTP/2 field name {name!r}", side=Side.LOCAL, hint=None
-            )
+        if name not in good:
+            if name in drop or (name == b"te" and value.strip().lower() != b"trailers"):
+                continue
+            if _FIELD_NAME.fullmatch(name) is None:
+                raise HttpProtocolError(
+                    f"invalid HTTP/2 field name {name!r}", side=Side.LOCAL, hint=None
+                )
+            if name != b"te":
+                if len(good) >= _GOOD_NAMES_MAX:
+                    good.clear()
+                good.add(name)
         if bad_value(value) is not None:
             raise HttpProtocolError(
                 f"invalid value of the HTTP/2 field {name!r} (CR, LF or NUL)",
