@@ -375,3 +375,81 @@ def test_round_trip_on_uvloop() -> None:
             return await _roundtrip(tls, b"uvloop")
 
     assert uvloop.run(main()) == b"uvloop"
+
+
+class _PickyIssuer:
+    """Refuses one name as unfit for a certificate, crashes on another, serves the rest."""
+
+    def __init__(self) -> None:
+        self.inner = DynamicIssuer(pki().ca)
+
+    def certified_key_for(self, server_name: str) -> Any:
+        if server_name == "refused.example.test":
+            raise CertificateNameError("refusing to issue a certificate for that name")
+        if server_name == "crash.example.test":
+            raise RuntimeError("the issuer's backend is down")
+        return self.inner.certified_key_for(server_name)
+
+
+@pytest.mark.parametrize("peek", [True, False])
+async def test_a_refused_name_gets_an_alert_not_a_bare_close(peek: bool) -> None:
+    data = server_data(certified_key=None, issuer=_PickyIssuer(), peek_client_hello=peek)
+    with capture_logs() as log_events:
+        async with tls_server(data) as listener:
+            with pytest.raises(TlsHandshakeError) as refused:
+                await connect(listener, client_data(server_name="refused.example.test"))
+            assert "unrecognized name" in (refused.value.reason or "")
+            assert refused.value.side is Side.REMOTE
+            with pytest.raises(TlsHandshakeError) as crashed:
+                await connect(listener, client_data(server_name="crash.example.test"))
+            assert "internal error" in (crashed.value.reason or "")
+            # a client without SNI, and no default certificate: missing_extension
+            with pytest.raises(TlsHandshakeError) as no_sni:
+                await connect(listener, client_data(), host="127.0.0.1")
+            assert "missing extension" in (no_sni.value.reason or "")
+            tls = await connect(listener, client_data(server_name="ok.example.test"))
+            assert await _roundtrip(tls) == b"ping"
+    failures = [e for e in log_events if e.get("event") == "tls handshake failed"]
+    assert [f["reason"] for f in failures] == ["certificate issuance failed"] * 3
+    assert [f["sni"] for f in failures] == ["refused.example.test", "crash.example.test", None]
+    assert all(f["side"] == "local" for f in failures)
+
+
+async def test_a_refused_name_fails_new_stream_handshakes_with_the_issuance_error() -> None:
+    acceptor = TlsAcceptor(server_data(certified_key=None, issuer=_PickyIssuer()))
+    a_sock, b_sock = socket.socketpair()
+    from pyrama_net import open_socket_stream
+
+    stream = await open_socket_stream(a_sock)
+    tls = await acceptor.new_stream(stream, "refused.example.test")  # no error yet
+    client = ssl.create_default_context()
+    client.check_hostname = False
+    client.verify_mode = ssl.CERT_NONE
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    peer = client.wrap_bio(incoming, outgoing, server_hostname="refused.example.test")
+    with pytest.raises(ssl.SSLWantReadError):
+        peer.do_handshake()
+    b_sock.sendall(outgoing.read())
+    with pytest.raises(TlsHandshakeError) as info:
+        await tls.handshake(5)
+    assert info.value.reason == "certificate issuance failed"
+    assert isinstance(info.value.__cause__, CertificateNameError)
+    b_sock.settimeout(5)
+    incoming.write(b_sock.recv(65536))
+    with pytest.raises(ssl.SSLError, match="UNRECOGNIZED_NAME"):
+        peer.do_handshake()
+    await tls.close()
+    b_sock.close()
+
+
+async def test_a_malformed_client_hello_gets_the_alert_the_parser_names() -> None:
+    data = server_data()
+    async with tls_server(data) as listener:
+        # a ClientHello whose SNI holds a space: the parser refuses it (decode_error)
+        with pytest.raises(TlsHandshakeError) as info:
+            await connect(listener, client_data(server_name="bad name!", insecure=True))
+        assert "decode error" in (info.value.reason or "")
+        reply = await _raw_exchange(
+            listener.local_addr.port, b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00"
+        )
+        assert reply == bytes((21, 3, 3, 0, 2, 2, 50))  # fatal decode_error, in plaintext

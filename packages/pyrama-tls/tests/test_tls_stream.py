@@ -25,6 +25,17 @@ from pyrama_tls.errors import (
 )
 
 
+@pytest.fixture(autouse=True, params=["cffi", "public"])
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run every test with the cffi data path and with the pyOpenSSL-methods fallback."""
+    if request.param == "public":
+        import pyrama_tls._tls_stream as mod
+        from pyrama_tls._openssl_ext import memory_bio_io
+
+        monkeypatch.setattr(mod, "memory_bio_io", lambda conn: memory_bio_io(conn, fast=False))
+    return str(request.param)
+
+
 def _pair(
     a: Stream,
     b: Stream,

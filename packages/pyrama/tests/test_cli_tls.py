@@ -8,6 +8,7 @@ import json
 import os
 import socket
 import ssl
+import struct
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -515,3 +516,69 @@ def test_probe_flag_mistakes_exit_2(pki: Pki, pyrama: Callable[..., Ran]) -> Non
     out = probe_tls(pyrama, "127.0.0.1:1", "--ca", "/nonexistent/ca.pem")
     assert out.returncode == 2
     assert "/nonexistent/ca.pem" in out.stderr
+
+
+# -- stunnel exit: what failures leave in the log ----------------------------------------
+
+
+def _local_name(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"{host}:{port}"
+
+
+def _of(peer: str, event: str) -> Any:
+    def match(e: dict[str, Any]) -> bool:
+        got = e.get("peer")
+        if isinstance(got, list):  # pyrama-tls logs the address as it is: (host, port)
+            got = f"{got[0]}:{got[1]}"
+        return e.get("event") == event and got == peer
+
+    return match
+
+
+def test_a_failed_handshake_is_logged_once(plain_echo: int) -> None:
+    with serving(
+        "stunnel", "exit", "--bind", "127.0.0.1:0", "--forward", f"127.0.0.1:{plain_echo}", "-v"
+    ) as exit_:
+        with socket.create_connection(("127.0.0.1", exit_.port), timeout=HANG_GUARD) as s:
+            peer = _local_name(s)
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert b"HTTP" not in recv_all(s)
+        failed = exit_.wait_event(_of(peer, "tls handshake failed"))
+        assert failed["reason"]
+        # the connection then ends without a second report of the same failure
+        exit_.wait_event(_of(peer, "connection closed"))
+        assert not [e for e in exit_.events if e.get("event") == "connection failed"]
+
+
+def test_a_client_reset_mid_tunnel_is_not_a_failure(pki: Pki, plain_echo: int) -> None:
+    with serving(
+        "stunnel",
+        "exit",
+        "--bind",
+        "127.0.0.1:0",
+        "--forward",
+        f"127.0.0.1:{plain_echo}",
+        "--cert",
+        str(pki.cert),
+        "--key",
+        str(pki.key),
+        "-v",
+    ) as exit_:
+        s = tls_client(exit_.port, cafile=pki.ca)
+        peer = _local_name(s)
+        payload = os.urandom(10_000)
+        s.sendall(payload)
+        assert recv_exact(s, len(payload)) == payload
+        # close with a reset (SO_LINGER 0), no close_notify
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
+        reset = exit_.wait_event(_of(peer, "tunnel reset"))
+        assert reset["side"] == "client"
+        closed = exit_.wait_event(_of(peer, "connection closed"))
+        assert closed["level"] == "debug"
+        assert not [e for e in exit_.events if e.get("event") == "connection failed"]
+        # and the tunnel keeps serving
+        with tls_client(exit_.port, cafile=pki.ca) as again:
+            again.sendall(b"still here")
+            assert recv_exact(again, 10) == b"still here"

@@ -61,6 +61,13 @@ def test_server_tls_self_signed_defaults() -> None:
     assert tls.certified_key.dns_names() == ["localhost"]
 
 
+def test_server_tls_peeks_the_client_hello_unless_told_not_to() -> None:
+    args = _echo_args("--mode", "tls")
+    assert server_tls(args).data.peek_client_hello is True  # echo reads it (fingerprints)
+    # a pure terminator (stunnel exit) has no use for it
+    assert server_tls(args, peek_client_hello=False).data.peek_client_hello is False
+
+
 def test_server_tls_names_client_ca_and_timeout(tmp_path: object) -> None:
     args = _echo_args(
         "--mode",

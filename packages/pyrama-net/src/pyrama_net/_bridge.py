@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import socket
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -171,7 +172,17 @@ async def _pump(
         if dst.can_write_eof():
             dst.write_eof()
     except Exception as exc:
+        if _peer_gone(exc):
+            return  # the other end hung up already: nobody left to tell, not a failure
         raise _SideFailed(dst_side, exc) from exc
+
+
+_PEER_GONE_ERRNOS = frozenset({errno.ENOTCONN, errno.EPIPE, errno.ECONNRESET, errno.ECONNABORTED})
+
+
+def _peer_gone(exc: BaseException) -> bool:
+    """Whether a half-close failed only because the peer has closed or reset already."""
+    return isinstance(exc, OSError) and exc.errno in _PEER_GONE_ERRNOS
 
 
 async def _both(first: Coroutine[Any, Any, None], second: Coroutine[Any, Any, None]) -> None:

@@ -21,9 +21,20 @@ from pyrama_tls._contexts import (
     load_ca_certificates,
     set_peer_verification,
 )
+from pyrama_tls._openssl_ext import (
+    SSL_AD_INTERNAL_ERROR,
+    SSL_AD_MISSING_EXTENSION,
+    SSL_AD_UNRECOGNIZED_NAME,
+    set_servername_callback,
+)
 from pyrama_tls._peek_client_hello import peek_client_hello
 from pyrama_tls._tls_stream import TlsStream, close_quietly
-from pyrama_tls.errors import ClientHelloError, TlsHandshakeError, TlsHandshakeTimeoutError
+from pyrama_tls.errors import (
+    CertificateNameError,
+    ClientHelloError,
+    TlsHandshakeError,
+    TlsHandshakeTimeoutError,
+)
 
 __all__ = ["TlsAcceptor", "TlsAcceptorLayer", "TlsAcceptorService"]
 
@@ -57,6 +68,13 @@ def _alpn_selector(prefs: tuple[bytes, ...], strict: bool) -> Any:
     return select
 
 
+def _refusal_alert(exc: BaseException) -> int:
+    """The TLS alert that tells a client why the issuer gave no certificate for its name."""
+    if isinstance(exc, CertificateNameError):
+        return SSL_AD_UNRECOGNIZED_NAME
+    return SSL_AD_INTERNAL_ERROR
+
+
 class TlsAcceptor:
     """The server side of TLS, built once from a :class:`TlsAcceptorData`.
 
@@ -64,13 +82,22 @@ class TlsAcceptor:
     the issuer returns, kept in a bounded LRU) and turns accepted streams into
     :class:`~pyrama_tls.TlsStream` objects with :meth:`accept`. :class:`TlsAcceptorService`
     uses it; use it directly to terminate TLS on a stream you got some other way.
+
+    Nothing is built per connection but the ``SSL.Connection``: contexts (certificate, key,
+    settings) are made once, per issuer certificate at most.
+
+    With an issuer, a name it refuses ends that handshake with a fatal TLS alert:
+    ``unrecognized_name`` when it raised :class:`~pyrama_tls.errors.CertificateNameError`,
+    else ``internal_error``; a client without SNI, when no ``certified_key`` serves such
+    clients, gets ``missing_extension`` (RFC 8446 section 9.2).
     """
 
-    __slots__ = ("_by_key", "_data", "_default")
+    __slots__ = ("_by_key", "_data", "_default", "_sni_callback")
 
     def __init__(self, data: TlsAcceptorData) -> None:
         self._data = data
         self._by_key: OrderedDict[CertifiedKey, SSL.Context] = OrderedDict()
+        self._sni_callback: Any = None
         # the context every handshake starts with: the fixed certificate (if any), and with an
         # issuer the SNI callback that switches to the name's context
         self._default = self._build_context(data.certified_key, sni_switch=data.issuer is not None)
@@ -96,7 +123,10 @@ class TlsAcceptor:
             set_peer_verification(ctx, required=data.client_auth is ClientAuth.REQUIRED)
             load_ca_certificates(ctx, data.client_ca, data.client_ca_file, advertise=True)
         if sni_switch:
-            ctx.set_tlsext_servername_callback(self._on_server_name)
+            # kept referenced: the cffi callback must live as long as the context
+            self._sni_callback = set_servername_callback(ctx, self._on_server_name)
+            if self._sni_callback is None:  # pragma: no cover - bindings without the symbols
+                ctx.set_tlsext_servername_callback(self._on_server_name_legacy)
         return ctx
 
     def _context_for_key(self, key: CertifiedKey) -> SSL.Context:
@@ -130,41 +160,57 @@ class TlsAcceptor:
                 return self._context_for_key(key)
         return self.context_for(server_name)
 
-    def _on_server_name(self, conn: SSL.Connection) -> None:
+    def _on_server_name(self, conn: SSL.Connection) -> int | None:
+        """The SNI callback: switch to the name's context, or refuse with an alert number."""
         # runs inside the handshake; with a peeked ClientHello the context is chosen already
         if conn.get_context() is not self._default:
-            return
-        raw = conn.get_servername()
+            return None
         stream = conn.get_app_data()
+        tls = stream if isinstance(stream, TlsStream) else None
+        if tls is not None and tls._callback_error is not None:
+            # the issuer refused the peeked name already: refuse the client with the alert
+            return _refusal_alert(tls._callback_error)
+        raw = conn.get_servername()
         if not raw:
             # no SNI: the default context serves it, if it has a certificate
-            if self._data.certified_key is None and isinstance(stream, TlsStream):
-                stream._callback_error = LookupError(
+            if self._data.certified_key is not None:
+                return None
+            if tls is not None:
+                tls._callback_error = LookupError(
                     "the client sent no SNI and no certified_key is configured for that"
                 )
-            return
+            return SSL_AD_MISSING_EXTENSION
         try:
             conn.set_context(self.context_for(raw.decode("ascii", "replace")))
         except Exception as exc:
-            # kept for the handshake error; without a certificate the handshake fails next
-            if isinstance(stream, TlsStream):
-                stream._callback_error = exc
+            if tls is not None:
+                tls._callback_error = exc  # kept for the handshake error
+            return _refusal_alert(exc)
+        return None
+
+    def _on_server_name_legacy(self, conn: SSL.Connection) -> None:  # pragma: no cover
+        # pyOpenSSL's own callback can refuse only by an exception (it prints it and sends
+        # unrecognized_name)
+        if self._on_server_name(conn) is not None:
+            raise LookupError("no certificate for the requested name")
 
     async def new_stream(self, stream: Stream, server_name: str | None = None) -> TlsStream:
         """A server :class:`~pyrama_tls.TlsStream` over *stream*, not yet handshaken.
 
-        *server_name* (from a peeked ClientHello) picks the issuer's context up front.
+        *server_name* (from a peeked ClientHello) picks the issuer's context up front. When the
+        issuer refuses it, the stream starts on the default context and its handshake refuses
+        the client with a TLS alert (see the class docs), raising
+        :class:`~pyrama_tls.errors.TlsHandshakeError` (reason ``certificate issuance failed``).
         """
+        refused: Exception | None = None
         try:
             ctx = await self.context_for_async(server_name)
         except Exception as exc:
-            raise TlsHandshakeError(
-                f"TLS handshake (server) failed: no certificate for {server_name!r}: {exc}",
-                role="server",
-                side=Side.LOCAL,
-                reason="certificate issuance failed",
-            ) from exc
-        return TlsStream(stream, SSL.Connection(ctx, None), role="server")
+            ctx = self._default
+            refused = exc
+        tls = TlsStream(stream, SSL.Connection(ctx, None), role="server")
+        tls._callback_error = refused
+        return tls
 
     async def accept(self, stream: Stream) -> TlsStream:
         """Peek the ClientHello (if configured), handshake, and return the TLS stream.
@@ -187,6 +233,7 @@ class TlsAcceptor:
                                 stream, timeout=None, max_size=data.client_hello_max_size
                             )
                         except ClientHelloError as exc:
+                            _send_plain_alert(stream, exc.hint)
                             raise TlsHandshakeError(
                                 f"TLS handshake (server) failed: bad ClientHello: {exc}",
                                 role="server",
@@ -209,19 +256,8 @@ class TlsAcceptor:
                     role="server",
                     seconds=timeout,
                 ) from exc
-            except TlsHandshakeError:
-                issue = getattr(tls, "_callback_error", None)
-                if isinstance(issue, Exception):
-                    raise TlsHandshakeError(
-                        f"TLS handshake (server) failed: no certificate for the requested "
-                        f"name: {issue}",
-                        role="server",
-                        side=Side.LOCAL,
-                        reason="certificate issuance failed",
-                    ) from issue
-                raise
         except (TlsHandshakeError, PyramaTimeoutError) as exc:
-            _log_failure(stream, hello, exc)
+            _log_failure(stream, hello, tls, exc)
             await close_quietly(tls if tls is not None else stream)
             raise
         except BaseException:
@@ -230,12 +266,27 @@ class TlsAcceptor:
         return tls
 
 
-def _log_failure(stream: Stream, hello: ClientHello | None, exc: BaseException) -> None:
+def _send_plain_alert(stream: Stream, alert: int | None) -> None:
+    """Answer a malformed ClientHello with a fatal alert record (plaintext: nothing agreed yet)."""
+    if alert is None or not 0 <= alert <= 255 or stream.is_closing():
+        return
+    with contextlib.suppress(Exception):  # a dying transport: the close says enough
+        stream.write(bytes((21, 3, 3, 0, 2, 2, alert)))  # alert record: fatal, *alert*
+
+
+def _log_failure(
+    stream: Stream, hello: ClientHello | None, tls: TlsStream | None, exc: BaseException
+) -> None:
     info = stream.extensions.get(SocketInfo)
+    sni = None if hello is None else hello.server_name
+    if sni is None and tls is not None:
+        with contextlib.suppress(Exception):
+            raw = tls.connection.get_servername()
+            sni = raw.decode("ascii", "replace") if raw else None
     _log.info(
         "tls handshake failed",
         peer=None if info is None else info.peer,
-        sni=None if hello is None else hello.server_name,
+        sni=sni,
         side=getattr(getattr(exc, "side", None), "value", None),
         reason=getattr(exc, "reason", None),
         error=str(exc),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import ipaddress
 from collections.abc import Callable
 from typing import Any
@@ -24,7 +25,13 @@ from pyrama_core.errors import Side
 from pyrama_net import Stream
 from pyrama_tls._client_hello import ClientHello
 from pyrama_tls._negotiated import NegotiatedTls, TlsRole
-from pyrama_tls._openssl_ext import session_reused, verify_error_string
+from pyrama_tls._openssl_ext import (
+    READ_CLOSE_NOTIFY,
+    READ_MORE,
+    memory_bio_io,
+    session_reused,
+    verify_error_string,
+)
 from pyrama_tls.errors import (
     CertificateVerifyError,
     TlsHandshakeError,
@@ -34,15 +41,10 @@ from pyrama_tls.errors import (
 
 __all__ = ["TlsStream", "close_quietly", "ssl_error_reason"]
 
-# TLS records carry at most 16 KiB of plaintext; SSL_read returns at most one record per call
-_RECORD = 16384
 # how much ciphertext to ask the inner stream for per read
 _INNER_READ = 262144
 # plaintext per SSL_write call: bounds the ciphertext held in the memory BIO at once
 _WRITE_CHUNK = 262144
-# per-record overhead bound for sizing bio_read (header 5 + tag 16 + type/padding, generous)
-_RECORD_OVERHEAD = 64
-_HANDSHAKE_BIO_READ = 65536
 
 # OpenSSL's SSL_MODE_ENABLE_PARTIAL_WRITE: off, so one SSL_write encrypts the whole buffer
 SSL_MODE_ENABLE_PARTIAL_WRITE = 0x1
@@ -143,6 +145,7 @@ class TlsStream:
         "_eof_sent",
         "_extensions",
         "_inner",
+        "_io",
         "_negotiated",
         "_on_session",
         "_role",
@@ -163,6 +166,7 @@ class TlsStream:
             raise ValueError(f"role must be 'client' or 'server', got {role!r}")
         self._inner = inner
         self._conn = connection
+        self._io = memory_bio_io(connection)
         self._role: TlsRole = role
         self._server_name = server_name
         self._extensions = inner.extensions.fork()
@@ -259,48 +263,67 @@ class TlsStream:
 
     async def _handshake(self) -> None:
         conn = self._conn
-        inner = self._inner
+        io = self._io
+        if self._role == "server":
+            # a server has nothing to say before the ClientHello: skip the first round trip
+            # through the engine (which would only ask for it)
+            io.put(await self._handshake_read())
         while True:
             try:
                 conn.do_handshake()
                 break
             except SSL.WantReadError:
-                out = self._pull(_HANDSHAKE_BIO_READ)
-                try:
-                    if out:
-                        inner.write(out)
-                        await inner.drain()
-                    data = await inner.read(_INNER_READ)
-                except (OSError, TlsStreamError) as exc:
-                    raise TlsHandshakeError(
-                        f"TLS handshake ({self._role}): transport failed: {exc}",
-                        role=self._role,
-                        reason="transport error",
-                    ) from exc
-                if not data:
-                    raise TlsHandshakeError(
-                        f"TLS handshake ({self._role}): the peer closed the connection",
-                        role=self._role,
-                        reason="unexpected eof",
-                    ) from None
-                conn.bio_write(data)
+                out = io.take()
+                if out:
+                    await self._handshake_write(out)
+                io.put(await self._handshake_read())
             except SSL.Error as exc:
                 await self._flush_quietly()  # the alert OpenSSL queued, if any
+                issue = self._callback_error
+                if isinstance(issue, Exception):
+                    # our SNI callback refused the name (the client got an alert)
+                    raise TlsHandshakeError(
+                        f"TLS handshake ({self._role}) failed: no certificate for the "
+                        f"requested name: {issue}",
+                        role=self._role,
+                        side=Side.LOCAL,
+                        reason="certificate issuance failed",
+                    ) from issue
                 raise self._handshake_error(exc) from exc
             except TlsHandshakeError:
                 await self._flush_quietly()  # raised by one of our callbacks (strict ALPN)
                 raise
-        out = self._pull(_HANDSHAKE_BIO_READ)
+        out = io.take()  # the last flight (TLS 1.3 server: session tickets)
         if out:
-            try:
-                inner.write(out)
-                await inner.drain()
-            except (OSError, TlsStreamError) as exc:
-                raise TlsHandshakeError(
-                    f"TLS handshake ({self._role}): transport failed: {exc}",
-                    role=self._role,
-                    reason="transport error",
-                ) from exc
+            await self._handshake_write(out)
+
+    async def _handshake_read(self) -> bytes:
+        try:
+            data = await self._inner.read(_INNER_READ)
+        except (OSError, TlsStreamError) as exc:
+            raise self._transport_failed(exc) from exc
+        if not data:
+            raise TlsHandshakeError(
+                f"TLS handshake ({self._role}): the peer closed the connection",
+                role=self._role,
+                reason="unexpected eof",
+            ) from None
+        return data
+
+    async def _handshake_write(self, out: bytes | bytearray) -> None:
+        inner = self._inner
+        try:
+            inner.write(out)
+            await inner.drain()
+        except (OSError, TlsStreamError) as exc:
+            raise self._transport_failed(exc) from exc
+
+    def _transport_failed(self, exc: BaseException) -> TlsHandshakeError:
+        return TlsHandshakeError(
+            f"TLS handshake ({self._role}): transport failed: {exc}",
+            role=self._role,
+            reason="transport error",
+        )
 
     def _handshake_error(self, exc: SSL.Error) -> TlsHandshakeError:
         reason = ssl_error_reason(exc)
@@ -390,74 +413,39 @@ class TlsStream:
             raise TlsStreamError("read before the TLS handshake finished")
         if self._eof:
             return b""
-        conn = self._conn
-        first = b""
-        rest: list[bytes] | None = None
-        got = 0
+        io = self._io
         while True:
             try:
-                chunk = conn.recv(min(max_bytes - got, _RECORD))
-            except SSL.WantReadError:
-                if got:
-                    break
-                self._flush_nowait()
-                data = await self._inner.read(_INNER_READ)
-                if not data:
-                    self._eof = True
-                    return b""
-                conn.bio_write(data)
-                continue
-            except SSL.ZeroReturnError:
-                self._eof = True
-                self._close_notify = True
-                break
-            except SSL.SysCallError:
-                self._eof = True  # "unexpected eof": treated like a ragged EOF
-                break
+                data, status = io.read(max_bytes)
             except SSL.Error as exc:
-                self._flush_nowait()
+                self._flush_nowait()  # the alert OpenSSL queued, if any
                 reason = ssl_error_reason(exc)
                 raise TlsStreamError(f"TLS read failed: {reason}", reason=reason) from exc
-            if not got:
-                first = chunk
-            elif rest is None:
-                rest = [first, chunk]
-            else:
-                rest.append(chunk)
-            got += len(chunk)
-            if got >= max_bytes:
+            if status != READ_MORE:
+                self._eof = True
+                self._close_notify = status == READ_CLOSE_NOTIFY
                 break
-        self._flush_nowait()  # e.g. a KeyUpdate answer
+            if data:
+                break
+            if io.pending():
+                self._flush_nowait()
+            chunk = await self._inner.read(_INNER_READ)
+            if not chunk:
+                self._eof = True
+                return b""
+            io.put(chunk)
+        if io.pending():
+            self._flush_nowait()  # e.g. a KeyUpdate answer
         if not self._session_saved and self._on_session is not None:
             self._session_saved = True
             self._save_session()
-        if rest is not None:
-            return b"".join(rest)
-        return first
+        return data
 
     # -- writing --------------------------------------------------------------------------------
 
-    def _pull(self, size: int) -> bytes:
-        """Take all ciphertext the engine has produced (``b""`` when none)."""
-        conn = self._conn
-        try:
-            data = conn.bio_read(size)
-        except SSL.WantReadError:
-            return b""
-        parts: list[bytes] | None = None
-        while True:
-            try:
-                more = conn.bio_read(size)
-            except SSL.WantReadError:
-                break
-            if parts is None:
-                parts = [data]
-            parts.append(more)
-        return data if parts is None else b"".join(parts)
-
     def _flush_nowait(self) -> None:
         """Queue pending ciphertext on the inner stream, unless it can no longer take any."""
-        out = self._pull(_HANDSHAKE_BIO_READ)
+        out = self._io.take()
         if out and not self._eof_sent and not self._inner.is_closing():
             self._inner.write(out)
 
@@ -480,12 +468,11 @@ class TlsStream:
         total = len(view)
         if not total:
             return
-        conn = self._conn
+        io = self._io
         inner = self._inner
         for off in range(0, total, _WRITE_CHUNK):
-            piece = view[off : off + _WRITE_CHUNK]
             try:
-                conn.send(piece)
+                io.write(view[off : off + _WRITE_CHUNK] if total > _WRITE_CHUNK else view)
             except SSL.WantReadError as exc:
                 raise TlsStreamError(
                     "the TLS engine wants to read during a write (renegotiation is not supported)",
@@ -494,8 +481,7 @@ class TlsStream:
             except SSL.Error as exc:
                 reason = ssl_error_reason(exc)
                 raise TlsStreamError(f"TLS write failed: {reason}", reason=reason) from exc
-            n = len(piece)
-            out = self._pull(n + (n // _RECORD + 1) * _RECORD_OVERHEAD + 1024)
+            out = io.take()
             if out:
                 inner.write(out)
 
@@ -510,14 +496,20 @@ class TlsStream:
     def write_eof(self) -> None:
         """Send ``close_notify``, then half-close the inner stream if it supports that.
 
-        No more writes are allowed afterwards; reading continues until the peer's EOF.
+        No more writes are allowed afterwards; reading continues until the peer's EOF. A peer
+        that is gone already (the half-close fails with ``ENOTCONN``, ``EPIPE`` or a reset) is
+        not an error: there is nobody left to tell.
         """
         if self._eof_sent:
             return
         self._send_close_notify()
         inner = self._inner
         if not inner.is_closing() and inner.can_write_eof():
-            inner.write_eof()
+            try:
+                inner.write_eof()
+            except OSError as exc:
+                if not _peer_gone(exc):
+                    raise
 
     def _send_close_notify(self) -> None:
         if self._eof_sent:
@@ -581,6 +573,18 @@ async def close_quietly(stream: Stream, *, graceful: bool = True) -> None:
         await stream.close()
     except Exception:  # the connection is being dropped anyway
         pass
+
+
+_PEER_GONE_ERRNOS = frozenset(
+    {errno.ENOTCONN, errno.EPIPE, errno.ECONNRESET, errno.ECONNABORTED, errno.ESHUTDOWN}
+)
+
+
+def _peer_gone(exc: BaseException) -> bool:
+    """Whether *exc* says the peer has closed or reset the connection (nothing to send to)."""
+    if isinstance(exc, BrokenPipeError | ConnectionResetError | ConnectionAbortedError):
+        return True
+    return isinstance(exc, OSError) and exc.errno in _PEER_GONE_ERRNOS
 
 
 def _is_ip_literal(name: str) -> bool:

@@ -38,10 +38,12 @@ class _Tunnel:
 
     The connector returns plain TCP (exit end) or TLS over TCP (entry end). A target that
     cannot be reached, or whose TLS handshake fails, is logged (one line, with the reason)
-    and the client's connection is closed cleanly.
+    and the client's connection is closed cleanly. A relay that ends because one side reset
+    or abandoned its connection is not a failure of the tunnel: it is logged at debug level
+    only (other relay errors are raised, for the connection's owner to log).
     """
 
-    __slots__ = ("_connector", "command", "target")
+    __slots__ = ("_bridge", "_connector", "_peer_of", "command", "target")
 
     def __init__(
         self,
@@ -49,43 +51,91 @@ class _Tunnel:
         target: Authority,
         command: str,
     ) -> None:
+        from pyrama.cli._streams import peer_of
+        from pyrama.net import bridge
+
         self._connector = connector
         self.target = target
         self.command = command
+        # looked up once here, not per connection (the command imports them lazily)
+        self._bridge = bridge
+        self._peer_of = peer_of
 
     async def serve(self, stream: Stream, /) -> None:
         """Relay *stream* to the target until both directions end."""
-        from pyrama.cli._streams import peer_of, refuse
-        from pyrama.net import bridge
-        from pyrama_tls.errors import TlsHandshakeError
-
         try:
             upstream = (await self._connector.serve(self.target)).conn
         except (OSError, PyramaError) as exc:
-            event = (
-                "tls handshake with target failed"
-                if isinstance(exc, TlsHandshakeError)
-                else "target unreachable"
-            )
-            _log.warning(
-                event,
-                service=self.command,
-                peer=peer_of(stream),
-                target=str(self.target),
-                error=str(exc),
-            )
-            await refuse(stream)
+            await self._unreachable(stream, exc)
             return
-        stats = await bridge(stream, upstream)  # owns and closes both streams
+        try:
+            stats = await self._bridge(stream, upstream)  # owns and closes both streams
+        except PyramaError as exc:
+            cause = exc.__cause__
+            # reset, broken pipe, aborted: a peer hung up (a refused connect cannot happen here)
+            if not isinstance(cause, ConnectionError):
+                raise
+            if _std_log.isEnabledFor(logging.DEBUG):
+                _log.debug(
+                    "tunnel reset",
+                    service=self.command,
+                    peer=self._peer_of(stream),
+                    target=str(self.target),
+                    side="client" if getattr(exc, "side", None) == "a" else "target",
+                    error=str(cause),
+                )
+            return
         if _std_log.isEnabledFor(logging.DEBUG):
             _log.debug(
                 "tunnelled",
                 service=self.command,
-                peer=peer_of(stream),
+                peer=self._peer_of(stream),
                 target=str(self.target),
                 up=stats.a_to_b,
                 down=stats.b_to_a,
             )
+
+    async def _unreachable(self, stream: Stream, exc: BaseException) -> None:
+        from pyrama.cli._streams import refuse
+        from pyrama_tls.errors import TlsHandshakeError
+
+        event = (
+            "tls handshake with target failed"
+            if isinstance(exc, TlsHandshakeError)
+            else "target unreachable"
+        )
+        _log.warning(
+            event,
+            service=self.command,
+            peer=self._peer_of(stream),
+            target=str(self.target),
+            error=str(exc),
+        )
+        await refuse(stream)
+
+
+class _HandshakeFailureLogged:
+    """``Service[Stream, None]`` around a TLS acceptor service: a failed handshake is done.
+
+    The acceptor logs each failed handshake (``tls handshake failed``, with the peer, SNI,
+    side and reason) and closes the connection; letting its error through as well would log
+    it a second time (``connection failed``), so it ends here.
+    """
+
+    __slots__ = ("_handshake_error", "inner")
+
+    def __init__(self, inner: Service[Stream, Any]) -> None:
+        from pyrama_tls.errors import TlsHandshakeError
+
+        self.inner = inner
+        self._handshake_error = TlsHandshakeError
+
+    async def serve(self, stream: Stream, /) -> None:
+        """Serve *stream*; a TLS handshake failure (logged by the acceptor) ends it quietly."""
+        try:
+            await self.inner.serve(stream)
+        except self._handshake_error:
+            return
 
 
 async def _exit(s: ServeSettings, guard: ShutdownGuard) -> Started:
@@ -94,10 +144,13 @@ async def _exit(s: ServeSettings, guard: ShutdownGuard) -> Started:
     from pyrama_tcp import TcpConnector
     from pyrama_tls import TlsAcceptorLayer
 
-    tls = server_tls(s.args)
+    # nothing here reads the ClientHello (the SNI comes from OpenSSL): no Python parse of it
+    tls = server_tls(s.args, peek_client_hello=False)
     target: Authority = s.args.forward
     tunnel = _Tunnel(TcpConnector(connect_timeout=s.args.connect_timeout), target, s.command)
-    service = TlsAcceptorLayer(tls.data).layer(TlsAcceptedLogService(tunnel, s.command))
+    service = _HandshakeFailureLogged(
+        TlsAcceptorLayer(tls.data).layer(TlsAcceptedLogService(tunnel, s.command))
+    )
     started = await start_tcp(s, guard, service)
     details = {"forward": str(target), **tls.details}
     return Started(started.address, started.task, started.in_flight, details)

@@ -212,8 +212,11 @@ class ServerTls:
     details: Mapping[str, object]
 
 
-def server_tls(args: argparse.Namespace) -> ServerTls:
+def server_tls(args: argparse.Namespace, *, peek_client_hello: bool = True) -> ServerTls:
     """Build the TLS server configuration from the flags added by :func:`add_server_tls_arguments`.
+
+    *peek_client_hello*: parse the ClientHello before the handshake (for services that read
+    it: fingerprints); a pure terminator saves that work with ``False``.
 
     Raises :class:`~pyrama_core.errors.ConfigError` for inconsistent flags and a
     :class:`~pyrama_tls.errors.CertificateError` for unreadable or mismatched PEM files.
@@ -247,6 +250,7 @@ def server_tls(args: argparse.Namespace) -> ServerTls:
         certified_key=key,
         alpn=alpn,
         handshake_timeout=timeout,
+        peek_client_hello=peek_client_hello,
         **settings,
     )
     return ServerTls(data=data, certified_key=key, details=details)
