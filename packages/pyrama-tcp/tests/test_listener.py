@@ -399,7 +399,10 @@ async def test_service_timeout_error_is_not_mistaken_for_the_deadline() -> None:
         r, w = await connect(listener)
         assert await read_all(r) == b""
         w.close()
-        await wait_for(lambda: any(e["event"] == "connection service failed" for e in logs))
+        # a TimeoutError from the service is reported as the connection's own failure (one
+        # line: timeouts are connection faults), never as the listener's deadline
+        await wait_for(lambda: any(e["event"] == "connection ended with an error" for e in logs))
+    assert not [e for e in logs if e["event"] == "connection deadline reached; closing"]
     await stop(task)
 
 
@@ -701,3 +704,28 @@ def test_real_emfile_backs_off_then_recovers() -> None:
     assert child.returncode == 0, err
     backoffs = int(out.split()[-1])
     assert backoffs >= 3
+
+
+async def test_peer_faults_are_logged_in_one_line_without_traceback() -> None:
+    from pyrama_core.errors import ProtocolError, Side
+
+    async def strict(stream: TcpStream) -> None:
+        await stream.read()
+        raise ProtocolError("peer sent garbage", side=Side.REMOTE)
+
+    listener = await TcpListener.bind()
+    task = asyncio.create_task(listener.serve(service_fn(strict)))
+    with structlog.testing.capture_logs() as logs:
+        r, w = await connect(listener)
+        w.write(b"garbage")
+        assert await read_all(r) == b""
+        w.close()
+        await wait_for(lambda: any(e["event"] == "connection ended with an error" for e in logs))
+    faults = [e for e in logs if e["event"] == "connection ended with an error"]
+    assert len(faults) == 1
+    assert "peer sent garbage" in faults[0]["error"]
+    assert "exc_info" not in faults[0]
+    assert faults[0]["log_level"] == "info"
+    assert not [e for e in logs if e["event"] == "connection service failed"]
+    assert not task.done()
+    await stop(task)

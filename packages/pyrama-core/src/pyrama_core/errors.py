@@ -21,6 +21,7 @@ __all__ = [
     "RateLimitedError",
     "ShutdownError",
     "Side",
+    "is_connection_fault",
 ]
 
 
@@ -96,3 +97,17 @@ class ProtocolError(PyramaError):
         super().__init__(message)
         self.side = side
         self.hint = hint
+
+
+def is_connection_fault(exc: BaseException) -> bool:
+    """Whether *exc* is an expected end of one connection rather than a bug in our code.
+
+    True for network errors (``ConnectionError``, ``TimeoutError``, other ``OSError``) and
+    for protocol errors that name the side that broke the protocol (any exception with a
+    :class:`Side` in its ``side`` attribute, such as :class:`ProtocolError` or a TLS handshake
+    failure). Listeners log these in one line without a traceback, so a peer that misbehaves
+    cannot make a server spend its time formatting tracebacks.
+    """
+    if isinstance(exc, OSError):
+        return True
+    return isinstance(getattr(exc, "side", None), Side)

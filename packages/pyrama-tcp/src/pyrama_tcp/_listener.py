@@ -18,7 +18,7 @@ from pyrama_core import (
     ShutdownGuard,
     ShutdownResult,
 )
-from pyrama_core.errors import ConfigError
+from pyrama_core.errors import ConfigError, is_connection_fault
 from pyrama_core.telemetry import get_logger
 from pyrama_net import (
     AddrLike,
@@ -224,13 +224,21 @@ class _Serving(Generic[StreamT]):
                     return
             clean = True
         except Exception as exc:
-            _log.error(
-                "connection service failed",
-                peer=_peer_of(stream),
-                listener=self.listener._describe(),
-                error=f"{type(exc).__name__}: {exc}",
-                exc_info=exc,
-            )
+            if is_connection_fault(exc):
+                # the peer or the network ended this connection: one line, no traceback
+                _log.info(
+                    "connection ended with an error",
+                    peer=_peer_of(stream),
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+            else:
+                _log.error(
+                    "connection service failed",
+                    peer=_peer_of(stream),
+                    listener=self.listener._describe(),
+                    error=f"{type(exc).__name__}: {exc}",
+                    exc_info=exc,
+                )
         finally:
             if clean:
                 await _close_gracefully(stream)
