@@ -582,3 +582,15 @@ def test_a_client_reset_mid_tunnel_is_not_a_failure(pki: Pki, plain_echo: int) -
         with tls_client(exit_.port, cafile=pki.ca) as again:
             again.sendall(b"still here")
             assert recv_exact(again, 10) == b"still here"
+
+
+def test_stunnel_keeps_freed_memory_unless_the_environment_tunes_malloc() -> None:
+    from pyrama.cli._stunnel import keep_freed_memory
+
+    assert keep_freed_memory({"MALLOC_TRIM_THRESHOLD_": "131072"}) is False
+    assert keep_freed_memory({"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=0"}) is False
+    import ctypes
+    import sys
+
+    glibc = sys.platform.startswith("linux") and hasattr(ctypes.CDLL(None), "gnu_get_libc_version")
+    assert keep_freed_memory({}) is glibc

@@ -186,25 +186,84 @@ def _peer_gone(exc: BaseException) -> bool:
 
 
 async def _both(first: Coroutine[Any, Any, None], second: Coroutine[Any, Any, None]) -> None:
-    """Run two directions to completion; the first failure cancels the other and is raised."""
+    """Run two directions to completion; the first failure cancels the other and is raised.
+
+    Two tasks and a done callback, not a ``TaskGroup``: a relay that ends with an error (a
+    reset, on a busy server many times a second) then builds no exception group, and leaves
+    no reference cycle of exceptions, tracebacks and frames for the cyclic garbage collector.
+    Neither task outlives the call, also when it is cancelled (repeatedly).
+    """
+    loop = asyncio.get_running_loop()
+    tasks = (loop.create_task(first), loop.create_task(second))
+    waiter: asyncio.Future[asyncio.Task[None] | None] = loop.create_future()
+    on_done = partial(_wake_on_failure_or_all_done, waiter, tasks)
+    for t in tasks:
+        t.add_done_callback(on_done)
     try:
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(first)
-            tg.create_task(second)
-    except BaseExceptionGroup as eg:
-        failed, rest = eg.split(_SideFailed)
-        if rest is not None or failed is None:
-            raise
-        raise _first_side_failure(failed) from None
+        failed = await waiter  # the first task that failed, or None: both finished
+    except BaseException:  # cancelled: stop both directions, wait for them, re-raise
+        for t in tasks:
+            t.cancel()
+        await _settle(tasks)
+        _retrieve(tasks)
+        raise
+    if failed is None:
+        return
+    failure = failed.exception()
+    assert failure is not None  # the waiter names a task that failed
+    for t in tasks:
+        t.cancel()
+    cancelled = await _settle(tasks)
+    _retrieve(tasks)
+    # the failure's traceback will hold this frame: drop what leads back to the failure (the
+    # tasks hold their exceptions), so no reference cycle is left for the garbage collector
+    del failed, tasks, on_done, waiter
+    if cancelled:
+        raise asyncio.CancelledError
+    try:
+        raise failure
+    finally:
+        del failure
 
 
-def _first_side_failure(eg: BaseExceptionGroup[Any]) -> _SideFailed:
-    for exc in eg.exceptions:
-        if isinstance(exc, _SideFailed):
-            return exc
-        if isinstance(exc, BaseExceptionGroup):
-            return _first_side_failure(exc)
-    raise AssertionError("no _SideFailed in group")  # pragma: no cover
+def _wake_on_failure_or_all_done(
+    waiter: asyncio.Future[asyncio.Task[None] | None],
+    tasks: tuple[asyncio.Task[None], ...],
+    task: asyncio.Task[None],
+) -> None:
+    if waiter.done():
+        return
+    if _failed(task):
+        waiter.set_result(task)
+    elif all(t.done() for t in tasks):
+        # both ended before this callback ran: the other may have failed meanwhile
+        waiter.set_result(next((t for t in tasks if _failed(t)), None))
+
+
+def _failed(task: asyncio.Task[None]) -> bool:
+    return task.done() and not task.cancelled() and task.exception() is not None
+
+
+async def _settle(tasks: tuple[asyncio.Task[None], ...]) -> bool:
+    """Wait until every task is done, through repeated cancellation; whether we were cancelled."""
+    cancelled = False
+    while True:
+        left = [t for t in tasks if not t.done()]
+        if not left:
+            return cancelled
+        try:
+            await asyncio.wait(left)
+        except asyncio.CancelledError:
+            cancelled = True
+            for t in left:
+                t.cancel()
+
+
+def _retrieve(tasks: tuple[asyncio.Task[None], ...]) -> None:
+    """Mark the tasks' exceptions as seen (asyncio would log them as never retrieved)."""
+    for t in tasks:
+        if not t.cancelled():
+            t.exception()
 
 
 def _detachable(stream: Stream) -> bool:

@@ -239,21 +239,27 @@ class TlsStream:
         """
         if self._negotiated is not None:
             return self._negotiated
-        if timeout is None:
-            await self._handshake()
-        else:
-            scope = asyncio.timeout(timeout)
-            try:
-                async with scope:
-                    await self._handshake()
-            except TimeoutError as exc:
-                if not scope.expired():
-                    raise
-                raise TlsHandshakeTimeoutError(
-                    f"TLS handshake ({self._role}) did not finish within {timeout:g}s",
-                    role=self._role,
-                    seconds=timeout,
-                ) from exc
+        try:
+            if timeout is None:
+                await self._handshake()
+            else:
+                scope = asyncio.timeout(timeout)
+                try:
+                    async with scope:
+                        await self._handshake()
+                except TimeoutError as exc:
+                    if not scope.expired():
+                        raise
+                    raise TlsHandshakeTimeoutError(
+                        f"TLS handshake ({self._role}) did not finish within {timeout:g}s",
+                        role=self._role,
+                        seconds=timeout,
+                    ) from exc
+        finally:
+            # the callbacks that look the stream up (verification, SNI) run in the handshake
+            # only; without the link back, stream and connection are freed by reference
+            # counting, not left to the cyclic garbage collector
+            self._conn.set_app_data(None)
         negotiated = self._build_negotiated(client_hello)
         self._negotiated = negotiated
         self._extensions.insert(negotiated)
