@@ -245,8 +245,11 @@ class TlsAcceptor:
                                 role="server",
                                 reason="transport error",
                             ) from exc
-                    sni = hello.server_name if hello is not None else None
-                    tls = await self.new_stream(stream, sni)
+                    if data.issuer is None:  # one context for all: nothing to choose
+                        tls = TlsStream(stream, SSL.Connection(self._default, None), role="server")
+                    else:
+                        sni = hello.server_name if hello is not None else None
+                        tls = await self.new_stream(stream, sni)
                     await tls.handshake(client_hello=hello)
             except TimeoutError as exc:
                 if not scope.expired():

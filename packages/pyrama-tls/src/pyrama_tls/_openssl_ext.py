@@ -276,6 +276,17 @@ class MemoryBioIo:
         """Encrypt all of *data* (the context must not allow partial writes)."""
         self._conn.send(data)
 
+    def handshake_step(self) -> bool:
+        """Advance the handshake: ``True`` once done, ``False`` while it waits for the peer.
+
+        Failures raise pyOpenSSL's errors (including exceptions our callbacks raised).
+        """
+        try:
+            self._conn.do_handshake()
+        except SSL.WantReadError:
+            return False
+        return True
+
 
 class _CffiMemoryBioIo(MemoryBioIo):
     """:class:`MemoryBioIo` straight through the cffi bindings: no exception per call."""
@@ -354,6 +365,17 @@ class _CffiMemoryBioIo(MemoryBioIo):
         if r != n:
             self._raise(r)
 
+    def handshake_step(self) -> bool:
+        ssl = self._ssl
+        _lib.ERR_clear_error()
+        r = _lib.SSL_do_handshake(ssl)
+        if r == 1:
+            return True
+        if _lib.SSL_get_error(ssl, r) == _WANT_READ:
+            return False
+        self._raise(r)  # pyOpenSSL's error, or the exception one of our callbacks raised
+        return False  # pragma: no cover - _raise always raises
+
     def _raise(self, result: int) -> None:
         raise_error: Any = getattr(self._conn, "_raise_ssl_error", None)
         if callable(raise_error):
@@ -373,6 +395,7 @@ _FAST_IO = _ffi is not None and all(
     for name in (
         "SSL_read",
         "SSL_write",
+        "SSL_do_handshake",
         "SSL_get_error",
         "BIO_read",
         "BIO_write",

@@ -268,7 +268,6 @@ class TlsStream:
         return negotiated
 
     async def _handshake(self) -> None:
-        conn = self._conn
         io = self._io
         if self._role == "server":
             # a server has nothing to say before the ClientHello: skip the first round trip
@@ -276,13 +275,7 @@ class TlsStream:
             io.put(await self._handshake_read())
         while True:
             try:
-                conn.do_handshake()
-                break
-            except SSL.WantReadError:
-                out = io.take()
-                if out:
-                    await self._handshake_write(out)
-                io.put(await self._handshake_read())
+                done = io.handshake_step()
             except SSL.Error as exc:
                 await self._flush_quietly()  # the alert OpenSSL queued, if any
                 issue = self._callback_error
@@ -299,6 +292,12 @@ class TlsStream:
             except TlsHandshakeError:
                 await self._flush_quietly()  # raised by one of our callbacks (strict ALPN)
                 raise
+            if done:
+                break
+            out = io.take()
+            if out:
+                await self._handshake_write(out)
+            io.put(await self._handshake_read())
         out = io.take()  # the last flight (TLS 1.3 server: session tickets)
         if out:
             await self._handshake_write(out)
