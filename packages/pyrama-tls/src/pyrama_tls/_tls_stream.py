@@ -15,6 +15,7 @@ import contextlib
 import errno
 import ipaddress
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from cryptography import x509
@@ -364,28 +365,19 @@ class TlsStream:
             sni = sni_raw.decode("ascii", "replace") if sni_raw else None
         else:
             sni = self._server_name
-        return NegotiatedTls(
+        return NegotiatedTls._from_handshake(
             role=self._role,
             version=conn.get_protocol_version_name(),
             cipher=conn.get_cipher_name(),
             alpn=alpn.decode("latin-1") if alpn else None,
             server_name=sni,
-            peer_certificates=self._peer_chain(),
             session_reused=session_reused(conn),
             group=_group_name(conn),
             client_hello=client_hello,
+            # converted to cryptography objects only when someone asks
+            leaf=partial(_peer_leaf, conn),
+            chain=partial(_peer_chain, conn),
         )
-
-    def _peer_chain(self) -> tuple[x509.Certificate, ...]:
-        conn = self._conn
-        leaf = conn.get_peer_certificate(as_cryptography=True)
-        if leaf is None:
-            return ()
-        chain = conn.get_peer_cert_chain(as_cryptography=True) or []
-        # a client's chain starts with the server's leaf; a server's omits the client's leaf
-        if chain and chain[0] == leaf:
-            return tuple(chain)
-        return (leaf, *chain)
 
     # -- sessions (client side) ---------------------------------------------------------------
 
@@ -590,6 +582,22 @@ def _peer_gone(exc: BaseException) -> bool:
     if isinstance(exc, BrokenPipeError | ConnectionResetError | ConnectionAbortedError):
         return True
     return isinstance(exc, OSError) and exc.errno in _PEER_GONE_ERRNOS
+
+
+def _peer_leaf(conn: SSL.Connection) -> x509.Certificate | None:
+    return conn.get_peer_certificate(as_cryptography=True)
+
+
+def _peer_chain(
+    conn: SSL.Connection, leaf: x509.Certificate | None
+) -> tuple[x509.Certificate, ...]:
+    if leaf is None:
+        return ()
+    chain = conn.get_peer_cert_chain(as_cryptography=True) or []
+    # a client's chain starts with the server's leaf; a server's omits the client's leaf
+    if chain and chain[0] == leaf:
+        return (leaf, *chain[1:])
+    return (leaf, *chain)
 
 
 def _is_ip_literal(name: str) -> bool:
