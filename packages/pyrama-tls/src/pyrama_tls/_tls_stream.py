@@ -1,11 +1,12 @@
 """TlsStream: TLS over any pyrama Stream, driven through OpenSSL memory BIOs.
 
 The TLS engine is an ``OpenSSL.SSL.Connection`` made without a socket: ciphertext read from
-the inner stream goes in with ``bio_write``, ciphertext the engine produces comes out with
-``bio_read`` and is written to the inner stream, and the plaintext side is ``recv``/``send``.
-Because nothing here touches a socket, the inner stream can be anything that is a
-:class:`~pyrama_net.Stream`: TCP, a Unix socket, a SOCKS5 or CONNECT tunnel, an h2 stream, a
-peeked stream replaying a ClientHello, or another :class:`TlsStream` (TLS over TLS).
+the inner stream goes into its read BIO, ciphertext the engine produces is taken from its
+write BIO and written to the inner stream, and the plaintext side is ``SSL_read``/``SSL_write``
+(through :func:`~pyrama_tls._openssl_ext.memory_bio_io`: several records per call, no
+exception per record). Because nothing here touches a socket, the inner stream can be anything
+that is a :class:`~pyrama_net.Stream`: TCP, a Unix socket, a SOCKS5 or CONNECT tunnel, an h2
+stream, a peeked stream replaying a ClientHello, or another :class:`TlsStream` (TLS over TLS).
 """
 
 from __future__ import annotations
@@ -119,9 +120,10 @@ class TlsStream:
 
     Semantics:
 
-    * :meth:`read` returns decrypted bytes, gathering several records (up to *max_bytes*) per
-      call; ``b""`` at the peer's ``close_notify``, or at a plain EOF of the inner stream
-      without one (a "ragged" EOF, as most TLS stacks allow; see :attr:`close_notify_received`).
+    * :meth:`read` returns decrypted bytes, gathering several records (up to *max_bytes*, at
+      most 256 KiB) per call; ``b""`` at the peer's ``close_notify``, or at a plain EOF of the
+      inner stream without one (a "ragged" EOF, as most TLS stacks allow; see
+      :attr:`close_notify_received`).
       A fatal alert or a bad record raises :class:`~pyrama_tls.errors.TlsStreamError`.
     * :meth:`write` encrypts at once (OpenSSL cuts the records) and queues the ciphertext on
       the inner stream; :meth:`drain` is the inner stream's.
