@@ -302,7 +302,8 @@ class Poll:
         try:
             with socket.create_connection((host, port), timeout=2):
                 return False
-        except ConnectionRefusedError:
+        except (ConnectionRefusedError, ConnectionResetError):
+            # a reset: the connect raced the listener's close and was dropped from its backlog
             return True
 
     @staticmethod
