@@ -10,9 +10,16 @@ than the limit (h11 only bounds incomplete ones) and too many header fields.
 Sending is not h11's: h11 moves ``Host`` to the front and re-adds ``Connection``,
 ``Content-Length`` and ``Transfer-Encoding`` in title case at the end of the head, so heads are
 written by :mod:`pyrama_http_core._codec_write`, which keeps the fields exactly as given.
-Because of that h11 only ever sees the peer's side of each exchange; every exchange gets a fresh
-``h11.Connection`` fed with the bytes the previous one left over (cheaper than driving h11's
-own state machine for our side, and equivalent for parsing).
+Because of that h11 only ever sees the peer's side of each exchange.
+
+Server side, receiving: a request head is cut from the receive buffer once complete (and
+checked as above), then parsed and validated by h11's request reader, the function an
+``h11.Connection`` calls for it, without the connection's state machine around it (which
+only tracks what this codec tracks itself, at several times the cost of the parse). If a
+future h11 moves that reader, each head goes through a fresh ``h11.Connection`` instead:
+same result, slower. A ``Content-Length`` body is sliced off the buffer (framing, nothing to
+parse); a chunked body is decoded by an ``h11.Connection`` set up for it, fed in bounded
+pieces.
 """
 
 from __future__ import annotations
@@ -51,9 +58,20 @@ _H11Closed = h11.ConnectionClosed
 _H11_NEED_DATA = h11.NEED_DATA
 _H11_PAUSED = h11.PAUSED
 
+try:  # h11's request-head reader (what h11.Connection calls), used without the connection
+    from h11._readers import maybe_read_from_IDLE_client as _h11_read_request
+    from h11._receivebuffer import ReceiveBuffer as _H11ReceiveBuffer
+
+    _USE_H11_READER = True
+except ImportError:  # pragma: no cover - a future h11 moved it: parse through h11.Connection
+    _USE_H11_READER = False
+
 _NO_FIELDS: RawHeaders = []
-# server codec phases
-_HEAD, _BODY, _DONE = 0, 1, 2
+_END = EndOfMessage(_NO_FIELDS)
+# server codec phases: reading a head; a body that is empty, Content-Length or chunked; done
+_HEAD, _EMPTY, _LENGTH, _CHUNKED, _DONE = 0, 1, 2, 3, 4
+# a stand-in head that puts an h11.Connection into the state of reading a chunked body
+_CHUNKED_PRIMER = b"POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n"
 # how many bytes of a chunked body h11 gets at a time (bounds the copy when an exchange ends)
 _CHUNKED_FEED = 16384
 _CR_LF = (13, 10)
@@ -65,7 +83,29 @@ def _local(message: str) -> HttpProtocolError:
     return HttpProtocolError(message, side=Side.LOCAL, hint=None)
 
 
-def _remote_error(exc: h11.RemoteProtocolError) -> HttpProtocolError:
+def _parse_head_direct(head: bytes, limit: int) -> object:
+    """Parse a complete request head with h11's reader (raises ``h11.LocalProtocolError``)."""
+    buf = _H11ReceiveBuffer()
+    buf += head
+    return _h11_read_request(buf)
+
+
+def _parse_head_connection(head: bytes, limit: int) -> object:
+    """Parse a complete request head through a fresh ``h11.Connection`` (the public API)."""
+    conn = h11.Connection(h11.SERVER, max_incomplete_event_size=limit)
+    conn.receive_data(head)
+    return conn.next_event()
+
+
+def _chunked_decoder(limit: int) -> h11.Connection:
+    """An ``h11.Connection`` positioned at the start of a chunked request body."""
+    conn = h11.Connection(h11.SERVER, max_incomplete_event_size=limit)
+    conn.receive_data(_CHUNKED_PRIMER)
+    conn.next_event()  # the stand-in request
+    return conn
+
+
+def _remote_error(exc: h11.ProtocolError) -> HttpProtocolError:
     hint = exc.error_status_hint
     if hint == 431:
         err: HttpProtocolError = HeaderLimitError(f"head too large: {exc}")
@@ -148,12 +188,13 @@ class H11ServerCodec(ServerWriter):
 
     __slots__ = (
         "_buf",
-        "_conn",
+        "_chunks",
         "_eof",
         "_eof_fed",
         "_error",
         "_head_limit",
         "_max_headers",
+        "_parse_head",
         "_phase",
         "_remaining",
         "_scanner",
@@ -164,14 +205,16 @@ class H11ServerCodec(ServerWriter):
         lim = HttpLimits() if limits is None else limits
         self._head_limit = lim.max_header_size
         self._max_headers = lim.max_headers
-        self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self._head_limit)
+        self._parse_head = _parse_head_direct if _USE_H11_READER else _parse_head_connection
         self._scanner = _HeadScanner(self._head_limit)
-        # Bytes received and not yet given to h11. h11 only ever gets one message at a time
-        # (a whole head, then the body as needed), so finishing an exchange never copies the
+        # Bytes received and not yet consumed. Heads are cut from here once complete, and
+        # Content-Length bodies sliced off; only a chunked body goes through an
+        # h11.Connection (in bounded pieces), so finishing an exchange never copies the
         # pipelined requests that follow it.
         self._buf = bytearray()
         self._phase = _HEAD
-        self._remaining: int | None = None  # Content-Length bytes not yet given to h11
+        self._remaining = 0  # Content-Length bytes still due
+        self._chunks: h11.Connection | None = None  # the chunked body's decoder
         self._eof = False
         self._eof_fed = False
         self._error: CodecError | None = None
@@ -194,10 +237,40 @@ class H11ServerCodec(ServerWriter):
             if self._exchange_open or not self._keep_alive:
                 return PAUSED
             self._next_cycle()
-            phase = _HEAD
+            return self._next_head()
         if phase == _HEAD:
             return self._next_head()
-        conn = self._conn
+        if phase == _EMPTY:
+            self._phase = _DONE
+            return _END
+        if phase == _LENGTH:
+            return self._next_length()
+        return self._next_chunked()
+
+    def _next_length(self) -> ServerEvent:
+        rem = self._remaining
+        if not rem:
+            self._phase = _DONE
+            return _END
+        buf = self._buf
+        n = len(buf)
+        if n:
+            if n <= rem:
+                data = bytes(buf)
+                buf.clear()
+            else:
+                n = rem
+                data = bytes(buf[:n])
+                del buf[:n]
+            self._remaining = rem - n
+            return BodyData(data)
+        if self._eof:
+            return ConnectionClosed(complete=False)
+        return NEED_DATA
+
+    def _next_chunked(self) -> ServerEvent:
+        conn = self._chunks
+        assert conn is not None
         buf = self._buf
         while True:
             try:
@@ -210,19 +283,13 @@ class H11ServerCodec(ServerWriter):
             if t is _H11Data:
                 return BodyData(bytes(ev.data))  # type: ignore[union-attr]
             if ev is _H11_NEED_DATA:
-                rem = self._remaining
-                if buf and rem != 0:
-                    n = _CHUNKED_FEED if rem is None else rem
-                    if n >= len(buf):
+                if buf:
+                    if len(buf) <= _CHUNKED_FEED:
                         conn.receive_data(bytes(buf))
-                        if rem is not None:
-                            self._remaining = rem - len(buf)
                         buf.clear()
                     else:
-                        conn.receive_data(bytes(buf[:n]))
-                        del buf[:n]
-                        if rem is not None:
-                            self._remaining = 0
+                        conn.receive_data(bytes(buf[:_CHUNKED_FEED]))
+                        del buf[:_CHUNKED_FEED]
                     continue
                 if self._eof and not self._eof_fed:
                     self._eof_fed = True
@@ -233,7 +300,7 @@ class H11ServerCodec(ServerWriter):
                 self._phase = _DONE
                 headers = ev.headers  # type: ignore[union-attr]
                 if not headers:
-                    return EndOfMessage(_NO_FIELDS)
+                    return _END
                 if len(headers) > self._max_headers:
                     return self._fail(
                         HeaderLimitError(
@@ -246,26 +313,28 @@ class H11ServerCodec(ServerWriter):
 
     def _next_head(self) -> ServerEvent:
         buf = self._buf
-        if self._scanner.pos == 0 and buf and buf[0] in _CR_LF:
+        if buf and self._scanner.pos == 0 and buf[0] in _CR_LF:
             # a server should ignore empty lines before a request line (RFC 9112 2.2)
             n = 1
             while n < len(buf) and buf[n] in _CR_LF:
                 n += 1
             del buf[:n]
         found = self._scanner.check(buf)
-        if isinstance(found, HttpProtocolError):
-            return self._fail(found)
+        if type(found) is not int:
+            return self._fail(found)  # type: ignore[arg-type]
         if not found:
             if self._eof:
                 return ConnectionClosed(complete=not buf)
             return NEED_DATA
-        head = bytes(buf[:found])
-        del buf[:found]
-        conn = self._conn
-        conn.receive_data(head)
+        if found == len(buf):
+            head = bytes(buf)
+            buf.clear()
+        else:
+            head = bytes(buf[:found])
+            del buf[:found]
         try:
-            ev = conn.next_event()
-        except h11.RemoteProtocolError as exc:
+            ev = self._parse_head(head, self._head_limit)
+        except h11.ProtocolError as exc:
             return self._fail(_remote_error(exc))
         if type(ev) is not _H11Request:  # pragma: no cover - a complete head was given
             return self._fail(HttpProtocolError(f"unexpected h11 event {ev!r}"))
@@ -325,14 +394,20 @@ class H11ServerCodec(ServerWriter):
                 and b"keep-alive" in connection
                 and (b"close" not in connection)
             )
-        if chunked and content_length is not None:
-            # RFC 9112 6.1 allows rejecting this outright; it is the classic smuggling shape
-            return self._fail(
-                HttpProtocolError("request has both Content-Length and Transfer-Encoding")
-            )
+        if chunked:
+            if content_length is not None:
+                # RFC 9112 6.1 allows rejecting this outright; it is the classic smuggling shape
+                return self._fail(
+                    HttpProtocolError("request has both Content-Length and Transfer-Encoding")
+                )
+            self._phase = _CHUNKED
+            self._chunks = _chunked_decoder(self._head_limit)
+        elif content_length:
+            self._phase = _LENGTH
+            self._remaining = content_length
+        else:
+            self._phase = _EMPTY
         self._request_started(method, version, keep_alive, upgrade is not None)
-        self._phase = _BODY
-        self._remaining = None if chunked else (content_length or 0)
         return RequestHead(
             method,
             ev.target,
@@ -346,12 +421,14 @@ class H11ServerCodec(ServerWriter):
         )
 
     def _next_cycle(self) -> None:
-        leftover, _ = self._conn.trailing_data  # at most one chunked feed's worth
-        if leftover:
-            self._buf[:0] = leftover
-        self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self._head_limit)
+        conn = self._chunks
+        if conn is not None:
+            self._chunks = None
+            leftover, _ = conn.trailing_data  # at most one chunked feed's worth
+            if leftover:
+                self._buf[:0] = leftover
+            self._eof_fed = False
         self._phase = _HEAD
-        self._eof_fed = False
         self._new_exchange()
 
     # -- state -----------------------------------------------------------------------------
@@ -372,8 +449,11 @@ class H11ServerCodec(ServerWriter):
             raise _local("the connection has not switched protocols")
         if self._phase != _DONE:
             raise _local("the switching request's body has not been read to its end")
-        data, _ = self._conn.trailing_data
-        self._conn = h11.Connection(h11.SERVER)
+        data = b""
+        conn = self._chunks
+        if conn is not None:
+            self._chunks = None
+            data, _ = conn.trailing_data
         if self._buf:
             data += self._buf
             self._buf = bytearray()
