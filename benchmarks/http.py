@@ -262,7 +262,7 @@ def _start_server(name: str, certs: Certs, work: Path, *, profile: Path | None =
             py, "-m", "uvicorn", "benchmarks.http:asgi_app", "--host", "127.0.0.1",
             "--port", str(plain), "--http", name.removeprefix("uvicorn-"), "--loop", "uvloop",
             "--workers", "1", "--no-access-log", "--log-level", "warning",
-            "--no-server-header", "--no-date-header", "--lifespan", "off",
+            "--no-server-header", "--lifespan", "off",
         ]  # fmt: skip
     elif name == "hypercorn":
         # hypercorn ends a connection after 1000 requests by default (h2: GOAWAY); the load
@@ -691,8 +691,8 @@ def _report(
         'knowledge or ALPN), service `Response.text("hello")`, uvloop, one process'
     )
     lines.append(
-        "- uvicorn runs without its `server`/`date` headers (pyrama adds neither); hypercorn "
-        "and nginx add theirs"
+        "- uvicorn sends its `date` header but no `server` header, like pyrama over HTTP/1.1 "
+        "(pyrama's HTTP/2 sends neither); hypercorn and nginx send both"
     )
     lines.append(
         "- no server ends a keep-alive connection after N requests: nginx "

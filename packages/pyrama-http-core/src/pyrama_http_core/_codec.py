@@ -237,11 +237,15 @@ class Http1ServerCodec(Protocol):
         reason: bytes | None = None,
         content_length: int | None = None,
         close: bool = False,
+        date: bytes | None = None,
+        server: bytes | None = None,
     ) -> bytes:
         """Encode the final response head.
 
         *content_length* is the body size when known (used for ``Content-Length`` if the
-        headers set no framing); *close* ends the connection after this response.
+        headers set no framing); *close* ends the connection after this response. *date* and
+        *server* are field values the head gets as ``Date`` / ``Server`` unless the headers
+        have their own (the driver passes them as configured; none on a switch to a tunnel).
         """
         ...
 

@@ -16,7 +16,9 @@ re-cased), adds framing headers only when the message has none, validates what i
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Sequence
+from email.utils import formatdate
 from http import HTTPStatus
 
 from pyrama_core.errors import Side
@@ -28,6 +30,7 @@ __all__ = [
     "HeadFacts",
     "ServerWriter",
     "encode_fields",
+    "http_date",
     "reason_phrase",
     "status_line",
 ]
@@ -37,14 +40,16 @@ _BAD_VALUE_RE = re.compile(rb"[\r\n\x00]")
 _BAD_TARGET_RE = re.compile(rb"[\x00-\x20\x7f]")
 _DIGITS_RE = re.compile(rb"[0-9]{1,18}")
 
-# framing-relevant names (lowercase) -> a small code for the scan loop
-_CL, _TE, _CONN, _HOST, _TRAILER = 1, 2, 3, 4, 5
+# names (lowercase) the encoder looks out for -> a small code for the scan loop
+_CL, _TE, _CONN, _HOST, _TRAILER, _DATE, _SERVER = 1, 2, 3, 4, 5, 6, 7
 _FRAMING: dict[bytes, int] = {
     b"content-length": _CL,
     b"transfer-encoding": _TE,
     b"connection": _CONN,
     b"host": _HOST,
     b"trailer": _TRAILER,
+    b"date": _DATE,
+    b"server": _SERVER,
 }
 
 _STATUS_LINES: dict[int, bytes] = {}
@@ -52,6 +57,24 @@ _STATUS_LINES: dict[int, bytes] = {}
 
 def _local(message: str) -> HttpProtocolError:
     return HttpProtocolError(message, side=Side.LOCAL, hint=None)
+
+
+_date_second = -1
+_date_value = b""
+
+
+def http_date() -> bytes:
+    """The current time as an HTTP date: ``Sun, 06 Nov 1994 08:49:37 GMT`` (RFC 9110 5.6.7).
+
+    Formatted at most once per second (every response of a busy server carries one): each
+    call only reads the clock and compares the second with the cached one's.
+    """
+    global _date_second, _date_value
+    now = int(time.time())
+    if now != _date_second:
+        _date_value = formatdate(now, usegmt=True).encode("ascii")
+        _date_second = now
+    return _date_value
 
 
 def reason_phrase(status: int) -> bytes:
@@ -86,7 +109,16 @@ def status_line(status: int, reason: bytes | None = None) -> bytes:
 class HeadFacts:
     """What :func:`encode_fields` learnt from the header fields it encoded."""
 
-    __slots__ = ("chunked", "close", "connection", "content_length", "has_host", "has_trailer")
+    __slots__ = (
+        "chunked",
+        "close",
+        "connection",
+        "content_length",
+        "has_date",
+        "has_host",
+        "has_server",
+        "has_trailer",
+    )
 
     def __init__(self) -> None:
         self.content_length: int | None = None
@@ -101,6 +133,10 @@ class HeadFacts:
         """A ``Host`` field is present."""
         self.has_trailer = False
         """A ``Trailer`` field announces trailers."""
+        self.has_date = False
+        """A ``Date`` field is present."""
+        self.has_server = False
+        """A ``Server`` field is present."""
 
 
 def encode_fields(
@@ -156,8 +192,12 @@ def encode_fields(
                 facts.close = True
         elif code == _HOST:
             facts.has_host = True
-        else:
+        elif code == _TRAILER:
             facts.has_trailer = True
+        elif code == _DATE:
+            facts.has_date = True
+        else:
+            facts.has_server = True
         parts += (name, b": ", value, b"\r\n")
     if names and (_TOKEN_RE.fullmatch(b"".join(names)) is None or not all(names)):
         bad = next(n for n in names if _TOKEN_RE.fullmatch(n) is None)
@@ -339,8 +379,15 @@ class ServerWriter:
         reason: bytes | None = None,
         content_length: int | None = None,
         close: bool = False,
+        date: bytes | None = None,
+        server: bytes | None = None,
     ) -> bytes:
-        """Encode the final response head, adding framing and ``Connection`` as needed."""
+        """Encode the final response head, adding framing and ``Connection`` as needed.
+
+        *date* / *server* (already valid field values) are written as ``date`` / ``server``
+        fields when the headers have none (never on a ``2xx`` to ``CONNECT``: the connection
+        turns into a tunnel).
+        """
         if self._resp_started:
             raise _local("the response head has already been sent")
         if status < 200:
@@ -378,13 +425,18 @@ class ServerWriter:
             keep = False
         if switching:
             pass  # the connection now belongs to the tunnel: no Connection header
-        elif not keep:
-            if not facts.close:
-                parts.append(b"connection: close\r\n")
-        elif self._version != b"1.1" and not (
-            facts.connection is not None and b"keep-alive" in facts.connection
-        ):
-            parts.append(b"connection: keep-alive\r\n")
+        else:
+            if date is not None and not facts.has_date:
+                parts += (b"date: ", date, b"\r\n")
+            if server is not None and not facts.has_server:
+                parts += (b"server: ", server, b"\r\n")
+            if not keep:
+                if not facts.close:
+                    parts.append(b"connection: close\r\n")
+            elif self._version != b"1.1" and not (
+                facts.connection is not None and b"keep-alive" in facts.connection
+            ):
+                parts.append(b"connection: keep-alive\r\n")
         parts.append(b"\r\n")
         self._keep_alive = keep
         self._resp_started = True

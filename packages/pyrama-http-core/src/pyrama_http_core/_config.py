@@ -139,6 +139,11 @@ class Http1Config:
       (or unknown-length, still unfinished) remainder closes the connection instead.
     * ``send_408_on_header_timeout``: answer ``408 Request Timeout`` before closing when
       ``header_read_timeout`` fires in the middle of a head (off: just close, like nginx).
+    * ``date_header``: give every response without a ``Date`` field one (the current time,
+      RFC 9110 6.6.1: an origin server with a clock must); off leaves heads as the service
+      made them (plus framing).
+    * ``server_header``: a ``Server`` field value for responses without one; ``None`` (the
+      default) sends none.
     * ``codec_factory``: builds the :class:`~pyrama_http_core.Http1ServerCodec` for each
       connection; the default is the h11-based :class:`~pyrama_http_core.H11ServerCodec`.
     """
@@ -147,6 +152,8 @@ class Http1Config:
     continue_mode: ContinueMode = ContinueMode.ON_READ
     max_discard_size: int = 64 * 1024
     send_408_on_header_timeout: bool = False
+    date_header: bool = True
+    server_header: str | None = None
     codec_factory: Callable[[Http1Config], Http1ServerCodec] = _default_server_codec
 
     def __post_init__(self) -> None:
@@ -162,6 +169,16 @@ class Http1Config:
             raise ConfigError(
                 f"max_discard_size must be an int >= 0, got {self.max_discard_size!r}"
             )
+        if not isinstance(self.date_header, bool):
+            raise ConfigError(f"date_header must be a bool, got {self.date_header!r}")
+        server = self.server_header
+        if server is not None:
+            if not isinstance(server, str) or not server.isprintable() or not server.strip():
+                raise ConfigError(f"server_header must be a printable str, got {server!r}")
+            try:
+                server.encode("latin-1")
+            except UnicodeEncodeError as exc:
+                raise ConfigError(f"server_header must be Latin-1, got {server!r}") from exc
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

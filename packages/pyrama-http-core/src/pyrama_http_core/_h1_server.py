@@ -34,15 +34,17 @@ from pyrama_http_core._codec import (
     RequestHead,
     ServerEvent,
 )
+from pyrama_http_core._codec_write import http_date
 from pyrama_http_core._config import ContinueMode, Http1Config
 from pyrama_http_core._h1_upgrade import OnUpgrade, Upgraded
+from pyrama_http_core._targets import request_method, request_uri
 from pyrama_http_core.errors import (
     BodyLimitError,
     ConnectionClosedError,
     HttpProtocolError,
     UpgradeError,
 )
-from pyrama_http_types import Body, HeaderMap, Method, Request, Response, Uri, Version
+from pyrama_http_types import Body, HeaderMap, Request, Response, Version
 from pyrama_http_types.errors import BodyTooLargeError, HttpError
 from pyrama_net import Stream, rewind
 
@@ -54,6 +56,7 @@ _READ_SIZE: Final = 65536
 _SMALL_WRITE: Final = 16384
 _DEFAULT_CONFIG = Http1Config()
 _EMPTY_HEADERS: Final[list[tuple[bytes, bytes]]] = []
+_new_request = object.__new__
 
 
 class _Interrupted(Exception):
@@ -180,6 +183,7 @@ class Http1ServerConnection:
         "_closing",
         "_config",
         "_continue_sent",
+        "_date",
         "_deadline",
         "_expired",
         "_idle",
@@ -187,6 +191,7 @@ class Http1ServerConnection:
         "_interruptible",
         "_loop",
         "_requests",
+        "_server",
         "_service",
         "_task",
         "_timer",
@@ -220,6 +225,9 @@ class Http1ServerConnection:
         self._upgraded = False
         self._continue_sent = False
         self._requests = 0
+        self._date = cfg.date_header
+        server = cfg.server_header
+        self._server = None if server is None else server.encode("latin-1")
 
     # -- public ------------------------------------------------------------------------------
 
@@ -393,8 +401,8 @@ class Http1ServerConnection:
         cfg = self._config
         self._continue_sent = False
         try:
-            uri = Uri(head.target)
-            method = Method(head.method)
+            uri = request_uri(head.target)
+            method = request_method(head.method)
         except HttpError:
             await self._send_error(400)
             return False
@@ -422,14 +430,14 @@ class Http1ServerConnection:
         if head.upgrade is not None or head.method == b"CONNECT":
             on_upgrade = OnUpgrade()
             ext.insert(on_upgrade)
-        request = Request(
-            method,
-            uri,
-            version=Version.HTTP_11 if head.version == b"1.1" else Version.HTTP_10,
-            headers=HeaderMap.from_raw(head.headers),
-            body=body,
-            extensions=ext,
-        )
+        # every part is ready-made: fill the slots instead of the coercing constructor
+        request = _new_request(Request)
+        request.method = method
+        request.uri = uri
+        request.version = Version.HTTP_11 if head.version == b"1.1" else Version.HTTP_10
+        request.headers = HeaderMap.from_raw(head.headers)
+        request.body = body
+        request.extensions = ext
         try:
             response = await self._service.serve(request)
         except asyncio.CancelledError:
@@ -504,6 +512,8 @@ class Http1ServerConnection:
                 headers,
                 content_length=None if trailers else len(data),
                 close=close,
+                date=http_date() if self._date else None,
+                server=self._server,
             )
             if codec.response_has_body and data:
                 framed = codec.send_data(data)
@@ -516,7 +526,14 @@ class Http1ServerConnection:
             stream.write(out + end if end else out)
             await stream.drain()
             return
-        out = codec.send_response(status, headers, content_length=body.size_hint, close=close)
+        out = codec.send_response(
+            status,
+            headers,
+            content_length=body.size_hint,
+            close=close,
+            date=http_date() if self._date else None,
+            server=self._server,
+        )
         stream.write(out)
         if codec.response_has_body:
             drain = stream.drain
@@ -606,6 +623,8 @@ class Http1ServerConnection:
                 status,
                 [(b"content-length", b"0")],
                 close=not keep or self._closing,
+                date=http_date() if self._date else None,
+                server=self._server,
             )
             out += codec.send_end(_EMPTY_HEADERS)
             self.stream.write(out)
@@ -620,7 +639,13 @@ class Http1ServerConnection:
         if codec.response_started:
             return
         try:
-            out = codec.send_response(status, [(b"content-length", b"0")], close=True)
+            out = codec.send_response(
+                status,
+                [(b"content-length", b"0")],
+                close=True,
+                date=http_date() if self._date else None,
+                server=self._server,
+            )
             out += codec.send_end(_EMPTY_HEADERS)
             self.stream.write(out)
             await self.stream.drain()

@@ -28,6 +28,7 @@ from pyrama_http_core._h2_engine import (
 from pyrama_http_core._h2_fingerprint import H2ClientFingerprintData, pseudo_header_order
 from pyrama_http_core._h2_frames import H2ErrorCode, encode_ping, encode_settings
 from pyrama_http_core._h2_stream_io import H2StreamIo
+from pyrama_http_core._targets import request_uri
 from pyrama_http_core.errors import (
     BodyLimitError,
     H2StreamResetError,
@@ -41,7 +42,6 @@ from pyrama_http_types import (
     Method,
     Request,
     Response,
-    Uri,
     Version,
 )
 from pyrama_http_types.errors import BodyTooLargeError
@@ -63,21 +63,6 @@ _PSEUDO_SCHEME: Final = b":scheme"
 _PSEUDO_AUTHORITY: Final = b":authority"
 _PSEUDO_PATH: Final = b":path"
 _PSEUDO_PROTOCOL: Final = b":protocol"
-
-
-_URIS: dict[bytes, Uri] = {}
-_URIS_MAX: Final = 2048
-
-
-def _uri(raw: bytes) -> Uri:
-    """Parse a request target, reusing the (immutable) Uri of a target seen recently."""
-    uri = _URIS.get(raw)
-    if uri is None:
-        uri = Uri(raw)
-        if len(_URIS) >= _URIS_MAX:
-            _URIS.clear()
-        _URIS[raw] = uri
-    return uri
 
 
 def _status_bytes(status: int) -> bytes:
@@ -364,13 +349,13 @@ class H2ServerConnection(H2Engine):
             if m == Method.CONNECT:
                 if authority is None:
                     raise _Reject(400, "CONNECT without :authority")
-                uri = _uri(authority)
+                uri = request_uri(authority)
             elif path is None:
                 raise _Reject(400, "no :path")
             elif authority is not None and scheme is not None and path[:1] == b"/":
-                uri = _uri(scheme + b"://" + authority + path)
+                uri = request_uri(scheme + b"://" + authority + path)
             else:
-                uri = _uri(path)
+                uri = request_uri(path)
         except HttpCoreError:
             raise
         except (ValueError, LimitError) as exc:

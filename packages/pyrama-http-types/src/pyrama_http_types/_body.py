@@ -70,10 +70,15 @@ class Body:
         self._trailers_fn: TrailersFn | None = None
         self._stream: AsyncIterable[bytes] | None
         self._data: bytes | None
-        if content is None:
+        self._size_hint: int | None
+        if type(content) is bytes:  # the common case first
+            self._data = content
+            self._stream = None
+            self._size_hint = len(content)
+        elif content is None:
             self._data = b""
             self._stream = None
-            self._size_hint: int | None = 0
+            self._size_hint = 0
         elif isinstance(content, bytes | bytearray | memoryview):
             self._data = bytes(content)
             self._stream = None

@@ -22,6 +22,10 @@ or ``(name, value)`` pairs (validated into a new map)."""
 
 BodyLike = Body | bytes | str | AsyncIterable[bytes] | None
 
+# validated Content-Type values of the content constructors (a handful of distinct ones)
+_CONTENT_TYPES: dict[str, bytes] = {}
+_CONTENT_TYPES_MAX = 64
+
 
 def _headers(value: HeadersLike | None) -> HeaderMap:
     if value is None:
@@ -148,12 +152,27 @@ class Response:
         headers: HeadersLike | None,
     ) -> Response:
         if headers is None:
-            hmap = HeaderMap.from_raw([(b"Content-Type", check_header_value(content_type))])
+            cacheable = type(content_type) is str
+            ct = _CONTENT_TYPES.get(content_type) if cacheable else None
+            if ct is None:
+                ct = check_header_value(content_type)
+                if cacheable and len(_CONTENT_TYPES) < _CONTENT_TYPES_MAX:
+                    _CONTENT_TYPES[content_type] = ct
+            hmap = HeaderMap.from_raw([(b"Content-Type", ct)])
         else:
             hmap = _headers(headers)
             if "content-type" not in hmap:
                 hmap.add("Content-Type", content_type)
-        return cls(status, headers=hmap, body=Body(data))
+        if cls is not Response:  # a subclass gets its own constructor
+            return cls(status, headers=hmap, body=Body(data))
+        # every part is ready-made: fill the slots instead of the coercing constructor
+        resp = object.__new__(Response)
+        resp.status = status if type(status) is StatusCode else StatusCode(status)
+        resp.version = Version.HTTP_11
+        resp.headers = hmap
+        resp.body = Body(data)
+        resp.extensions = Extensions()
+        return resp
 
     @classmethod
     def text(
