@@ -46,10 +46,13 @@ if TYPE_CHECKING:
     # type checkers see the sub-packages as the modules they alias (see pyrama/<x>.pyi);
     # a new family member gets a pyrama/<x>.pyi stub and a line here once it exists
     from pyrama import core as core
+    from pyrama import haproxy as haproxy
     from pyrama import http as http
     from pyrama import http_core as http_core
     from pyrama import http_types as http_types
     from pyrama import net as net
+    from pyrama import proxy as proxy
+    from pyrama import socks5 as socks5
     from pyrama import tcp as tcp
     from pyrama import tls as tls
     from pyrama import udp as udp

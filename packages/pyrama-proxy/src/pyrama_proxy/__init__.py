@@ -1,0 +1,3 @@
+"""pyrama-proxy: upstream proxy records, ProxyDB, ProxyFilter and username labels."""
+
+__all__: list[str] = []
