@@ -1,6 +1,17 @@
 """pyrama-http-types: HTTP messages, headers, URIs, bodies and fingerprints."""
 
 from pyrama_http_types._body import Body, BodySender
+from pyrama_http_types._datastar import (
+    DATASTAR_DEFAULT_RETRY,
+    DATASTAR_PATCH_ELEMENTS,
+    DATASTAR_PATCH_SIGNALS,
+    DatastarEvent,
+    ElementPatchMode,
+    ExecuteScript,
+    PatchElements,
+    PatchSignals,
+    parse_datastar_event,
+)
 from pyrama_http_types._fingerprint import AkamaiH2Fingerprint, H2Priority, Ja4H
 from pyrama_http_types._head import MAX_HEAD_SIZE, MAX_HEADERS, RequestHead, parse_request_head
 from pyrama_http_types._headers import (
@@ -20,6 +31,13 @@ from pyrama_http_types._message import (
     ResponseParts,
 )
 from pyrama_http_types._method import Method
+from pyrama_http_types._sse import (
+    DEFAULT_SSE_MAX_EVENT_SIZE,
+    DEFAULT_SSE_MAX_LINE_SIZE,
+    SSE_CONTENT_TYPE,
+    SseEvent,
+    SseParser,
+)
 from pyrama_http_types._status import StatusCode
 from pyrama_http_types._typed import (
     Accept,
@@ -53,8 +71,14 @@ from pyrama_http_types._uri import Uri, UriForm
 from pyrama_http_types._version import Version
 
 __all__ = [
+    "DATASTAR_DEFAULT_RETRY",
+    "DATASTAR_PATCH_ELEMENTS",
+    "DATASTAR_PATCH_SIGNALS",
+    "DEFAULT_SSE_MAX_EVENT_SIZE",
+    "DEFAULT_SSE_MAX_LINE_SIZE",
     "MAX_HEADERS",
     "MAX_HEAD_SIZE",
+    "SSE_CONTENT_TYPE",
     "Accept",
     "AcceptEncoding",
     "AcceptLanguage",
@@ -67,7 +91,10 @@ __all__ = [
     "ContentLength",
     "ContentType",
     "Cookie",
+    "DatastarEvent",
     "Date",
+    "ElementPatchMode",
+    "ExecuteScript",
     "H2Priority",
     "HeaderItems",
     "HeaderMap",
@@ -81,6 +108,8 @@ __all__ = [
     "Location",
     "Method",
     "MimeType",
+    "PatchElements",
+    "PatchSignals",
     "ProxyAuthorization",
     "QualityValue",
     "Referer",
@@ -91,6 +120,8 @@ __all__ = [
     "ResponseParts",
     "Server",
     "SetCookie",
+    "SseEvent",
+    "SseParser",
     "StatusCode",
     "TransferEncoding",
     "TypedHeader",
@@ -103,6 +134,7 @@ __all__ = [
     "check_header_name",
     "check_header_value",
     "format_http_date",
+    "parse_datastar_event",
     "parse_http_date",
     "parse_request_head",
 ]

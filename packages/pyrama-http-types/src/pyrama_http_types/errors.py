@@ -14,6 +14,7 @@ __all__ = [
     "BodyConsumedError",
     "BodyError",
     "BodyTooLargeError",
+    "DatastarError",
     "HeadParseError",
     "HeaderError",
     "HttpError",
@@ -21,6 +22,8 @@ __all__ = [
     "InvalidStatusCodeError",
     "InvalidUriError",
     "InvalidVersionError",
+    "SseError",
+    "SseLimitError",
     "TypedHeaderError",
 ]
 
@@ -110,3 +113,24 @@ class HeadParseError(HttpError, ProtocolError):
         HttpError.__init__(self, message, status_hint=status_hint)
         self.side = side
         self.hint = self.status_hint
+
+
+class SseError(HttpError):
+    """A server-sent event cannot be encoded (a field with a line break) or decoded."""
+
+
+class SseLimitError(SseError, LimitError):
+    """An incoming server-sent event stream went over a size limit (line or event data).
+
+    :attr:`limit` is the limit in bytes.
+    """
+
+    def __init__(self, message: str, *, limit: int | None = None) -> None:
+        HttpError.__init__(self, message)
+        self.limit: int | float | None = limit
+
+
+class DatastarError(HttpError, ValueError):
+    """A Datastar event or the signals a browser sent are invalid (status hint ``400``)."""
+
+    default_status_hint = 400
