@@ -4,6 +4,7 @@ Usage (from the repository root)::
 
     python -m benchmarks forward                # 1 GiB bulk + 2000 connections, 3 rounds
     python -m benchmarks forward --repeat 5 --bytes 2G
+    python -m benchmarks proxy --only pyrama,squid,dante   # CONNECT + SOCKS5 tunnels
     python benchmarks/run.py forward --only pyrama,haproxy
 
 The report (markdown: ratios first, absolute figures for context) is written to
@@ -22,12 +23,12 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     # the standard library's http package
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from benchmarks import forward, http, tls
+from benchmarks import forward, http, proxy, tls
 from benchmarks._harness import BenchError
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
-WORKLOADS = {"forward": forward, "http": http, "tls": tls}
+WORKLOADS = {"forward": forward, "http": http, "proxy": proxy, "tls": tls}
 
 
 def build_parser() -> argparse.ArgumentParser:
