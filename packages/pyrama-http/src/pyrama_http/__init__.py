@@ -4,6 +4,13 @@ from pyrama_http._api import ClientResponse, HttpClient, QueryParams, RequestBui
 from pyrama_http._connector import ClientConnection, HttpConnector, StreamConnector
 from pyrama_http._easy import DEFAULT_USER_AGENT, EasyHttpWebClient
 from pyrama_http._pool import H1Handle, H2Handle, HttpConnectionPool, HttpPoolStats, PoolKey
+from pyrama_http._proxy_connector import (
+    HttpProxyConnector,
+    HttpProxyForward,
+    ProxyConnectError,
+    ProxyConnector,
+)
+from pyrama_http._proxy_env import NoProxy, ProxyConfig
 from pyrama_http._server import DEFAULT_MAX_BODY_SIZE, HttpServer, HttpServerService, HttpVersions
 from pyrama_http._target import (
     HttpConnectTarget,
@@ -26,11 +33,17 @@ __all__ = [
     "HttpConnectionPool",
     "HttpConnector",
     "HttpPoolStats",
+    "HttpProxyConnector",
+    "HttpProxyForward",
     "HttpServer",
     "HttpServerService",
     "HttpVersionPolicy",
     "HttpVersions",
+    "NoProxy",
     "PoolKey",
+    "ProxyConfig",
+    "ProxyConnectError",
+    "ProxyConnector",
     "QueryParams",
     "RequestBuilder",
     "RequestTimeout",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, Final
 
@@ -16,13 +18,15 @@ from pyrama_http._pool import (
     HttpPoolStats,
     PooledConnection,
 )
+from pyrama_http._proxy_connector import HttpProxyForward, ProxyConnector
+from pyrama_http._proxy_env import NoProxy, ProxyConfig
 from pyrama_http._target import HttpConnectTarget, HttpVersionPolicy, RequestTimeout
-from pyrama_http.errors import InvalidRequestError, RequestTimeoutError
+from pyrama_http.errors import RequestTimeoutError
 from pyrama_http_core import H2ClientConfig, Http1ClientConfig, Http1ClientConnection
 from pyrama_http_core.errors import ConnectionClosedError, H2GoAwayError, H2StreamResetError
 from pyrama_http_types import Body, HeaderMap, Request, Response, check_header_value
 from pyrama_http_types.errors import BodyError
-from pyrama_net import ConnectTimeoutError
+from pyrama_net import ConnectTimeoutError, ProxyAddress
 from pyrama_tcp import TcpConnector
 from pyrama_tls import CertifiedKey, TlsConnectorData
 
@@ -69,20 +73,30 @@ class EasyHttpWebClient:
       certainly was not processed (HTTP/2 GOAWAY or REFUSED_STREAM, a connection closed
       before the request went out) or when a reused HTTP/1.1 connection turned out dead and
       the method is idempotent. Only requests with an in-memory body are retried.
-    * *transport*: the stream connector under TLS (default :class:`~pyrama_tcp.TcpConnector`);
-      the seam for proxies: it gets the :class:`~pyrama_http.HttpConnectTarget`, whose
-      ``proxy`` holds the request's :class:`~pyrama_net.ProxyAddress` extension. The default
-      transport refuses requests that name a proxy rather than bypass it. *connector*
-      replaces the whole :class:`~pyrama_http.HttpConnector`.
+    * Proxies: *proxy* (``"http://user:pass@127.0.0.1:3128"``, ``https://...``,
+      ``socks5://...``, ``socks5h://...`` or a :class:`~pyrama_net.ProxyAddress`) sends every
+      request through that proxy except for hosts in *no_proxy* (see
+      :class:`~pyrama_http.NoProxy`). Without *proxy* and with *trust_env* (the default) the
+      environment decides: ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY`` (either
+      case; see :class:`~pyrama_http.ProxyConfig`). A request's own
+      :class:`~pyrama_net.ProxyAddress` extension wins over both. ``https`` targets go
+      through a ``CONNECT`` tunnel, plain ``http`` targets through an HTTP proxy as
+      absolute-form requests (with ``Proxy-Authorization``); *proxy_tls* is the TLS to an
+      ``https://`` proxy itself.
+    * *transport*: the stream connector under TLS (default a
+      :class:`~pyrama_http.ProxyConnector` over :class:`~pyrama_tcp.TcpConnector`, which
+      connects directly or through the target's proxy); it gets the
+      :class:`~pyrama_http.HttpConnectTarget`, whose ``proxy`` is the proxy chosen for the
+      request. *connector* replaces the whole :class:`~pyrama_http.HttpConnector`.
     """
 
     __slots__ = (
         "_connect_timeout",
         "_connector",
-        "_direct",
         "_max_retries",
         "_policy",
         "_pool",
+        "_proxies",
         "_request_timeout",
         "_user_agent",
     )
@@ -107,6 +121,10 @@ class EasyHttpWebClient:
         h2_config: H2ClientConfig | None = None,
         transport: StreamConnector | None = None,
         connector: HttpConnector | None = None,
+        proxy: ProxyAddress | str | None = None,
+        no_proxy: str | Iterable[str] | None = None,
+        trust_env: bool = True,
+        proxy_tls: TlsConnectorData | None = None,
     ) -> None:
         """Configure the client (see the class docs); :class:`ConfigError` on bad values."""
         if not isinstance(version_policy, HttpVersionPolicy):
@@ -130,10 +148,20 @@ class EasyHttpWebClient:
             tls = TlsConnectorData(
                 insecure=insecure, ca_file=ca_file, client_certificate=client_certificate
             )
-        self._direct = connector is None and transport is None
+        own_transport = connector is None and transport is None
+        if proxy_tls is not None and not own_transport:
+            raise ConfigError("proxy_tls configures the default transport; not with transport=")
+        proxies: ProxyConfig | None = None
+        if proxy is not None:
+            proxies = ProxyConfig.fixed(proxy, None if no_proxy is None else _no_proxy(no_proxy))
+        elif trust_env and own_transport:
+            proxies = ProxyConfig.from_env()
+        self._proxies = None if proxies is None or proxies.is_empty else proxies
         if connector is None:
             if transport is None:
-                transport = TcpConnector(connect_timeout=connect_timeout)
+                transport = ProxyConnector(
+                    TcpConnector(connect_timeout=connect_timeout), tls=proxy_tls
+                )
             connector = HttpConnector(
                 transport, tls=tls, http1_config=http1_config, h2_config=h2_config
             )
@@ -207,12 +235,11 @@ class EasyHttpWebClient:
     async def serve(self, request: Request, /) -> Response:
         """Send *request* and return the response once its head arrived (the body streams)."""
         target = HttpConnectTarget.for_request(request, self._policy)
-        if target.proxy is not None and self._direct:
-            # the default transport connects directly: never bypass a proxy silently
-            raise InvalidRequestError(
-                f"the request asks for proxy {target.proxy!r}, but the client's transport "
-                "connects directly; give a proxy connector as transport=..."
-            )
+        proxies = self._proxies
+        if proxies is not None and target.proxy is None:
+            chosen = proxies.select(target.scheme, target.host, target.port)
+            if chosen is not None:
+                target = dataclasses.replace(target, proxy=chosen)
         timeout = self._request_timeout
         demand = request.extensions.get(RequestTimeout)
         if demand is not None:
@@ -248,7 +275,10 @@ class EasyHttpWebClient:
             conn = est.conn
             if data is not None:
                 body = Body.from_bytes(data, trailers=trailers)
-            wire = self._wire_request(request, conn, body)
+            forward = None
+            if target.proxy is not None:
+                forward = est.extensions.get(HttpProxyForward)
+            wire = self._wire_request(request, conn, body, forward)
             try:
                 response = await conn.send_request(wire)
             except BaseException as exc:
@@ -264,8 +294,18 @@ class EasyHttpWebClient:
                 raise
             return await self._finish(response, request, handle, est, deadline, timeout)
 
-    def _wire_request(self, request: Request, conn: ClientConnection, body: Body) -> Request:
-        """The request as the driver sends it (headers completed, the right URI form)."""
+    def _wire_request(
+        self,
+        request: Request,
+        conn: ClientConnection,
+        body: Body,
+        forward: HttpProxyForward | None = None,
+    ) -> Request:
+        """The request as the driver sends it (headers completed, the right URI form).
+
+        Through a forwarding HTTP proxy (*forward*) the target stays absolute-form and the
+        proxy's credentials go along as ``Proxy-Authorization``.
+        """
         uri = request.uri
         raw = request.headers.raw_items()
         ua = self._user_agent
@@ -280,8 +320,16 @@ class EasyHttpWebClient:
             if add_ua:
                 assert ua is not None
                 items = [*items, (b"User-Agent", ua)]
+            if forward is None:
+                uri = uri.to_origin_form()
+            else:
+                cred = forward.proxy.credential
+                if cred is not None and b"proxy-authorization" not in request.headers:
+                    value = cred.encode_header_value().encode("latin-1")
+                    items = [*items, (b"Proxy-Authorization", value)]
+                if uri.userinfo is not None:
+                    uri = uri.without_userinfo()
             headers = HeaderMap.from_raw(items) if items is not raw else request.headers
-            uri = uri.to_origin_form()
         elif add_ua:
             assert ua is not None
             headers = HeaderMap.from_raw([*raw, (b"user-agent", ua)])
@@ -329,6 +377,10 @@ class EasyHttpWebClient:
 
     def __repr__(self) -> str:
         return f"EasyHttpWebClient(policy={self._policy.value}, pool={self._pool!r})"
+
+
+def _no_proxy(value: str | Iterable[str]) -> NoProxy:
+    return NoProxy.parse(value) if isinstance(value, str) else NoProxy(value)
 
 
 def _retryable(exc: Exception, handle: H1Handle | H2Handle, request: Request) -> bool:

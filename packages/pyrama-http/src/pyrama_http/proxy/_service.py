@@ -1,0 +1,269 @@
+"""HttpProxy: an HTTP(S) forward proxy as a ``Service[Request, Response]``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any, Final
+
+from pyrama_core import Service
+from pyrama_core.errors import ConfigError, PyramaError, PyramaTimeoutError
+from pyrama_core.telemetry import get_logger
+from pyrama_http._easy import EasyHttpWebClient
+from pyrama_http._proxy_connector import ProxyConnector
+from pyrama_http.errors import InvalidRequestError
+from pyrama_http.proxy._headers import strip_hop_by_hop, via_value
+from pyrama_http.proxy._tunnel import (
+    ConnectTargetError,
+    TunnelTarget,
+    connect_authority,
+    spawn_tunnel,
+)
+from pyrama_http_core import OnUpgrade
+from pyrama_http_types import Method, Request, Response, UriForm, Version
+from pyrama_net import BridgeError, EstablishedConnection, Stream, bridge
+from pyrama_tcp import TcpConnector
+
+__all__ = ["HttpProxy", "TunnelConnector"]
+
+TunnelConnector = Service[TunnelTarget, EstablishedConnection[Any, Stream]]
+"""What :class:`HttpProxy` dials CONNECT targets with: a stream connector for a
+:class:`~pyrama_http.proxy.TunnelTarget`."""
+
+_log = get_logger(__name__)
+
+_FORWARD_SCHEMES: Final = frozenset({"http", "https"})
+
+
+def _answer(status: int, reason: str) -> Response:
+    return Response.text(reason + "\n", status)
+
+
+class HttpProxy:
+    """An HTTP(S) forward proxy: absolute-form requests and CONNECT tunnels.
+
+    * A request with an absolute ``http://`` or ``https://`` target (what clients send to a
+      proxy; over HTTP/2 the ``:scheme``/``:authority`` form) is forwarded through *client*
+      (default: an :class:`~pyrama_http.EasyHttpWebClient` that adds no ``User-Agent`` and
+      ignores proxy environment variables). Hop-by-hop fields are removed both ways
+      (``Connection`` and the fields it names, ``Keep-Alive``, ``Proxy-Authorization``,
+      ``Proxy-Connection``, ``TE``, ``Trailer``, ``Transfer-Encoding``, ``Upgrade``...); every
+      other field keeps its case and position. ``Host`` is made to match the target.
+      Bodies stream both ways. With *via* (a pseudonym such as ``"pyrama"``) a ``Via``
+      field is added to requests and responses.
+    * ``CONNECT host:port`` (HTTP/1.1, or HTTP/2 where the tunnel is the h2 stream): the
+      target is dialed with *connector* (default :class:`~pyrama_http.ProxyConnector` over
+      TCP: a :class:`~pyrama_net.ProxyAddress` request extension chains through that
+      upstream proxy), the request is answered ``200`` and the client's stream is relayed
+      with :func:`~pyrama_net.bridge` (zero-copy when both ends are plain sockets). With
+      *lazy_connect* the ``200`` goes out first and the target is dialed afterwards (a
+      failure then just closes the tunnel).
+
+    Answers of its own: ``400`` for a target that is not absolute-form (or a CONNECT target
+    that is not ``host:port``), ``502`` when the target is unreachable or its answer
+    broken, ``504`` when *connect_timeout* (seconds, CONNECT) or the client's own timeouts
+    pass. Tunnels are spawned with the connection's :class:`~pyrama_core.Executor` (tied to
+    graceful shutdown) and kept by a :class:`~pyrama_http.proxy.TunnelKeeper` when the
+    stream service has one (see :func:`~pyrama_http.proxy.http_proxy_service`).
+    *tunnel_idle_timeout* closes tunnels idle for that long.
+    """
+
+    __slots__ = ("_client", "_connect_timeout", "_connector", "_idle", "_lazy", "_owned", "_via")
+
+    def __init__(
+        self,
+        *,
+        client: Service[Request, Response] | None = None,
+        connector: TunnelConnector | None = None,
+        connect_timeout: float | None = 30.0,
+        lazy_connect: bool = False,
+        via: str | None = None,
+        tunnel_idle_timeout: float | None = None,
+    ) -> None:
+        """Configure the proxy (see the class docs); :class:`ConfigError` on bad values."""
+        for name, t in (
+            ("connect_timeout", connect_timeout),
+            ("tunnel_idle_timeout", tunnel_idle_timeout),
+        ):
+            if t is not None and not t > 0:
+                raise ConfigError(f"{name} must be > 0 seconds or None, got {t!r}")
+        if via is not None:
+            via = via.strip()
+            if not via or any(c in via for c in "\r\n\0"):
+                raise ConfigError(f"via must be a non-empty pseudonym, got {via!r}")
+        self._owned = client is None
+        if client is None:
+            client = EasyHttpWebClient(
+                user_agent=None, trust_env=False, connect_timeout=connect_timeout
+            )
+        self._client = client
+        if connector is None:
+            connector = ProxyConnector(TcpConnector(connect_timeout=connect_timeout))
+        self._connector = connector
+        self._connect_timeout = connect_timeout
+        self._lazy = lazy_connect
+        self._via = via
+        self._idle = tunnel_idle_timeout
+
+    @property
+    def client(self) -> Service[Request, Response]:
+        """The upstream HTTP client of forwarded requests."""
+        return self._client
+
+    @property
+    def connector(self) -> TunnelConnector:
+        """The connector CONNECT targets are dialed with."""
+        return self._connector
+
+    async def close(self) -> None:
+        """Close the default upstream client's pooled connections (a given client is yours)."""
+        if self._owned and isinstance(self._client, EasyHttpWebClient):
+            await self._client.close()
+
+    async def serve(self, request: Request, /) -> Response:
+        """Forward *request*, or open the tunnel it asks for."""
+        if request.method == Method.CONNECT:
+            return await self._connect(request)
+        return await self._forward(request)
+
+    # -- forwarding ---------------------------------------------------------------------------
+
+    async def _forward(self, request: Request) -> Response:
+        uri = request.uri
+        if uri.form is not UriForm.ABSOLUTE or uri.scheme not in _FORWARD_SCHEMES:
+            return _answer(
+                400, "a forward proxy needs an absolute http:// or https:// request target"
+            )
+        if uri.userinfo is not None:
+            return _answer(400, "the request target may not carry userinfo")
+        headers = strip_hop_by_hop(request.headers)
+        authority = uri.authority_text
+        if authority is not None:
+            host = headers.get_raw(b"host")
+            if host is not None and host != authority.encode("latin-1"):
+                headers.set(b"Host", authority)
+        via = self._via
+        if via is not None:
+            headers.add(b"Via", via_value(request.version, via))
+        version = Version.HTTP_10 if request.version is Version.HTTP_10 else Version.HTTP_11
+        upstream = Request(
+            request.method,
+            uri,
+            version=version,
+            headers=headers,
+            body=request.body,
+            extensions=request.extensions,
+        )
+        try:
+            response = await self._client.serve(upstream)
+        except InvalidRequestError as exc:
+            return _answer(400, f"cannot forward: {exc}")
+        except (PyramaTimeoutError, TimeoutError) as exc:
+            _log.info("proxy upstream timed out", target=authority, error=str(exc))
+            return _answer(504, f"upstream {authority} timed out")
+        except (PyramaError, OSError) as exc:
+            _log.info(
+                "proxy upstream failed", target=authority, error=f"{type(exc).__name__}: {exc}"
+            )
+            return _answer(502, f"upstream {authority} failed: {type(exc).__name__}")
+        response.headers = strip_hop_by_hop(response.headers)
+        if via is not None:
+            response.headers.add(b"Via", via_value(response.version, via))
+        return response
+
+    # -- CONNECT ------------------------------------------------------------------------------
+
+    async def _connect(self, request: Request) -> Response:
+        try:
+            authority = connect_authority(request)
+        except ConnectTargetError as exc:
+            return _answer(400, str(exc))
+        on_upgrade = request.extensions.get(OnUpgrade)
+        if on_upgrade is None:
+            return _answer(501, "this connection cannot be turned into a tunnel")
+        target = TunnelTarget.for_request(request, authority)
+        if self._lazy:
+            spawn_tunnel(request, self._lazy_tunnel(on_upgrade, target), name="proxy-tunnel")
+            return Response(200)
+        try:
+            upstream = await self._dial(target)
+        except (PyramaTimeoutError, TimeoutError) as exc:
+            _log.info("proxy connect timed out", target=target.authority, error=str(exc))
+            return _answer(504, f"connecting to {target.authority} timed out")
+        except (PyramaError, OSError) as exc:
+            _log.info(
+                "proxy connect failed",
+                target=target.authority,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            return _answer(502, f"cannot connect to {target.authority}")
+        spawn_tunnel(request, self._tunnel(on_upgrade, upstream, target), name="proxy-tunnel")
+        return Response(200)
+
+    async def _dial(self, target: TunnelTarget) -> Stream:
+        timeout = self._connect_timeout
+        if timeout is None:
+            est = await self._connector.serve(target)
+        else:
+            async with asyncio.timeout(timeout):
+                est = await self._connector.serve(target)
+        stream: Stream = est.conn
+        return stream
+
+    async def _tunnel(self, on_upgrade: OnUpgrade, upstream: Stream, target: TunnelTarget) -> None:
+        try:
+            upgraded = await on_upgrade
+        except BaseException as exc:
+            await _close_quietly(upstream)
+            if isinstance(exc, Exception):  # the 200 never went out: no tunnel
+                _log.debug("proxy tunnel not opened", target=target.authority, error=str(exc))
+                return
+            raise
+        await self._relay(upgraded.stream, upstream, target)
+
+    async def _lazy_tunnel(self, on_upgrade: OnUpgrade, target: TunnelTarget) -> None:
+        try:
+            upgraded = await on_upgrade
+        except Exception as exc:  # the 200 never went out: no tunnel
+            _log.debug("proxy tunnel not opened", target=target.authority, error=str(exc))
+            return
+        try:
+            upstream = await self._dial(target)
+        except BaseException as exc:
+            await _close_quietly(upgraded.stream)
+            if isinstance(exc, Exception):
+                _log.info(
+                    "proxy lazy connect failed",
+                    target=target.authority,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+                return
+            raise
+        await self._relay(upgraded.stream, upstream, target)
+
+    async def _relay(self, client: Stream, upstream: Stream, target: TunnelTarget) -> None:
+        try:
+            stats = await bridge(client, upstream, idle_timeout=self._idle)
+        except BridgeError as exc:
+            _log.debug(
+                "proxy tunnel ended with an error",
+                target=target.authority,
+                side="client" if exc.side == "a" else "target",
+                error=str(exc.__cause__ or exc),
+            )
+            return
+        _log.debug(
+            "proxy tunnel done",
+            target=target.authority,
+            up=stats.a_to_b,
+            down=stats.b_to_a,
+            zero_copy=stats.zero_copy,
+        )
+
+    def __repr__(self) -> str:
+        return f"HttpProxy(lazy_connect={self._lazy}, via={self._via!r})"
+
+
+async def _close_quietly(stream: Stream) -> None:
+    with contextlib.suppress(Exception):
+        await stream.close()

@@ -1,0 +1,178 @@
+"""The client side: EasyHttpWebClient / HttpProxyConnector through our proxy (http and https)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from http_support import GUARD, acceptor_data, free_tcp_port, running, trusting
+from proxy_support import header_echo, proxy_running, tcp_echo
+
+from pyrama_core import layers
+from pyrama_core.errors import ConfigError
+from pyrama_http import (
+    EasyHttpWebClient,
+    HttpClient,
+    HttpProxyConnector,
+    ProxyConnectError,
+    ProxyConnector,
+)
+from pyrama_http.proxy import HttpProxy, ProxyAuthLayer, TunnelTarget
+from pyrama_http_types import Request, Response
+from pyrama_net import Basic, ProxyAddress
+from pyrama_net.errors import ConnectError
+
+
+def auth_proxy() -> object:
+    return layers(ProxyAuthLayer(Basic("u", "p:w"))).into(HttpProxy())
+
+
+async def test_plain_http_goes_absolute_form_with_proxy_authorization() -> None:
+    seen: list[Request] = []
+
+    async def origin(req: Request) -> Response:
+        return await header_echo(req)
+
+    class Spy:
+        def __init__(self) -> None:
+            self.inner = auth_proxy()
+
+        async def serve(self, req: Request) -> Response:
+            seen.append(req)
+            return await self.inner.serve(req)  # type: ignore[attr-defined,no-any-return]
+
+    async with running(origin) as srv, proxy_running(Spy()) as proxy:
+        url = f"http://u:p%3Aw@127.0.0.1:{proxy.port}"
+        async with HttpClient(proxy=url, trust_env=False) as c:
+            r = await c.get(f"{srv.url}/x?y=1").header("X-Case", "Kept").send()
+            text = await r.text()
+            assert r.status == 200
+            r2 = await c.get(f"{srv.url}/again").send()
+            await r2.bytes()
+    assert text.splitlines()[0] == "GET /x?y=1"
+    assert "X-Case: Kept" in text
+    assert "proxy-authorization" not in text.lower()  # the proxy took it off
+    assert str(seen[0].uri) == f"{srv.url}/x?y=1"  # absolute form on the wire
+    assert seen[0].method == "GET"
+
+
+async def test_https_goes_through_connect() -> None:
+    async def origin(req: Request) -> Response:
+        return Response.text(f"secure {req.uri.path}")
+
+    async with (
+        running(origin, tls=acceptor_data()) as srv,
+        proxy_running(auth_proxy()) as proxy,  # type: ignore[arg-type]
+    ):
+        async with HttpClient(
+            proxy=f"http://u:p%3Aw@127.0.0.1:{proxy.port}", tls=trusting(), trust_env=False
+        ) as c:
+            r = await c.get(f"{srv.url}/s").send()
+            assert await r.text() == "secure /s"
+            assert r.version.value == "HTTP/2"  # ALPN inside the tunnel
+        async with HttpClient(proxy=f"http://u:bad@127.0.0.1:{proxy.port}", tls=trusting()) as c:
+            with pytest.raises(ProxyConnectError) as info:
+                await c.get(f"{srv.url}/s").send()
+            assert info.value.status == 407
+
+
+async def test_https_proxy() -> None:
+    async with (
+        running(header_echo) as srv,
+        tcp_echo() as echo_port,
+        proxy_running(tls=acceptor_data()) as proxy,
+    ):
+        async with HttpClient(proxy=proxy.url, proxy_tls=trusting(), trust_env=False) as c:
+            r = await c.get(f"{srv.url}/via-tls").send()
+            assert (await r.text()).startswith("GET /via-tls")
+        # a CONNECT tunnel over the TLS connection to the proxy, HTTP/1.1 and HTTP/2
+        for version in ("HTTP/1.1", "HTTP/2"):
+            from pyrama_http_types import Version
+
+            connector = HttpProxyConnector(proxy.url, tls=trusting(), version=Version(version))
+            est = await connector.serve(("127.0.0.1", echo_port))
+            try:
+                est.conn.write(b"tunnel " + version.encode())
+                await est.conn.drain()
+                got = b""
+                while len(got) < 7 + len(version):
+                    got += await asyncio.wait_for(est.conn.read(), GUARD)
+                assert got == b"tunnel " + version.encode()
+            finally:
+                await est.conn.close()
+
+
+async def test_request_extension_wins_and_no_proxy_bypasses() -> None:
+    async with running(header_echo) as srv:
+        dead = free_tcp_port()
+        # the configured proxy is dead: only bypassed requests work
+        async with HttpClient(
+            proxy=f"http://127.0.0.1:{dead}", no_proxy="localhost", trust_env=False
+        ) as c:
+            with pytest.raises(ConnectError):
+                await c.get(f"{srv.url}/").send()
+            r = await c.get(f"{srv.localhost_url()}/direct").send()
+            assert (await r.text()).startswith("GET /direct")
+        async with proxy_running() as proxy, HttpClient(trust_env=False) as c:
+            r = await c.get(f"{srv.url}/ext").extension(ProxyAddress.parse(proxy.url)).send()
+            assert (await r.text()).startswith("GET /ext")
+
+
+async def test_env_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    async with running(header_echo) as srv, proxy_running() as proxy:
+        monkeypatch.setenv("http_proxy", proxy.url)
+        monkeypatch.setenv("NO_PROXY", "example.invalid")
+        async with HttpClient() as c:
+            r = await c.get(f"{srv.url}/env").send()
+            assert (await r.text()).startswith("GET /env")
+            key = next(iter(c.service.pool._h1._idle))  # type: ignore[attr-defined]
+            assert key[4] == ProxyAddress.parse(proxy.url)
+        monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{free_tcp_port()}")
+        async with HttpClient() as c:
+            with pytest.raises(ConnectError):
+                await c.get(f"{srv.url}/env").send()
+        async with HttpClient(trust_env=False) as c:  # opt-out
+            r = await c.get(f"{srv.url}/direct").send()
+            assert (await r.text()).startswith("GET /direct")
+        monkeypatch.setenv("NO_PROXY", "127.0.0.0/8")
+        async with HttpClient() as c:
+            r = await c.get(f"{srv.url}/bypass").send()
+            assert (await r.text()).startswith("GET /bypass")
+        monkeypatch.setenv("http_proxy", "http://[broken")
+        with pytest.raises(ConfigError, match="http_proxy"):
+            EasyHttpWebClient()
+
+
+async def test_proxy_chaining_via_request_extension() -> None:
+    """An HttpProxy whose CONNECT targets carry an upstream ProxyAddress chains through it."""
+    async with tcp_echo() as port, proxy_running() as upstream:
+        connector = ProxyConnector()
+        target = TunnelTarget("127.0.0.1", port, ProxyAddress.parse(upstream.url))
+        est = await connector.serve(target)
+        try:
+            est.conn.write(b"chained")
+            await est.conn.drain()
+            got = b""
+            while len(got) < 7:
+                got += await asyncio.wait_for(est.conn.read(), GUARD)
+            assert got == b"chained"
+        finally:
+            await est.conn.close()
+
+
+def test_connector_config_errors() -> None:
+    with pytest.raises(ConfigError):
+        HttpProxyConnector("socks5://127.0.0.1:1080")
+    with pytest.raises(ConfigError):
+        HttpProxyConnector("http://[bad")
+    with pytest.raises(ConfigError):
+        EasyHttpWebClient(proxy="nonsense://")
+    with pytest.raises(ConfigError):
+        EasyHttpWebClient(proxy_tls=trusting(), transport=ProxyConnector())
+
+
+async def test_unknown_proxy_scheme_is_refused() -> None:
+    with pytest.raises(ConfigError, match="unsupported proxy scheme"):
+        await ProxyConnector().serve(
+            TunnelTarget("127.0.0.1", 1, ProxyAddress.parse("ftp://127.0.0.1:21"))
+        )

@@ -1,0 +1,331 @@
+"""HttpProxy over loopback: forwarding, hop-by-hop stripping, CONNECT tunnels, errors, auth."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from http_support import GUARD, free_tcp_port, running
+from proxy_support import header_echo, proxy_running, read_head, tcp_echo
+
+from pyrama_core import layers, service_fn
+from pyrama_core.errors import ConfigError
+from pyrama_http import HttpProxyConnector
+from pyrama_http.proxy import (
+    HttpProxy,
+    ProxyAuthLayer,
+    ProxyUser,
+    TunnelTarget,
+)
+from pyrama_http_types import Body, Request, Response, Version
+from pyrama_net import Basic, EstablishedConnection, ProxyAddress, Stream
+
+
+async def exchange(port: int, data: bytes) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    r, w = await asyncio.open_connection("127.0.0.1", port)
+    w.write(data)
+    await w.drain()
+    return r, w
+
+
+async def status_of(port: int, request: bytes) -> tuple[int, bytes]:
+    r, w = await exchange(port, request)
+    try:
+        head = await read_head(r)
+        return int(head.split(b" ", 2)[1]), head
+    finally:
+        w.close()
+
+
+async def test_forward_strips_hop_by_hop_and_keeps_case_and_order() -> None:
+    async with running(header_echo) as origin, proxy_running() as proxy:
+        auth = Basic("u", "p").encode_header_value()
+        r, w = await exchange(
+            proxy.port,
+            (
+                f"GET http://127.0.0.1:{origin.port}/a/b?q=1 HTTP/1.1\r\n"
+                f"Host: 127.0.0.1:{origin.port}\r\n"
+                "X-Custom-HEADER: One\r\n"
+                "Connection: keep-alive, X-Drop-Me\r\n"
+                "X-Drop-Me: secret\r\n"
+                f"Proxy-Authorization: {auth}\r\n"
+                "Proxy-Connection: keep-alive\r\n"
+                "Keep-Alive: timeout=5\r\n"
+                "TE: trailers\r\n"
+                "x-last: z\r\n\r\n"
+            ).encode(),
+        )
+        head = await read_head(r)
+        assert head.startswith(b"HTTP/1.1 200")
+        # response hop-by-hop fields (and the one Connection named) are gone too
+        assert b"X-Secret" not in head
+        assert b"Keep-Alive" not in head
+        assert b"X-Body-Len: 0" in head
+        length = int(head.split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
+        body = await asyncio.wait_for(r.readexactly(length), GUARD)
+        w.close()
+    lines = body.decode().splitlines()
+    assert lines == [
+        "GET /a/b?q=1",
+        f"Host: 127.0.0.1:{origin.port}",
+        "X-Custom-HEADER: One",
+        "x-last: z",
+    ]
+
+
+async def test_forward_fixes_host_and_adds_via() -> None:
+    async with running(header_echo) as origin, proxy_running(HttpProxy(via="pyrama")) as proxy:
+        r, w = await exchange(
+            proxy.port,
+            f"GET http://127.0.0.1:{origin.port}/ HTTP/1.1\r\nHost: elsewhere\r\n\r\n".encode(),
+        )
+        head = await read_head(r)
+        assert b"Via: 1.1 pyrama" in head
+        length = int(head.split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
+        body = await asyncio.wait_for(r.readexactly(length), GUARD)
+        w.close()
+    assert body.decode().splitlines()[1:] == [
+        f"Host: 127.0.0.1:{origin.port}",
+        "Via: 1.1 pyrama",
+    ]
+
+
+async def test_bodies_stream_both_ways() -> None:
+    async def echo(req: Request) -> Response:
+        async def chunks() -> AsyncIterator[bytes]:
+            async for chunk in req.body:
+                yield chunk
+
+        return Response(200, body=Body.from_iter(chunks()))
+
+    data = os.urandom(3 << 20)
+    async with running(echo) as origin, proxy_running() as proxy:
+        r, w = await exchange(
+            proxy.port,
+            f"POST http://127.0.0.1:{origin.port}/up HTTP/1.1\r\nHost: x\r\n"
+            f"Content-Length: {len(data)}\r\n\r\n".encode(),
+        )
+        w.write(data)
+        await w.drain()
+        head = await read_head(r)
+        assert head.startswith(b"HTTP/1.1 200")
+        assert b"transfer-encoding: chunked" in head.lower()
+        got = bytearray()
+        while True:
+            size_line = await asyncio.wait_for(r.readuntil(b"\r\n"), GUARD)
+            size = int(size_line.strip(), 16)
+            if size == 0:
+                break
+            got += await asyncio.wait_for(r.readexactly(size + 2), GUARD)
+            del got[-2:]
+        w.close()
+    assert hashlib.sha256(got).digest() == hashlib.sha256(data).digest()
+
+
+async def test_origin_form_and_other_schemes_are_refused() -> None:
+    async with proxy_running() as proxy:
+        status, _ = await status_of(proxy.port, b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
+        assert status == 400
+        status, _ = await status_of(proxy.port, b"GET ftp://a/x HTTP/1.1\r\nHost: a\r\n\r\n")
+        assert status == 400
+        status, _ = await status_of(proxy.port, b"GET http://u@a/x HTTP/1.1\r\nHost: a\r\n\r\n")
+        assert status == 400
+
+
+async def test_forward_to_unreachable_origin_is_502() -> None:
+    dead = free_tcp_port()
+    async with proxy_running() as proxy:
+        status, _ = await status_of(
+            proxy.port, f"GET http://127.0.0.1:{dead}/ HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        )
+    assert status == 502
+
+
+async def test_connect_tunnel_relays_bytes() -> None:
+    async with tcp_echo() as port, proxy_running() as proxy:
+        r, w = await exchange(
+            proxy.port,
+            f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\nearly".encode(),
+        )
+        head = await read_head(r)
+        assert head == b"HTTP/1.1 200 OK\r\n\r\n"
+        assert await asyncio.wait_for(r.readexactly(5), GUARD) == b"early"
+        blob = os.urandom(1 << 20)
+        w.write(blob)
+        await w.drain()
+        assert await asyncio.wait_for(r.readexactly(len(blob)), GUARD) == blob
+        w.write_eof()
+        assert await asyncio.wait_for(r.read(), GUARD) == b""  # half-close went through
+        w.close()
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        b"127.0.0.1",  # no port
+        b"/path",  # origin form
+        b"http://127.0.0.1:80/",  # absolute form
+        b"john@127.0.0.1:80",  # userinfo
+        b"bad_host!:80",  # not a host
+        b"127.0.0.1:0",  # port 0
+        b"127.0.0.1:99999",  # port out of range
+        b"[::1:80",  # broken IPv6
+    ],
+)
+async def test_malformed_connect_targets_are_400(target: bytes) -> None:
+    async with proxy_running() as proxy:
+        status, _ = await status_of(
+            proxy.port, b"CONNECT " + target + b" HTTP/1.1\r\nHost: a\r\n\r\n"
+        )
+    assert status == 400
+
+
+async def test_connect_unreachable_is_502_and_timeout_is_504() -> None:
+    dead = free_tcp_port()
+    async with proxy_running() as proxy:
+        status, _ = await status_of(
+            proxy.port, f"CONNECT 127.0.0.1:{dead} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        )
+    assert status == 502
+
+    class Hanging:
+        async def serve(self, target: TunnelTarget) -> EstablishedConnection[Any, Stream]:
+            await asyncio.Event().wait()
+            raise AssertionError("unreachable")
+
+    async with proxy_running(HttpProxy(connector=Hanging(), connect_timeout=0.2)) as proxy:
+        status, _ = await status_of(
+            proxy.port, b"CONNECT example.test:443 HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+    assert status == 504
+
+
+async def test_lazy_connect_answers_first() -> None:
+    dead = free_tcp_port()
+    async with tcp_echo() as port, proxy_running(HttpProxy(lazy_connect=True)) as proxy:
+        r, w = await exchange(
+            proxy.port, f"CONNECT 127.0.0.1:{dead} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        )
+        assert (await read_head(r)).startswith(b"HTTP/1.1 200")
+        assert await asyncio.wait_for(r.read(), GUARD) == b""  # dial failed: tunnel closed
+        w.close()
+        r, w = await exchange(
+            proxy.port, f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        )
+        assert (await read_head(r)).startswith(b"HTTP/1.1 200")
+        w.write(b"ping")
+        assert await asyncio.wait_for(r.readexactly(4), GUARD) == b"ping"
+        w.close()
+
+
+async def test_h2_connect_tunnel() -> None:
+    async with tcp_echo() as port, proxy_running() as proxy:
+        connector = HttpProxyConnector(version=Version.HTTP_2)
+        stream = await connector.open_tunnel(ProxyAddress.parse(proxy.url), "127.0.0.1", port)
+        try:
+            stream.write(b"over h2")
+            await stream.drain()
+            got = b""
+            while len(got) < 7:
+                got += await asyncio.wait_for(stream.read(), GUARD)
+            assert got == b"over h2"
+        finally:
+            await stream.close()
+
+
+# -- authentication -------------------------------------------------------------------------
+
+
+async def test_proxy_auth_407_and_pass() -> None:
+    seen: list[Any] = []
+
+    async def inner(req: Request) -> Response:
+        seen.append((req.extensions.get(ProxyUser), req.headers.get("proxy-authorization")))
+        return Response.text("ok")
+
+    svc = layers(ProxyAuthLayer(Basic("john", "secret"), realm="test")).into(service_fn(inner))
+    for header in (None, "Basic Zm9v", Basic("john", "wrong").encode_header_value()):
+        req = Request(
+            "GET", "http://a/", headers=[] if header is None else [("Proxy-Authorization", header)]
+        )
+        resp = await svc.serve(req)
+        assert int(resp.status) == 407
+        assert resp.headers["proxy-authenticate"] == 'Basic realm="test", charset="UTF-8"'
+    assert seen == []
+    req = Request(
+        "GET",
+        "http://a/",
+        headers=[("Proxy-Authorization", Basic("john", "secret").encode_header_value())],
+    )
+    resp = await svc.serve(req)
+    assert int(resp.status) == 200
+    assert seen == [(ProxyUser("john", "john"), None)]
+
+
+async def test_username_parser_and_async_authorizer() -> None:
+    class Labels(tuple[str, ...]):
+        pass
+
+    def parse(username: str) -> tuple[str, object | None]:
+        user, *labels = username.split("-")
+        if "bad" in labels:
+            raise ValueError("unknown label")
+        return user, Labels(labels) if labels else None
+
+    async def authorize(cred: Basic) -> bool:
+        await asyncio.sleep(0)
+        return cred.username == "john" and cred.password == "pw"
+
+    got: list[Any] = []
+
+    async def inner(req: Request) -> Response:
+        got.append((req.extensions.get(ProxyUser), req.extensions.get(Labels)))
+        return Response.text("ok")
+
+    svc = layers(ProxyAuthLayer(authorize, username_parser=parse)).into(service_fn(inner))
+
+    def req(user: str) -> Request:
+        value = Basic(user, "pw").encode_header_value()
+        return Request("GET", "http://a/", headers=[("Proxy-Authorization", value)])
+
+    assert int((await svc.serve(req("john-country-us-residential"))).status) == 200
+    assert got == [
+        (ProxyUser("john", "john-country-us-residential"), ("country", "us", "residential"))
+    ]
+    assert int((await svc.serve(req("john-bad"))).status) == 407
+    assert int((await svc.serve(req("jane-country-us"))).status) == 407
+
+
+async def test_auth_guards_connect_over_the_wire() -> None:
+    svc = layers(ProxyAuthLayer([Basic("a", "1"), Basic("b", "2")])).into(HttpProxy())
+    async with tcp_echo() as port, proxy_running(svc) as proxy:
+        status, head = await status_of(
+            proxy.port, f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        )
+        assert status == 407
+        assert b'Proxy-Authenticate: Basic realm="pyrama"' in head
+        good = Basic("b", "2").encode_header_value()
+        r, w = await exchange(
+            proxy.port,
+            f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\nHost: x\r\n"
+            f"Proxy-Authorization: {good}\r\n\r\n".encode(),
+        )
+        assert (await read_head(r)).startswith(b"HTTP/1.1 200")
+        w.write(b"hi")
+        assert await asyncio.wait_for(r.readexactly(2), GUARD) == b"hi"
+        w.close()
+
+
+def test_config_errors() -> None:
+    with pytest.raises(ConfigError):
+        HttpProxy(connect_timeout=0)
+    with pytest.raises(ConfigError):
+        HttpProxy(via="a\r\nb")
+    with pytest.raises(ConfigError):
+        ProxyAuthLayer([])
+    with pytest.raises(ConfigError):
+        ProxyAuthLayer(Basic("a", "b"), realm='x"y')
