@@ -39,6 +39,16 @@ from pyrama_net._dns import (
 )
 from pyrama_net._dns_dnspython import DnspythonResolver
 from pyrama_net._domain import Domain
+from pyrama_net._forwarded import (
+    ClientIp,
+    Forwarded,
+    ForwardedElement,
+    ForwardedNode,
+    IpNetworks,
+    parse_forwarded,
+    parse_x_forwarded_for,
+    resolve_client_ip,
+)
 from pyrama_net._happy_eyeballs import IpMode, happy_eyeballs_connect
 from pyrama_net._host import Host, IpAddress
 from pyrama_net._io import BufferedStream, read_exact, read_until
@@ -76,6 +86,7 @@ __all__ = [
     "BytesTrackerService",
     "BytesTrackerStream",
     "ChainResolver",
+    "ClientIp",
     "ConnectAttempt",
     "ConnectAttemptsError",
     "ConnectTarget",
@@ -93,10 +104,14 @@ __all__ = [
     "DnspythonResolver",
     "Domain",
     "EstablishedConnection",
+    "Forwarded",
+    "ForwardedElement",
+    "ForwardedNode",
     "Host",
     "HostPortTarget",
     "IpAddress",
     "IpMode",
+    "IpNetworks",
     "PeekStream",
     "PoolLease",
     "PoolStats",
@@ -123,9 +138,12 @@ __all__ = [
     "ip_literal",
     "observe_detached_io",
     "open_socket_stream",
+    "parse_forwarded",
+    "parse_x_forwarded_for",
     "peek",
     "read_exact",
     "read_until",
+    "resolve_client_ip",
     "rewind",
     "target_host_port",
     "to_bind_address",

@@ -1,0 +1,248 @@
+"""Forwarded layers: read the client behind proxies (server), write the headers (proxy)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final, Literal
+
+from pyrama_core.errors import ConfigError
+from pyrama_http.layer._util import HttpService, plain_response
+from pyrama_http_types import Request, Response
+from pyrama_net import (
+    ClientIp,
+    Forwarded,
+    ForwardedElement,
+    ForwardedNode,
+    IpNetworks,
+    SocketInfo,
+    parse_x_forwarded_for,
+    resolve_client_ip,
+)
+from pyrama_net.errors import AddressError
+
+__all__ = [
+    "DEFAULT_TRUSTED_PROXIES",
+    "ForwardedHeader",
+    "ForwardedLayer",
+    "ForwardedService",
+    "SetForwardedHeaderLayer",
+    "SetForwardedHeaderService",
+]
+
+ForwardedHeader = Literal["forwarded", "x-forwarded-for", "x-real-ip", "cf-connecting-ip"]
+"""A forwarding header pyrama reads and writes (``x-forwarded-for`` brings ``-host`` and
+``-proto`` along)."""
+
+_HEADERS: Final = ("forwarded", "x-forwarded-for", "x-real-ip", "cf-connecting-ip")
+
+DEFAULT_TRUSTED_PROXIES: Final = ("127.0.0.0/8", "::1/128")
+"""Proxies trusted by default: loopback only (a proxy on the same host)."""
+
+
+def _peer_node(request: Request) -> ForwardedNode | None:
+    info = request.extensions.get(SocketInfo)
+    if info is None:
+        return None
+    addr = info.peer_address
+    if addr is None:
+        return None
+    return ForwardedNode(ip=addr.ip, port=addr.port)
+
+
+def _read(request: Request, header: str) -> Forwarded | None:
+    headers = request.headers
+    values = headers.get_all(header)
+    if not values:
+        return None
+    if header == "forwarded":
+        return Forwarded.parse(values)
+    if header == "x-forwarded-for":
+        return Forwarded.from_x_forwarded(
+            values,
+            host=headers.get_joined("x-forwarded-host"),
+            proto=headers.get_joined("x-forwarded-proto"),
+        )
+    nodes = parse_x_forwarded_for(values[-1])
+    return Forwarded(tuple(ForwardedElement(for_=n) for n in nodes[-1:]))
+
+
+class ForwardedService:
+    """Resolves the client behind proxies (see :class:`ForwardedLayer`)."""
+
+    __slots__ = ("_headers", "_reject", "_trusted", "inner")
+
+    def __init__(
+        self,
+        inner: HttpService,
+        headers: tuple[str, ...],
+        trusted: IpNetworks | None,
+        reject_invalid: bool,
+    ) -> None:
+        """Wrap *inner*."""
+        self.inner = inner
+        self._headers = headers
+        self._trusted = trusted
+        self._reject = reject_invalid
+
+    async def serve(self, request: Request, /) -> Response:
+        """Insert :class:`~pyrama_net.Forwarded` / :class:`~pyrama_net.ClientIp`, then serve."""
+        peer = _peer_node(request)
+        trusted_peer = peer is not None and (
+            self._trusted is None or (peer.ip is not None and peer.ip in self._trusted)
+        )
+        forwarded: Forwarded | None = None
+        if trusted_peer or (peer is None and self._trusted is None):
+            for header in self._headers:
+                try:
+                    forwarded = _read(request, header)
+                except AddressError:
+                    if self._reject:
+                        await request.body.aclose()
+                        return plain_response(400, f"invalid {header} header\n")
+                    continue
+                if forwarded is not None:
+                    break
+        chain = [e.for_ for e in forwarded.elements if e.for_ is not None] if forwarded else []
+        if forwarded is not None:
+            request.extensions.insert(forwarded)
+        client = resolve_client_ip(chain, peer, self._trusted)
+        if client is None and peer is None and chain and chain[-1].ip is not None:
+            client = ClientIp(chain[-1].ip, chain[-1].port, True)  # no socket: trust headers
+        if client is not None:
+            request.extensions.insert(client)
+        return await self.inner.serve(request)
+
+
+class ForwardedLayer:
+    """Server side: find the client behind the proxies.
+
+    When the connection's peer is a trusted proxy (*trusted_proxies*: CIDR strings or an
+    :class:`~pyrama_net.IpNetworks`, loopback by default, ``"all"`` to trust every peer),
+    the first of *headers* present is parsed: ``Forwarded`` (RFC 7239),
+    ``X-Forwarded-For`` with ``X-Forwarded-Host`` / ``-Proto``, ``X-Real-IP`` or
+    ``CF-Connecting-IP``. The parsed hops are inserted as a :class:`~pyrama_net.Forwarded`
+    extension, and the client as a :class:`~pyrama_net.ClientIp`: walking the hops back
+    from the peer, the first address that is not a trusted proxy. Headers from untrusted
+    peers are ignored (the peer is the client). A malformed header is ignored, or answered
+    ``400`` with *reject_invalid*.
+    """
+
+    __slots__ = ("_headers", "_reject", "_trusted")
+
+    def __init__(
+        self,
+        *,
+        headers: Sequence[ForwardedHeader] = _HEADERS,
+        trusted_proxies: Sequence[str] | IpNetworks | Literal["all"] = DEFAULT_TRUSTED_PROXIES,
+        reject_invalid: bool = False,
+    ) -> None:
+        """Configure the headers read and the proxies trusted."""
+        hs = tuple(h.lower() for h in headers)
+        for h in hs:
+            if h not in _HEADERS:
+                raise ConfigError(f"unknown forwarding header {h!r} (know {', '.join(_HEADERS)})")
+        if not hs:
+            raise ConfigError("give at least one forwarding header")
+        self._headers = hs
+        if trusted_proxies == "all":
+            self._trusted: IpNetworks | None = None
+        elif isinstance(trusted_proxies, IpNetworks):
+            self._trusted = trusted_proxies
+        else:
+            try:
+                self._trusted = IpNetworks.parse(*trusted_proxies)
+            except AddressError as exc:
+                raise ConfigError(str(exc)) from exc
+        self._reject = reject_invalid
+
+    def layer(self, inner: HttpService, /) -> ForwardedService:
+        """Wrap *inner*."""
+        return ForwardedService(inner, self._headers, self._trusted, self._reject)
+
+
+class SetForwardedHeaderService:
+    """Writes forwarding headers (see :class:`SetForwardedHeaderLayer`)."""
+
+    __slots__ = ("_by", "_headers", "inner")
+
+    def __init__(
+        self, inner: HttpService, headers: tuple[str, ...], by: ForwardedNode | None
+    ) -> None:
+        """Wrap *inner*."""
+        self.inner = inner
+        self._headers = headers
+        self._by = by
+
+    async def serve(self, request: Request, /) -> Response:
+        """Append this hop to the forwarding headers, then send *request* on."""
+        headers = request.headers
+        prior = request.extensions.get(Forwarded)
+        if prior is None:
+            try:
+                prior = _read(request, "forwarded") or _read(request, "x-forwarded-for")
+            except AddressError:
+                prior = None
+        prior = prior or Forwarded()
+        peer = _peer_node(request)
+        client = request.extensions.get(ClientIp)
+        node = peer
+        if node is None and client is not None:
+            node = ForwardedNode(ip=client.ip, port=client.port)
+        host = headers.get("host") or request.uri.authority_text
+        proto = request.uri.scheme
+        if proto is None:
+            from pyrama_tls import NegotiatedTls
+
+            proto = "https" if request.extensions.get(NegotiatedTls) is not None else "http"
+        hop = ForwardedElement(for_=node, by=self._by, host=host, proto=proto.lower())
+        chain = prior.with_element(hop)
+        if "forwarded" in self._headers:
+            headers.set("Forwarded", chain.encode())
+        if "x-forwarded-for" in self._headers:
+            xff = chain.x_forwarded_for()
+            if xff:
+                headers.set("X-Forwarded-For", xff)
+            if host:
+                headers.set("X-Forwarded-Host", host)
+            headers.set("X-Forwarded-Proto", hop.proto or "http")
+        client_ip = chain.client
+        for name in ("x-real-ip", "cf-connecting-ip"):
+            if name in self._headers and client_ip is not None and client_ip.ip is not None:
+                headers.set(
+                    "X-Real-IP" if name == "x-real-ip" else "CF-Connecting-IP", str(client_ip.ip)
+                )
+        return await self.inner.serve(request)
+
+
+class SetForwardedHeaderLayer:
+    """Proxy / client side: tell the next hop who the client is.
+
+    The hops the request already carries (a :class:`~pyrama_net.Forwarded` extension from
+    :class:`ForwardedLayer`, else its ``Forwarded`` / ``X-Forwarded-For`` headers) get this
+    hop appended: ``for`` the connection's peer, ``by`` (optional, *by*), ``host`` and
+    ``proto``. Then each of *headers* is written: ``Forwarded`` (default),
+    ``X-Forwarded-For`` (+ ``-Host``, ``-Proto``), ``X-Real-IP``, ``CF-Connecting-IP``
+    (the first hop's address).
+    """
+
+    __slots__ = ("_by", "_headers")
+
+    def __init__(
+        self,
+        *headers: ForwardedHeader,
+        by: str | ForwardedNode | None = None,
+    ) -> None:
+        """Write *headers* (default ``forwarded``)."""
+        hs = tuple(h.lower() for h in headers) or ("forwarded",)
+        for h in hs:
+            if h not in _HEADERS:
+                raise ConfigError(f"unknown forwarding header {h!r} (know {', '.join(_HEADERS)})")
+        self._headers = hs
+        try:
+            self._by = ForwardedNode.parse(by) if isinstance(by, str) else by
+        except AddressError as exc:
+            raise ConfigError(str(exc)) from exc
+
+    def layer(self, inner: HttpService, /) -> SetForwardedHeaderService:
+        """Wrap *inner*."""
+        return SetForwardedHeaderService(inner, self._headers, self._by)
