@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Final
 if TYPE_CHECKING:
     from pyrama_http import ClientResponse, HttpClient
     from pyrama_http_types import Request
+    from pyrama_net import ProxyAddress
 
 __all__ = [
     "EXIT_CODES",
@@ -282,6 +283,7 @@ def exit_code_for(exc: BaseException, *, target: str = "", transfer: bool = Fals
     *target* (``host:port``) goes into the messages; *transfer* says the failure happened
     while the response body was being read (partial transfer rather than no reply).
     """
+    from pyrama_http import ProxyConnectError
     from pyrama_http.errors import InvalidRequestError, ProtocolNegotiationError
     from pyrama_http_core.errors import (
         ConnectionClosedError,
@@ -304,6 +306,8 @@ def exit_code_for(exc: BaseException, *, target: str = "", transfer: bool = Fals
     if isinstance(exc, DnsError):
         host = target.rpartition(":")[0] or target
         return SendError(6, f"Could not resolve host: {host} ({exc})")
+    if isinstance(exc, ProxyConnectError) and exc.status is not None:
+        return SendError(56, f"CONNECT tunnel failed, response {exc.status}")
     if isinstance(exc, ConnectError):
         return SendError(7, f"Failed to connect to {target}: {_os_reason(exc)}")
     if isinstance(exc, InvalidRequestError):
@@ -425,7 +429,36 @@ def _client(args: argparse.Namespace) -> HttpClient:
         settings["insecure"] = True
     if args.cacert is not None:
         settings["ca_file"] = args.cacert
+    proxy = _proxy(args)
+    if proxy is not None:
+        settings["proxy"] = proxy
     return HttpClient(EasyHttpWebClient(**settings))
+
+
+def _proxy(args: argparse.Namespace) -> ProxyAddress | None:
+    """The ``-x/--proxy`` address with the ``-U/--proxy-user`` credentials, if given."""
+    import dataclasses
+
+    from pyrama_net import Basic, ProxyAddress
+
+    if args.proxy is None:
+        if args.proxy_user is not None:
+            raise SendError(2, "-U/--proxy-user needs -x/--proxy")
+        return None
+    try:
+        proxy = ProxyAddress.parse(args.proxy)
+    except ValueError as exc:
+        raise SendError(5, f"Unsupported proxy syntax: {exc}") from None
+    if proxy.protocol.scheme not in ("http", "https", "socks5", "socks5h"):
+        raise SendError(5, f"Unsupported proxy scheme {proxy.protocol.scheme!r}")
+    if args.proxy_user is not None:
+        text = args.proxy_user if ":" in args.proxy_user else args.proxy_user + ":"
+        try:
+            cred = Basic.parse(text)
+        except ValueError as exc:
+            raise SendError(2, f"-U/--proxy-user: {exc}") from None
+        proxy = dataclasses.replace(proxy, credential=cred)
+    return proxy
 
 
 def _origin(url: str) -> tuple[str, str | None, int | None]:
@@ -664,6 +697,16 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         "-k", "--insecure", action="store_true", help="do not verify the server's certificate"
     )
     conn.add_argument("--cacert", metavar="PEM", help="trust the CA certificates in this file")
+    conn.add_argument(
+        "-x",
+        "--proxy",
+        metavar="URL",
+        help="go through this proxy: http://, https://, socks5://, socks5h:// "
+        "(http:// if no scheme; user:pass@ in the URL or with -U)",
+    )
+    conn.add_argument(
+        "-U", "--proxy-user", metavar="USER:PASSWORD", help="credentials for the -x proxy"
+    )
     conn.add_argument(
         "-m",
         "--max-time",

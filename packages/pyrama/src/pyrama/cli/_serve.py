@@ -203,7 +203,7 @@ def _settings(command: ServeCommand, args: argparse.Namespace) -> ServeSettings:
     return ServeSettings(
         command=command.name,
         mode=args.mode,
-        bind=args.bind,
+        bind=args.bind if getattr(args, "address", None) is None else args.address,
         concurrent=args.concurrent or None,
         timeout=args.timeout or None,
         graceful=args.graceful,
@@ -240,11 +240,11 @@ def _add_command(serve_commands: Any, command: ServeCommand, name: str | None = 
 
 def register(commands: Any) -> None:
     """Add ``serve`` and its sub-commands to the top-level *commands* sub-parsers."""
-    from pyrama.cli import _discard, _echo, _forward, _serve_ip, _stunnel
+    from pyrama.cli import _discard, _echo, _forward, _serve_ip, _serve_proxy, _stunnel
 
     parser: argparse.ArgumentParser = commands.add_parser(
         "serve",
-        help="run a ready-made server: echo, ip, discard, forward, stunnel",
+        help="run a ready-made server: echo, ip, discard, forward, stunnel, proxy",
         description="Run a ready-made pyrama server. Pick a service; each has its own --help.",
     )
     parser.set_defaults(handler=None, parser=parser)
@@ -252,3 +252,4 @@ def register(commands: Any) -> None:
     for command in (_echo.COMMAND, _serve_ip.COMMAND, _discard.COMMAND, _forward.COMMAND):
         _add_command(serve_commands, command)
     _stunnel.register(serve_commands)
+    _add_command(serve_commands, _serve_proxy.COMMAND)
