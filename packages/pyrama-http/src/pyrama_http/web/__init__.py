@@ -27,6 +27,15 @@ from pyrama_http.web._extract import (
     TypedHeader,
     compile_handler,
 )
+from pyrama_http.web._multipart import (
+    PART_END,
+    Multipart,
+    MultipartError,
+    MultipartLimits,
+    MultipartParser,
+    Part,
+    PartStart,
+)
 from pyrama_http.web._params import OriginalUri, PathParams
 from pyrama_http.web._response import (
     Html,
@@ -41,6 +50,7 @@ from pyrama_http.web._service import MatchService, WebService, match_service
 
 __all__ = [
     "DEFAULT_BODY_LIMIT",
+    "PART_END",
     "Extension",
     "ExtractError",
     "Form",
@@ -52,7 +62,13 @@ __all__ = [
     "Json",
     "JsonResponse",
     "MatchService",
+    "Multipart",
+    "MultipartError",
+    "MultipartLimits",
+    "MultipartParser",
     "OriginalUri",
+    "Part",
+    "PartStart",
     "Path",
     "PathParams",
     "Query",

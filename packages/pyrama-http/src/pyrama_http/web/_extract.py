@@ -433,7 +433,10 @@ class Handler:
             self.serve = self._serve_general
 
     async def _serve_none(self, request: Request, /) -> Response:
-        result = await self._fn()
+        try:
+            result = await self._fn()
+        except ExtractError as exc:
+            return exc.into_response()
         if type(result) is Response:
             return result
         return into_response(result)
@@ -443,7 +446,10 @@ class Handler:
             args = [e(request) for e in self._extractors]
         except ExtractError as exc:
             return exc.into_response()
-        result = await self._fn(*args)
+        try:
+            result = await self._fn(*args)
+        except ExtractError as exc:
+            return exc.into_response()
         if type(result) is Response:
             return result
         return into_response(result)
@@ -462,9 +468,12 @@ class Handler:
                     kwargs[kw] = v
         except ExtractError as exc:
             return exc.into_response()
-        result = self._fn(*args, **kwargs)
-        if self._is_coro or inspect.isawaitable(result):
-            result = await result
+        try:
+            result = self._fn(*args, **kwargs)
+            if self._is_coro or inspect.isawaitable(result):
+                result = await result
+        except ExtractError as exc:  # raised while the handler read a streamed extractor
+            return exc.into_response()
         if type(result) is Response:
             return result
         return into_response(result)
