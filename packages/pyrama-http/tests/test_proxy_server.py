@@ -329,3 +329,28 @@ def test_config_errors() -> None:
         ProxyAuthLayer([])
     with pytest.raises(ConfigError):
         ProxyAuthLayer(Basic("a", "b"), realm='x"y')
+
+
+async def test_plain_tunnel_is_zero_copy() -> None:
+    from structlog.testing import capture_logs
+
+    with capture_logs() as logs:
+        async with tcp_echo() as port, proxy_running() as proxy:
+            r, w = await exchange(
+                proxy.port, f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+            )
+            assert (await read_head(r)).startswith(b"HTTP/1.1 200")
+            w.write(b"x" * 100_000)
+            await w.drain()
+            assert len(await asyncio.wait_for(r.readexactly(100_000), GUARD)) == 100_000
+            w.write_eof()
+            assert await asyncio.wait_for(r.read(), GUARD) == b""
+            w.close()
+            for _ in range(200):
+                if any(e["event"] == "proxy tunnel done" for e in logs):
+                    break
+                await asyncio.sleep(0.01)
+    done = [e for e in logs if e["event"] == "proxy tunnel done"]
+    assert done, logs
+    assert done[0]["zero_copy"] is True
+    assert done[0]["up"] == done[0]["down"] == 100_000
