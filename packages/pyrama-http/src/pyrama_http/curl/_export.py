@@ -29,7 +29,8 @@ class CurlExportError(PyramaError, ValueError):
     """A request cannot be written as a curl command (no URL can be made for it)."""
 
 
-def _url(request: Request, scheme: str | None) -> str:
+def request_url(request: Request, scheme: str | None = None) -> str:
+    """The absolute URL of *request* (its URI, else scheme + ``Host`` + target)."""
     uri = request.uri
     if uri.is_absolute:
         return str(uri)
@@ -118,7 +119,7 @@ def to_curl(
     if max_body < 0:
         raise ValueError(f"max_body must be >= 0, got {max_body}")
     notes: list[str] = []
-    url = _url(request, scheme)
+    url = request_url(request, scheme)
     args: list[str] = ["curl"]
     version = request.version
     if version is Version.HTTP_2:
