@@ -23,19 +23,19 @@ from pyrama_http_types.errors import BodyTooLargeError, DatastarError
 
 async def test_get_reads_the_datastar_query_parameter() -> None:
     q = quote(json.dumps({"name": "ada", "n": 2}))
-    sig = await ReadSignals.from_request(Request("GET", f"/x?other=1&datastar={q}"))
+    sig = await ReadSignals.read(Request("GET", f"/x?other=1&datastar={q}"))
     assert dict(sig) == {"name": "ada", "n": 2}
     assert sig["name"] == "ada"
     assert len(sig) == 2
     assert sig.signals == {"name": "ada", "n": 2}
-    assert dict(await ReadSignals.from_request(Request("GET", "/x"))) == {}
-    assert dict(await ReadSignals.from_request(Request("GET", "/x?a=b"))) == {}
+    assert dict(await ReadSignals.read(Request("GET", "/x"))) == {}
+    assert dict(await ReadSignals.read(Request("GET", "/x?a=b"))) == {}
 
 
 async def test_post_reads_the_json_body() -> None:
     req = Request("POST", "/x", body=b'{"todo": {"done": true}}')
-    assert dict(await ReadSignals.from_request(req)) == {"todo": {"done": True}}
-    assert dict(await ReadSignals.from_request(Request("PUT", "/x", body=b" "))) == {}
+    assert dict(await ReadSignals.read(req)) == {"todo": {"done": True}}
+    assert dict(await ReadSignals.read(Request("PUT", "/x", body=b" "))) == {}
 
 
 @pytest.mark.parametrize(
@@ -51,16 +51,16 @@ async def test_post_reads_the_json_body() -> None:
 )
 async def test_invalid_signals(req: Request) -> None:
     with pytest.raises(DatastarError) as info:
-        await ReadSignals.from_request(req)
+        await ReadSignals.read(req)
     assert info.value.status_hint == 400
 
 
 async def test_signals_body_limit() -> None:
     req = Request("POST", "/x", body=b'{"a": "' + b"x" * 100 + b'"}')
     with pytest.raises(BodyTooLargeError):
-        await ReadSignals.from_request(req, limit=50)
+        await ReadSignals.read(req, limit=50)
     req = Request("POST", "/x", body=b'{"a": 1}')
-    assert dict(await ReadSignals.from_request(req, limit=8)) == {"a": 1}
+    assert dict(await ReadSignals.read(req, limit=8)) == {"a": 1}
 
 
 async def test_script_served_from_a_file_or_redirected(tmp_path: Path) -> None:
@@ -86,3 +86,28 @@ async def test_one_event_responses_parse_back() -> None:
     assert isinstance(patch, PatchElements)
     assert patch.selector == "body"
     assert patch.elements == '<script data-effect="el.remove()">alert(1)</script>'
+
+
+async def test_extractor_form_maps_errors_for_the_router() -> None:
+    from pyrama_http.web import ExtractError, Router
+
+    req = Request("POST", "/x", body=b'{"a": 1}')
+    assert dict(await ReadSignals.from_request(req)) == {"a": 1}
+    with pytest.raises(ExtractError) as info:
+        await ReadSignals.from_request(Request("POST", "/x", body=b"{bad"))
+    assert info.value.status == 400
+    assert isinstance(info.value.__cause__, DatastarError)
+    with pytest.raises(ExtractError) as info:
+        await ReadSignals.from_request(Request("POST", "/x", body=b"[" * 100), limit=10)
+    assert info.value.status == 413
+
+    router = Router()
+
+    @router.post("/echo")
+    async def echo(signals: ReadSignals) -> dict[str, object]:
+        return dict(signals)
+
+    resp = await router.serve(Request("POST", "/echo", body=b'{"n": 5}'))
+    assert resp.status == 200
+    assert json.loads(await resp.body.collect()) == {"n": 5}
+    assert (await router.serve(Request("POST", "/echo", body=b"nope"))).status == 400

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 
 from pyrama_http.fs import ServeFile
 from pyrama_http_types import Method, Request, Response, StatusCode
-from pyrama_http_types.errors import DatastarError
+from pyrama_http_types.errors import BodyTooLargeError, DatastarError
 
 __all__ = [
     "DATASTAR_CDN_URL",
@@ -35,12 +35,13 @@ DEFAULT_SIGNALS_LIMIT: Final = 1024 * 1024
 class ReadSignals(Mapping[str, Any]):
     """The signals a Datastar request carries, as a read-only mapping (an extractor).
 
-    :meth:`from_request` reads them the way Datastar sends them: for ``GET`` (and ``HEAD``)
+    :meth:`read` reads them the way Datastar sends them: for ``GET`` (and ``HEAD``)
     the ``datastar`` query parameter holds URL-encoded JSON; other methods send the JSON as
     the body. The JSON must be an object. No signals at all (no parameter, an empty body)
     gives an empty mapping. Invalid JSON raises
     :class:`~pyrama_http_types.errors.DatastarError` (status hint ``400``); a body over the
     limit raises :class:`~pyrama_http_types.errors.BodyTooLargeError` (``413``).
+    :meth:`from_request` is the same for the web router (an extractor).
     """
 
     __slots__ = ("_signals",)
@@ -57,6 +58,23 @@ class ReadSignals(Mapping[str, Any]):
     async def from_request(
         cls, request: Request, *, limit: int = DEFAULT_SIGNALS_LIMIT
     ) -> ReadSignals:
+        """The extractor form of :meth:`read` (a handler parameter annotated ``ReadSignals``).
+
+        Failures are raised as :class:`pyrama_http.web.ExtractError` (``400`` invalid
+        signals, ``413`` over the limit) so the web router answers them; the original error
+        is the ``__cause__``.
+        """
+        from pyrama_http.web import ExtractError  # imported on use: web is optional here
+
+        try:
+            return await cls.read(request, limit=limit)
+        except BodyTooLargeError as exc:
+            raise ExtractError(f"the signals body is over {limit} bytes", status=413) from exc
+        except DatastarError as exc:
+            raise ExtractError(str(exc), status=400) from exc
+
+    @classmethod
+    async def read(cls, request: Request, *, limit: int = DEFAULT_SIGNALS_LIMIT) -> ReadSignals:
         """Read the signals of *request* (see the class docs)."""
         if request.method == Method.GET or request.method == Method.HEAD:
             query = request.uri.query

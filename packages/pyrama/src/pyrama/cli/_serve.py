@@ -240,11 +240,20 @@ def _add_command(serve_commands: Any, command: ServeCommand, name: str | None = 
 
 def register(commands: Any) -> None:
     """Add ``serve`` and its sub-commands to the top-level *commands* sub-parsers."""
-    from pyrama.cli import _discard, _echo, _forward, _serve_ip, _serve_proxy, _stunnel
+    from pyrama.cli import (
+        _discard,
+        _echo,
+        _forward,
+        _serve_fs,
+        _serve_http_test,
+        _serve_ip,
+        _serve_proxy,
+        _stunnel,
+    )
 
     parser: argparse.ArgumentParser = commands.add_parser(
         "serve",
-        help="run a ready-made server: echo, ip, discard, forward, stunnel, proxy",
+        help="run a ready-made server: echo, ip, discard, forward, stunnel, proxy, fs, http-test",
         description="Run a ready-made pyrama server. Pick a service; each has its own --help.",
     )
     parser.set_defaults(handler=None, parser=parser)
@@ -253,3 +262,5 @@ def register(commands: Any) -> None:
         _add_command(serve_commands, command)
     _stunnel.register(serve_commands)
     _add_command(serve_commands, _serve_proxy.COMMAND)
+    _add_command(serve_commands, _serve_fs.COMMAND)
+    _add_command(serve_commands, _serve_http_test.COMMAND)
