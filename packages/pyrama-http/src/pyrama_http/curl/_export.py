@@ -96,6 +96,7 @@ def to_curl(
     body: bytes | None = None,
     scheme: str | None = None,
     multiline: bool = False,
+    include_version: bool = True,
 ) -> str:
     """The ``curl`` command that sends *request* again: method, URL, fields, body, version.
 
@@ -114,7 +115,8 @@ def to_curl(
       in-memory body is put back unread, so the request can still be sent.
 
     Every argument is quoted with :func:`shlex.quote`: the command is safe to paste into a
-    POSIX shell. *multiline* puts each option on its own continued line.
+    POSIX shell. *multiline* puts each option on its own continued line;
+    ``include_version=False`` leaves the version to curl's own choice.
     """
     if max_body < 0:
         raise ValueError(f"max_body must be >= 0, got {max_body}")
@@ -122,7 +124,9 @@ def to_curl(
     url = request_url(request, scheme)
     args: list[str] = ["curl"]
     version = request.version
-    if version is Version.HTTP_2:
+    if not include_version:
+        pass
+    elif version is Version.HTTP_2:
         args.append("--http2-prior-knowledge" if url.startswith("http://") else "--http2")
     else:
         args.append(_VERSION_FLAGS[version])

@@ -5,8 +5,9 @@ Sends one request with pyrama's own HTTP client (:class:`~pyrama_http.HttpClient
 The flags follow curl's: ``-X``, ``-H`` (repeatable; the case and order of the fields are
 kept on the wire), ``-d``/``--data-binary``/``--json``, ``-i``, ``-I``, ``-v``, ``-o``,
 ``-k``, ``--cacert``, ``-m``, ``--connect-timeout``, ``--http1.1``, ``--http2``,
-``--http2-prior-knowledge``, ``-f``, ``-L``, ``-u``, ``-A``, ``-s``/``-S``. So do the exit
-codes (see :data:`EXIT_CODES`).
+``--http2-prior-knowledge``, ``-f``, ``-L``, ``-u``, ``-A``, ``-s``/``-S``, ``-F`` (multipart
+form). ``--curl`` prints the equivalent curl command instead of sending; ``--har FILE``
+records the exchanges as HAR 1.2. The exit codes are curl's too (see :data:`EXIT_CODES`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
 if TYPE_CHECKING:
     from pyrama_http import ClientResponse, HttpClient
+    from pyrama_http.curl import MultipartForm
+    from pyrama_http.har import HarRecorder
     from pyrama_http_types import Request
     from pyrama_net import ProxyAddress
 
@@ -198,6 +201,22 @@ def _read_data(arg: str, *, strip_newlines: bool) -> bytes:
     return data
 
 
+def _form(specs: Sequence[str]) -> MultipartForm | None:
+    """The multipart form of the ``-F`` arguments (curl's syntax), or ``None``."""
+    if not specs:
+        return None
+    from pyrama_http.curl import MultipartForm, MultipartFormError
+
+    form = MultipartForm()
+    for spec in specs:
+        try:
+            form.add_curl_spec(spec)
+        except MultipartFormError as exc:
+            code = 26 if isinstance(exc.__cause__, OSError) else 2
+            raise SendError(code, str(exc)) from exc
+    return form
+
+
 @dataclass
 class _Plan:
     """What to send, worked out from the flags."""
@@ -224,6 +243,9 @@ def _plan(args: argparse.Namespace) -> _Plan:
     json_parts = [_read_data(v, strip_newlines=False) for v in args.json or []]
     if data_parts and json_parts:
         raise SendError(2, "--json cannot be combined with -d/--data*")
+    form = _form(args.form or [])
+    if form is not None and (data_parts or json_parts):
+        raise SendError(2, "-F/--form cannot be combined with -d/--data* or --json")
     body: bytes | None = None
     content_type = None
     accept: str | None = _DEFAULT_ACCEPT
@@ -234,6 +256,9 @@ def _plan(args: argparse.Namespace) -> _Plan:
         body = b"".join(json_parts)
         content_type = "application/json"
         accept = "application/json"
+    elif form is not None:
+        body = form.encode()
+        content_type = form.content_type
     if args.head:
         method = "HEAD"
     elif body is not None:
@@ -432,6 +457,12 @@ def _client(args: argparse.Namespace) -> HttpClient:
     proxy = _proxy(args)
     if proxy is not None:
         settings["proxy"] = proxy
+    if args.har is not None:  # --har FILE: record every exchange (written at the end)
+        from pyrama_http.har import HarRecorderLayer
+
+        layer = HarRecorderLayer()
+        args.har_recorder = layer.recorder
+        return HttpClient(layer.layer(EasyHttpWebClient(**settings)))
     return HttpClient(EasyHttpWebClient(**settings))
 
 
@@ -512,6 +543,8 @@ async def _exchange(args: argparse.Namespace, plan: _Plan, out: BinaryIO) -> int
             target = _target_of(url)
             try:
                 request = builder.build()
+                if args.curl:  # --curl: print the equivalent curl command instead
+                    return _print_curl(args, request, out)
                 response = await client.send(request)
             except Exception as exc:
                 raise exit_code_for(exc, target=target) from exc
@@ -541,6 +574,42 @@ async def _exchange(args: argparse.Namespace, plan: _Plan, out: BinaryIO) -> int
             return 0
 
 
+def _print_curl(args: argparse.Namespace, request: Request, out: BinaryIO) -> int:
+    """Write the curl command for *request* (``--curl``) instead of sending it."""
+    from pyrama_http.curl import to_curl
+    from pyrama_http_types import Version
+
+    flag = args.http_version
+    if flag == "1.1":
+        request.version = Version.HTTP_11
+    elif flag is not None:
+        request.version = Version.HTTP_2
+    text = to_curl(request, include_version=flag is not None) + "\n"
+    try:
+        out.write(text.encode("utf-8", "surrogateescape"))
+        out.flush()
+    except OSError as exc:
+        raise SendError(23, f"Failure writing output to destination: {exc}") from exc
+    return 0
+
+
+async def _recorded_exchange(args: argparse.Namespace, plan: _Plan, out: BinaryIO) -> int:
+    """:func:`_exchange`, writing the ``--har`` file at the end (failures included)."""
+    if args.har is None:
+        return await _exchange(args, plan, out)
+    try:
+        return await _exchange(args, plan, out)
+    finally:
+        recorder: HarRecorder | None = getattr(args, "har_recorder", None)
+        if recorder is not None:
+            from pyrama_http.har import HarError
+
+            try:
+                recorder.write(args.har)
+            except HarError as exc:
+                raise SendError(23, str(exc)) from exc
+
+
 def _write_head(out: BinaryIO, response: ClientResponse) -> None:
     try:
         out.write(_head_text(response).encode("latin-1", "replace"))
@@ -568,7 +637,7 @@ def _run(args: argparse.Namespace) -> int:
         try:
             factory, _ = event_loop_factory()
             with asyncio.Runner(loop_factory=factory) as runner:
-                return runner.run(_exchange(args, plan, out))
+                return runner.run(_recorded_exchange(args, plan, out))
         finally:
             if out is not sys.stdout.buffer:
                 out.close()
@@ -658,6 +727,14 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         help="send DATA as JSON (POST; Content-Type and Accept application/json); @FILE reads "
         "a file",
     )
+    req.add_argument(
+        "-F",
+        "--form",
+        metavar="NAME=CONTENT",
+        action="append",
+        help="add a multipart/form-data part like curl (POST; repeatable): name=value, "
+        "name=@file (upload), name=<file (field from a file); ;type=MIME ;filename=NAME",
+    )
     req.add_argument("-u", "--user", metavar="USER:PASSWORD", help="basic authentication")
     req.add_argument("-A", "--user-agent", metavar="NAME", help="the User-Agent to send")
     req.add_argument("-I", "--head", action="store_true", help="HEAD: show the response head")
@@ -731,6 +808,18 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     )
     out.add_argument(
         "-f", "--fail", action="store_true", help="exit 22 (no body) on a status >= 400"
+    )
+    out.add_argument(
+        "--curl",
+        action="store_true",
+        help="print the equivalent curl command (header order and case kept) instead of "
+        "sending the request",
+    )
+    out.add_argument(
+        "--har",
+        metavar="FILE",
+        help="record the exchanges (redirects too) as HAR 1.2 into FILE (credentials and "
+        "cookies redacted)",
     )
     out.add_argument("-s", "--silent", action="store_true", help="no error messages")
     out.add_argument(
