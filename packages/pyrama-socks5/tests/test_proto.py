@@ -92,6 +92,14 @@ def test_domain_that_is_an_ip_literal_becomes_an_ip() -> None:
     assert got == (Authority(Host(IPv4Address("1.2.3.4")), 1), 11)
 
 
+def test_udp_associate_hint_domain_is_lenient() -> None:
+    # PySocks sends the name "0" as the client address of a UDP ASSOCIATE
+    data = b"\x05\x03\x00\x03\x010\x12\x34"
+    assert Request.decode(data) == (Request(Command.UDP_ASSOCIATE, auth("0.0.0.0:4660")), 8)
+    with pytest.raises(Socks5ProtocolError):
+        Request.decode(b"\x05\x01\x00\x03\x010\x12\x34")
+
+
 def test_ipv6_zone_is_dropped_on_encode() -> None:
     zoned = Authority(Host(IPv6Address("fe80::1%3")), 9)
     assert encode_address(zoned) == b"\x04" + IPv6Address("fe80::1").packed + b"\x00\x09"

@@ -183,11 +183,15 @@ def _host_from_name(raw: bytes) -> Host:
         ) from exc
 
 
-def decode_address(data: Buffer, offset: int = 0) -> tuple[Authority, int] | None:
+def decode_address(
+    data: Buffer, offset: int = 0, *, lenient: bool = False
+) -> tuple[Authority, int] | None:
     """Decode ``ATYP ADDR PORT`` at *offset*; return ``(address, end offset)`` or ``None``.
 
     ``None`` means more bytes are needed. A domain that is an IP literal becomes an IP host;
-    an unknown ATYP raises with hint ``0x08`` (address type not supported).
+    an unknown ATYP raises with hint ``0x08`` (address type not supported). With *lenient*
+    a domain that is not a valid host reads as ``0.0.0.0`` instead of raising (for hints
+    such as the UDP ASSOCIATE address, where PySocks sends the name ``"0"``).
     """
     view = memoryview(data)
     if len(view) <= offset:
@@ -210,7 +214,12 @@ def decode_address(data: Buffer, offset: int = 0) -> tuple[Authority, int] | Non
         end = offset + 2 + n + 2
         if len(view) < end:
             return None
-        host = _host_from_name(bytes(view[offset + 2 : offset + 2 + n]))
+        try:
+            host = _host_from_name(bytes(view[offset + 2 : offset + 2 + n]))
+        except Socks5ProtocolError:
+            if not lenient:
+                raise
+            host = _UNSPECIFIED.host
     else:
         raise _fail(f"unknown address type {atyp:#04x}", ReplyCode.ADDRESS_TYPE_NOT_SUPPORTED)
     (port,) = struct.unpack_from("!H", view, end - 2)
@@ -432,7 +441,8 @@ class Request:
             raise _fail(
                 f"unknown command {view[1]:#04x}", ReplyCode.COMMAND_NOT_SUPPORTED
             ) from None
-        got = decode_address(view, 3)
+        # UDP ASSOCIATE's address is only a hint of where the client sends from
+        got = decode_address(view, 3, lenient=command is Command.UDP_ASSOCIATE)
         if got is None:
             return None
         destination, end = got
