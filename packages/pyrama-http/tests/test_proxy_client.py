@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from typing import Any
 
 import pytest
 from http_support import GUARD, acceptor_data, free_tcp_port, running, trusting
@@ -19,7 +21,7 @@ from pyrama_http import (
 )
 from pyrama_http.proxy import HttpProxy, ProxyAuthLayer, TunnelTarget
 from pyrama_http_types import Request, Response
-from pyrama_net import Basic, ProxyAddress
+from pyrama_net import Basic, EstablishedConnection, ProxyAddress
 from pyrama_net.errors import ConnectError
 
 
@@ -176,3 +178,51 @@ async def test_unknown_proxy_scheme_is_refused() -> None:
         await ProxyConnector().serve(
             TunnelTarget("127.0.0.1", 1, ProxyAddress.parse("ftp://127.0.0.1:21"))
         )
+
+
+async def test_socks5_and_socks5h_proxies() -> None:
+    from pyrama_socks5 import Socks5Acceptor
+    from pyrama_socks5.errors import Socks5AuthError
+    from pyrama_tcp import TcpListener
+
+    targets: list[str] = []
+
+    class Recording:
+        def __init__(self) -> None:
+            from pyrama_tcp import TcpConnector
+
+            self.tcp = TcpConnector()
+
+        async def serve(self, target: Any) -> EstablishedConnection[Any, Any]:
+            targets.append(str(target.host))
+            return await self.tcp.serve(target)
+
+    async def authorize(cred: Basic) -> bool:
+        return cred.username == "u" and cred.password == "p"
+
+    acceptor = Socks5Acceptor(authorizer=authorize, connector=Recording())
+    listener = await TcpListener.bind("127.0.0.1:0")
+    task = asyncio.create_task(listener.serve(acceptor))
+    try:
+        port = listener.local_addr.port
+        async with running(header_echo) as srv, running(header_echo, tls=acceptor_data()) as tls:
+            for scheme in ("socks5", "socks5h"):
+                async with HttpClient(
+                    proxy=f"{scheme}://u:p@127.0.0.1:{port}", tls=trusting(), trust_env=False
+                ) as c:
+                    r = await c.get(f"http://localhost:{srv.port}/{scheme}").send()
+                    assert (await r.text()).startswith(f"GET /{scheme}")
+                    r = await c.get(f"{tls.localhost_url()}/{scheme}-tls").send()
+                    first = (await r.text()).splitlines()[0]  # h2: an absolute URI
+                    assert first == f"GET {tls.localhost_url()}/{scheme}-tls"
+            async with HttpClient(proxy=f"socks5h://u:x@127.0.0.1:{port}", trust_env=False) as c:
+                with pytest.raises(Socks5AuthError):
+                    await c.get(f"{srv.url}/").send()
+    finally:
+        await listener.close()
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+    # socks5: resolved here (an IP goes to the proxy); socks5h: the proxy gets the name
+    assert targets[:2] in (["127.0.0.1", "127.0.0.1"], ["::1", "::1"])
+    assert targets[2:] == ["localhost", "localhost"]

@@ -343,7 +343,7 @@ class ProxyConnector:
 
     async def _socks5(self, proxy: ProxyAddress, host: str, port: int) -> Stream:
         try:
-            from pyrama_socks5 import socks5_connect  # type: ignore[attr-defined,unused-ignore]
+            from pyrama_socks5 import socks5_connect
         except ImportError as exc:
             raise ConfigError(
                 "socks5:// proxies need pyrama-socks5: pip install 'pyrama-http[socks5]'"
