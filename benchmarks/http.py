@@ -125,6 +125,7 @@ def serve_pyrama(
     cert: str | None,
     key: str | None,
     profile: str | None = None,
+    codec: str = "default",
 ) -> None:
     """Serve hello-world with pyrama's HttpServer.auto() on uvloop (plain h1+h2c, TLS h2+h1).
 
@@ -147,7 +148,17 @@ def serve_pyrama(
             return Response.text("hello")
 
     async def main() -> None:
-        server = HttpServer.auto()
+        if codec == "h11":
+            from pyrama_http_core import H11ServerCodec, Http1Config
+
+            server = HttpServer.auto(
+                http1_config=Http1Config(
+                    codec_factory=lambda cfg: H11ServerCodec(cfg.limits),
+                    send_408_on_header_timeout=True,
+                )
+            )
+        else:
+            server = HttpServer.auto()
         shutdown = Shutdown(deadline=2.0)
         shutdown.install_signal_handlers()
 
@@ -198,8 +209,9 @@ def _serve_pyrama_main(argv: list[str]) -> int:
     p.add_argument("--cert")
     p.add_argument("--key")
     p.add_argument("--profile", help="write cProfile stats here at exit")
+    p.add_argument("--codec", choices=("default", "h11"), default="default")
     args = p.parse_args(argv)
-    serve_pyrama(args.plain, args.tls, args.cert, args.key, args.profile)
+    serve_pyrama(args.plain, args.tls, args.cert, args.key, args.profile, args.codec)
     return 0
 
 

@@ -1,6 +1,12 @@
-"""The h11 HTTP/1.1 codecs: bytes in / events out, parts in / bytes out."""
+"""The HTTP/1.1 codecs: bytes in / events out, parts in / bytes out.
+
+Every server-side test runs against each server codec (h11 and httptools): one conformance
+suite, the same events and the same refusals.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import h11
 import pytest
@@ -20,11 +26,15 @@ from pyrama_http_core import (
     Http1ClientCodec,
     Http1ServerCodec,
     HttpLimits,
+    HttptoolsServerCodec,
     InformationalHead,
     RequestHead,
     ResponseHead,
 )
 from pyrama_http_core.errors import HeaderLimitError, HttpProtocolError
+
+ServerCodecFactory = Callable[..., H11ServerCodec | HttptoolsServerCodec]
+"""The ``server_codec`` fixture (conftest.py): each server codec class in turn."""
 
 
 def events(codec: H11ServerCodec | H11ClientCodec) -> list[object]:
@@ -43,13 +53,13 @@ def serve_simple(codec: H11ServerCodec, status: int = 200, body: bytes = b"ok") 
     return out + codec.send_end()
 
 
-def test_protocols_are_implemented() -> None:
-    assert isinstance(H11ServerCodec(), Http1ServerCodec)
+def test_protocols_are_implemented(server_codec: ServerCodecFactory) -> None:
+    assert isinstance(server_codec(), Http1ServerCodec)
     assert isinstance(H11ClientCodec(), Http1ClientCodec)
 
 
-def test_request_head_keeps_case_order_and_duplicates() -> None:
-    c = H11ServerCodec()
+def test_request_head_keeps_case_order_and_duplicates(server_codec: ServerCodecFactory) -> None:
+    c = server_codec()
     c.receive(
         b"GET /p?q=1 HTTP/1.1\r\nhost: a\r\nX-MiXeD-CaSe: 1\r\nx-mixed-case: 2\r\n"
         b"ACCEPT: */*\r\n\r\n"
@@ -72,8 +82,8 @@ def test_request_head_keeps_case_order_and_duplicates() -> None:
     assert paused is PAUSED
 
 
-def test_pipelined_requests_parse_one_exchange_at_a_time() -> None:
-    c = H11ServerCodec()
+def test_pipelined_requests_parse_one_exchange_at_a_time(server_codec: ServerCodecFactory) -> None:
+    c = server_codec()
     c.receive(b"".join(b"GET /%d HTTP/1.1\r\nHost: a\r\n\r\n" % i for i in range(3)))
     targets = []
     for _ in range(3):
@@ -89,8 +99,8 @@ def test_pipelined_requests_parse_one_exchange_at_a_time() -> None:
     assert c.next_event() == ConnectionClosed(complete=True)
 
 
-def test_content_length_body_split_across_reads() -> None:
-    c = H11ServerCodec()
+def test_content_length_body_split_across_reads(server_codec: ServerCodecFactory) -> None:
+    c = server_codec()
     c.receive(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nhello")
     head, data, need = events(c)
     assert isinstance(head, RequestHead)
@@ -101,8 +111,8 @@ def test_content_length_body_split_across_reads() -> None:
     assert events(c) == [BodyData(b"world"), EndOfMessage([]), PAUSED]
 
 
-def test_chunked_body_with_trailers() -> None:
-    c = H11ServerCodec()
+def test_chunked_body_with_trailers(server_codec: ServerCodecFactory) -> None:
+    c = server_codec()
     c.receive(
         b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
         b"5\r\nhello\r\n6\r\n world\r\n0\r\nX-Checksum: abc\r\nX-Other: 1\r\n\r\n"
@@ -119,16 +129,16 @@ def test_chunked_body_with_trailers() -> None:
     ]
 
 
-def test_eof_inside_a_body_is_an_incomplete_close() -> None:
-    c = H11ServerCodec()
+def test_eof_inside_a_body_is_an_incomplete_close(server_codec: ServerCodecFactory) -> None:
+    c = server_codec()
     c.receive(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc")
     events(c)
     c.receive(b"")
     assert c.next_event() == ConnectionClosed(complete=False)
 
 
-def test_higher_http1_minor_version_is_processed_as_1_1() -> None:
-    c = H11ServerCodec()
+def test_higher_http1_minor_version_is_processed_as_1_1(server_codec: ServerCodecFactory) -> None:
+    c = server_codec()
     c.receive(b"GET / HTTP/1.2\r\nHost: a\r\n\r\n")
     head = c.next_event()
     assert isinstance(head, RequestHead)
@@ -136,8 +146,8 @@ def test_higher_http1_minor_version_is_processed_as_1_1() -> None:
     assert head.keep_alive
 
 
-def test_leading_empty_lines_are_ignored() -> None:
-    c = H11ServerCodec()
+def test_leading_empty_lines_are_ignored(server_codec: ServerCodecFactory) -> None:
+    c = server_codec()
     c.receive(b"\r\n\r\n")
     assert c.next_event() is NEED_DATA
     c.receive(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
@@ -155,6 +165,12 @@ def test_leading_empty_lines_are_ignored() -> None:
         ),
         (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400),
         (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 4\r\n\r\nabcd", 400),
+        # an equal second Content-Length, or a list of equal values: refused by both codecs
+        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", 400),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3,3\r\n\r\nabc", 400),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +3\r\n\r\nabc", 400),
+        (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
         (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
         (
             b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
@@ -183,8 +199,10 @@ def test_leading_empty_lines_are_ignored() -> None:
         (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXY", 400),
     ],
 )
-def test_malformed_requests_fail_with_a_status_hint(raw: bytes, hint: int) -> None:
-    c = H11ServerCodec()
+def test_malformed_requests_fail_with_a_status_hint(
+    raw: bytes, hint: int, server_codec: ServerCodecFactory
+) -> None:
+    c = server_codec()
     c.receive(raw)
     evs = events(c)
     last = evs[-1]
@@ -195,8 +213,8 @@ def test_malformed_requests_fail_with_a_status_hint(raw: bytes, hint: int) -> No
     assert c.next_event() is last  # sticky
 
 
-def test_bare_lf_split_across_reads_is_caught() -> None:
-    c = H11ServerCodec()
+def test_bare_lf_split_across_reads_is_caught(server_codec: ServerCodecFactory) -> None:
+    c = server_codec()
     for piece in (b"GET / HTTP/1.1\r", b"\nHost: a", b"\n", b"\r\n"):
         c.receive(piece)
         ev = c.next_event()
@@ -206,44 +224,44 @@ def test_bare_lf_split_across_reads_is_caught() -> None:
     pytest.fail("bare LF not detected")
 
 
-def test_obs_fold_split_across_reads_is_caught() -> None:
-    c = H11ServerCodec()
+def test_obs_fold_split_across_reads_is_caught(server_codec: ServerCodecFactory) -> None:
+    c = server_codec()
     for piece in (b"GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n", b" more\r\n\r\n"):
         c.receive(piece)
         ev = c.next_event()
     assert isinstance(ev, CodecError)
 
 
-def test_head_size_limit_complete_and_incomplete() -> None:
+def test_head_size_limit_complete_and_incomplete(server_codec: ServerCodecFactory) -> None:
     limits = HttpLimits(max_header_size=200)
     big = b"GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + b"a" * 300 + b"\r\n\r\n"
-    c = H11ServerCodec(limits)
+    c = server_codec(limits)
     c.receive(big)  # complete in one read: h11 alone would accept it
     ev = events(c)[-1]
     assert isinstance(ev, CodecError)
     assert isinstance(ev.error, HeaderLimitError)
     assert ev.error.hint == 431
-    c = H11ServerCodec(limits)
+    c = server_codec(limits)
     c.receive(big[:250])  # incomplete and already too big
     ev = events(c)[-1]
     assert isinstance(ev, CodecError)
     assert ev.error.hint == 431
-    c = H11ServerCodec(limits)
+    c = server_codec(limits)
     c.receive(big[:150])
     assert c.next_event() is NEED_DATA
 
 
-def test_header_count_limit_on_heads_and_trailers() -> None:
+def test_header_count_limit_on_heads_and_trailers(server_codec: ServerCodecFactory) -> None:
     limits = HttpLimits(max_headers=3)
-    c = H11ServerCodec(limits)
+    c = server_codec(limits)
     c.receive(b"GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n")
     ev = c.next_event()
     assert isinstance(ev, CodecError)
     assert ev.error.hint == 431
-    c = H11ServerCodec(limits)
+    c = server_codec(limits)
     c.receive(b"GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n")
     assert isinstance(c.next_event(), RequestHead)
-    c = H11ServerCodec(limits)
+    c = server_codec(limits)
     c.receive(
         b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
         b"0\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n"
@@ -253,8 +271,8 @@ def test_header_count_limit_on_heads_and_trailers() -> None:
     assert ev.error.hint == 431
 
 
-def test_response_head_is_written_exactly_as_given() -> None:
-    c = H11ServerCodec()
+def test_response_head_is_written_exactly_as_given(server_codec: ServerCodecFactory) -> None:
+    c = server_codec()
     c.receive(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
     events(c)
     head = c.send_response(
@@ -289,8 +307,8 @@ def test_h11_itself_would_reorder_and_recase() -> None:
     assert out.index(b"X-A") < out.index(b"Connection: close")
 
 
-def test_chunked_response_with_trailers() -> None:
-    c = H11ServerCodec()
+def test_chunked_response_with_trailers(server_codec: ServerCodecFactory) -> None:
+    c = server_codec()
     c.receive(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
     events(c)
     head = c.send_response(200, [(b"Trailer", b"X-Sum")])
@@ -300,15 +318,15 @@ def test_chunked_response_with_trailers() -> None:
     assert c.send_end([(b"X-Sum", b"9")]) == b"0\r\nX-Sum: 9\r\n\r\n"
 
 
-def test_content_length_is_enforced_on_send() -> None:
-    c = H11ServerCodec()
+def test_content_length_is_enforced_on_send(server_codec: ServerCodecFactory) -> None:
+    c = server_codec()
     c.receive(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
     events(c)
     c.send_response(200, [(b"Content-Length", b"3")])
     with pytest.raises(HttpProtocolError) as ei:
         c.send_data(b"abcd")
     assert ei.value.side is Side.LOCAL
-    c2 = H11ServerCodec()
+    c2 = server_codec()
     c2.receive(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
     events(c2)
     c2.send_response(200, [(b"Content-Length", b"3")])
@@ -331,8 +349,10 @@ def test_content_length_is_enforced_on_send() -> None:
         [(b"Content-Length", b"x")],
     ],
 )
-def test_invalid_outgoing_headers_are_refused(headers: list[tuple[bytes, bytes]]) -> None:
-    c = H11ServerCodec()
+def test_invalid_outgoing_headers_are_refused(
+    headers: list[tuple[bytes, bytes]], server_codec: ServerCodecFactory
+) -> None:
+    c = server_codec()
     c.receive(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
     events(c)
     with pytest.raises(HttpProtocolError) as ei:
@@ -340,8 +360,10 @@ def test_invalid_outgoing_headers_are_refused(headers: list[tuple[bytes, bytes]]
     assert ei.value.side is Side.LOCAL
 
 
-def test_transfer_encoding_wins_over_content_length_on_send() -> None:
-    c = H11ServerCodec()
+def test_transfer_encoding_wins_over_content_length_on_send(
+    server_codec: ServerCodecFactory,
+) -> None:
+    c = server_codec()
     c.receive(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
     events(c)
     head = c.send_response(200, [(b"Content-Length", b"5"), (b"Transfer-Encoding", b"chunked")])
@@ -349,8 +371,8 @@ def test_transfer_encoding_wins_over_content_length_on_send() -> None:
     assert c.send_data(b"x") == b"1\r\nx\r\n"
 
 
-def test_head_and_no_content_responses_have_no_body() -> None:
-    c = H11ServerCodec()
+def test_head_and_no_content_responses_have_no_body(server_codec: ServerCodecFactory) -> None:
+    c = server_codec()
     c.receive(b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n")
     events(c)
     head = c.send_response(200, [], content_length=10)
@@ -366,8 +388,8 @@ def test_head_and_no_content_responses_have_no_body() -> None:
     assert not c.response_has_body
 
 
-def test_connection_close_request_and_close_flag() -> None:
-    c = H11ServerCodec()
+def test_connection_close_request_and_close_flag(server_codec: ServerCodecFactory) -> None:
+    c = server_codec()
     c.receive(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\n")
     head = c.next_event()
     assert isinstance(head, RequestHead)
@@ -378,7 +400,7 @@ def test_connection_close_request_and_close_flag() -> None:
     c.send_end()
     assert not c.keep_alive
     assert c.next_event() is PAUSED  # nothing more is parsed
-    c = H11ServerCodec()
+    c = server_codec()
     c.receive(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
     events(c)
     out = c.send_response(200, [(b"Connection", b"Close")], content_length=0)
@@ -386,8 +408,8 @@ def test_connection_close_request_and_close_flag() -> None:
     assert not c.keep_alive
 
 
-def test_http10_keep_alive_and_close_delimited() -> None:
-    c = H11ServerCodec()
+def test_http10_keep_alive_and_close_delimited(server_codec: ServerCodecFactory) -> None:
+    c = server_codec()
     c.receive(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
     head = c.next_event()
     assert isinstance(head, RequestHead)
@@ -409,7 +431,7 @@ def test_http10_keep_alive_and_close_delimited() -> None:
     assert b"transfer-encoding" not in out
     assert b"connection: close" in out
     assert c.send_data(b"raw") == b"raw"
-    out = H11ServerCodec()
+    out = server_codec()
     out.receive(b"GET / HTTP/1.0\r\n\r\n")
     events(out)
     head_bytes = out.send_response(200, [(b"Transfer-Encoding", b"chunked")])
@@ -417,8 +439,8 @@ def test_http10_keep_alive_and_close_delimited() -> None:
     assert out.send_data(b"xy") == b"xy"
 
 
-def test_expect_100_continue_flag() -> None:
-    c = H11ServerCodec()
+def test_expect_100_continue_flag(server_codec: ServerCodecFactory) -> None:
+    c = server_codec()
     c.receive(b"PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n")
     head = c.next_event()
     assert isinstance(head, RequestHead)
@@ -429,8 +451,8 @@ def test_expect_100_continue_flag() -> None:
     assert events(c)[:2] == [BodyData(b"ok"), EndOfMessage([])]
 
 
-def test_upgrade_switch_hands_over_leftover_bytes() -> None:
-    c = H11ServerCodec()
+def test_upgrade_switch_hands_over_leftover_bytes(server_codec: ServerCodecFactory) -> None:
+    c = server_codec()
     c.receive(
         b"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
         b"\x81\x05hello"
@@ -445,8 +467,8 @@ def test_upgrade_switch_hands_over_leftover_bytes() -> None:
     assert not c.keep_alive
 
 
-def test_declined_upgrade_continues_as_http1() -> None:
-    c = H11ServerCodec()
+def test_declined_upgrade_continues_as_http1(server_codec: ServerCodecFactory) -> None:
+    c = server_codec()
     c.receive(
         b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n"
         b"GET /next HTTP/1.1\r\nHost: a\r\n\r\n"
@@ -460,8 +482,8 @@ def test_declined_upgrade_continues_as_http1() -> None:
     assert head.target == b"/next"
 
 
-def test_connect_switch_on_2xx_only() -> None:
-    c = H11ServerCodec()
+def test_connect_switch_on_2xx_only(server_codec: ServerCodecFactory) -> None:
+    c = server_codec()
     c.receive(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\nTLS...")
     head, _eom, _paused = events(c)
     assert isinstance(head, RequestHead)
@@ -471,7 +493,7 @@ def test_connect_switch_on_2xx_only() -> None:
     assert not c.response_has_body
     c.send_end()
     assert c.take_switched() == b"TLS..."
-    c = H11ServerCodec()
+    c = server_codec()
     c.receive(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
     events(c)
     c.send_response(407, [], content_length=0)
@@ -481,8 +503,8 @@ def test_connect_switch_on_2xx_only() -> None:
         c.take_switched()
 
 
-def test_101_without_upgrade_request_is_refused() -> None:
-    c = H11ServerCodec()
+def test_101_without_upgrade_request_is_refused(server_codec: ServerCodecFactory) -> None:
+    c = server_codec()
     c.receive(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
     events(c)
     with pytest.raises(HttpProtocolError):
@@ -648,7 +670,11 @@ _reserved = {
     splits=st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_size=10),
 )
 def test_client_to_server_round_trip(
-    headers: list[tuple[bytes, bytes]], body: list[bytes], chunked: bool, splits: list[int]
+    headers: list[tuple[bytes, bytes]],
+    body: list[bytes],
+    chunked: bool,
+    splits: list[int],
+    server_codec: ServerCodecFactory,
 ) -> None:
     client = H11ClientCodec()
     all_headers = [(b"Host", b"example"), *headers]
@@ -659,7 +685,7 @@ def test_client_to_server_round_trip(
     for piece in body:
         wire += client.send_data(piece)
     wire += client.send_end()
-    server = H11ServerCodec()
+    server = server_codec()
     got: list[object] = []
     i = 0
     k = 0
@@ -692,8 +718,10 @@ def test_client_to_server_round_trip(
         ]
     ),
 )
-def test_server_codec_never_raises_on_random_bytes(data: list[bytes], prefix: bytes) -> None:
-    c = H11ServerCodec(HttpLimits(max_header_size=256))
+def test_server_codec_never_raises_on_random_bytes(
+    data: list[bytes], prefix: bytes, server_codec: ServerCodecFactory
+) -> None:
+    c = server_codec(HttpLimits(max_header_size=256))
     for piece in [prefix, *data, b""]:
         c.receive(piece)
         for _ in range(100):

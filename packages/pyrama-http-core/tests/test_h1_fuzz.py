@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -35,6 +36,9 @@ CONFIG = Http1Config(
         keep_alive_timeout=2.0,
     )
 )
+
+# every test here runs with each HTTP/1.1 server codec as the driver default (conftest.py)
+pytestmark = pytest.mark.usefixtures("each_server_codec")
 
 
 async def handler(req: Request) -> Response:

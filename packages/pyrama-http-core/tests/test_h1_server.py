@@ -33,6 +33,9 @@ GUARD = 10.0
 
 Handler = Callable[[Request], Awaitable[Response]]
 
+# every test here runs with each HTTP/1.1 server codec as the driver default (conftest.py)
+pytestmark = pytest.mark.usefixtures("each_server_codec")
+
 
 class Server:
     def __init__(self) -> None:

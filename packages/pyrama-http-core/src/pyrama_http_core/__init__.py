@@ -18,6 +18,7 @@ from pyrama_http_core._codec import (
     ServerEvent,
 )
 from pyrama_http_core._codec_h11 import H11ClientCodec, H11ServerCodec
+from pyrama_http_core._codec_httptools import HTTPTOOLS_AVAILABLE, HttptoolsServerCodec
 from pyrama_http_core._config import (
     DEFAULT_HEADER_READ_TIMEOUT,
     DEFAULT_KEEP_ALIVE_TIMEOUT,
@@ -51,6 +52,7 @@ __all__: list[str] = [
     "DEFAULT_MAX_HEADERS",
     "DEFAULT_MAX_HEADER_SIZE",
     "H2_PREFACE",
+    "HTTPTOOLS_AVAILABLE",
     "NEED_DATA",
     "PAUSED",
     "BodyData",
@@ -78,6 +80,7 @@ __all__: list[str] = [
     "Http1ServerCodec",
     "Http1ServerConnection",
     "HttpLimits",
+    "HttptoolsServerCodec",
     "InformationalHead",
     "OnUpgrade",
     "RawHeaders",

@@ -116,10 +116,22 @@ class ContinueMode(enum.Enum):
     IMMEDIATE = "immediate"
 
 
-def _default_server_codec(config: Http1Config) -> Http1ServerCodec:
-    from pyrama_http_core._codec_h11 import H11ServerCodec
+_server_codec_type: Callable[[HttpLimits], Http1ServerCodec] | None = None
 
-    return H11ServerCodec(config.limits)
+
+def _default_server_codec(config: Http1Config) -> Http1ServerCodec:
+    """Httptools' codec when httptools is installed, else h11's."""
+    global _server_codec_type
+    if _server_codec_type is None:
+        from pyrama_http_core._codec_httptools import HTTPTOOLS_AVAILABLE, HttptoolsServerCodec
+
+        if HTTPTOOLS_AVAILABLE:
+            _server_codec_type = HttptoolsServerCodec
+        else:  # pragma: no cover - the tests run with httptools installed
+            from pyrama_http_core._codec_h11 import H11ServerCodec
+
+            _server_codec_type = H11ServerCodec
+    return _server_codec_type(config.limits)
 
 
 def _default_client_codec(config: Http1ClientConfig) -> Http1ClientCodec:
@@ -145,7 +157,10 @@ class Http1Config:
     * ``server_header``: a ``Server`` field value for responses without one; ``None`` (the
       default) sends none.
     * ``codec_factory``: builds the :class:`~pyrama_http_core.Http1ServerCodec` for each
-      connection; the default is the h11-based :class:`~pyrama_http_core.H11ServerCodec`.
+      connection; the default is :class:`~pyrama_http_core.HttptoolsServerCodec` when
+      httptools is installed (``pyrama-http-core[fast]``), else the pure-Python
+      :class:`~pyrama_http_core.H11ServerCodec`. Both accept, frame and reject requests the
+      same way; pass ``lambda cfg: H11ServerCodec(cfg.limits)`` to pick h11.
     """
 
     limits: HttpLimits = field(default_factory=HttpLimits)

@@ -1,0 +1,40 @@
+"""Fixtures shared by pyrama-http-core's tests: every HTTP/1.1 server codec, one at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from pyrama_http_core import H11ServerCodec, HttpLimits, HttptoolsServerCodec
+from pyrama_http_core import _config as http_config
+from pyrama_http_core._codec_server import ServerReader
+
+ServerCodecFactory = Callable[..., ServerReader]
+
+SERVER_CODECS: dict[str, type[ServerReader]] = {
+    "h11": H11ServerCodec,
+    "httptools": HttptoolsServerCodec,
+}
+
+
+@pytest.fixture(scope="module", params=sorted(SERVER_CODECS))
+def server_codec(request: pytest.FixtureRequest) -> ServerCodecFactory:
+    """A server codec class: the conformance tests run once per codec."""
+    codec: type[ServerReader] = SERVER_CODECS[request.param]
+
+    def make(limits: HttpLimits | None = None) -> ServerReader:
+        return codec(limits)
+
+    return make
+
+
+@pytest.fixture(scope="module", params=sorted(SERVER_CODECS))
+def each_server_codec(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Make the drivers' default server codec each codec in turn (for driver-level tests)."""
+    saved = http_config._server_codec_type
+    http_config._server_codec_type = SERVER_CODECS[request.param]
+    try:
+        yield str(request.param)
+    finally:
+        http_config._server_codec_type = saved
