@@ -17,11 +17,13 @@ from pyrama_core.layer import ConcurrencyLimitLayer
 from pyrama_net import (
     Authority,
     Basic,
+    BridgeStats,
     EstablishedConnection,
     ProxyAddress,
     SocketAddress,
     StaticResolver,
     Stream,
+    bridge,
     read_exact,
 )
 from pyrama_net.errors import ConnectError, DnsError
@@ -125,6 +127,35 @@ async def test_connect_no_auth_relays_both_ways() -> None:
         stream.write_eof()
         assert await read_all(stream) == b""
         await stream.close()
+
+
+async def test_relay_is_zero_copy_even_with_early_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyrama_socks5._server as server_module
+
+    stats: list[BridgeStats] = []
+    real_bridge = bridge
+
+    async def spy(a: Stream, b: Stream, **kw: Any) -> BridgeStats:
+        got = await real_bridge(a, b, **kw)
+        stats.append(got)
+        return got
+
+    monkeypatch.setattr(server_module, "bridge", spy)
+    async with origin() as o, proxy(Socks5Acceptor()) as p:
+        stream = await dial(p)
+        stream.write(
+            b"\x05\x01\x00" + Request(Command.CONNECT, o.addr.to_authority()).encode() + b"early"
+        )
+        await read_exact(stream, 12)
+        assert await read_exact(stream, 10) == b"echo:early"
+        stream.write_eof()
+        assert await read_all(stream) == b""
+        await stream.close()
+        async with asyncio.timeout(HANG):
+            while not stats:  # noqa: ASYNC110 - the relay finishes after the client's close
+                await asyncio.sleep(0.01)
+    assert stats[0].zero_copy
+    assert stats[0].a_to_b == 5
 
 
 async def test_connect_by_domain_is_resolved_by_the_proxy() -> None:

@@ -270,8 +270,8 @@ class Socks5Acceptor:
       malformed headers are dropped; replies get the SOCKS5 UDP header with their source.
       Outgoing sockets bind *udp_session_bind* (default: the control connection's local IP,
       so a loopback proxy reaches loopback only; pass ``"0.0.0.0:0"`` to reach anywhere).
-      The association ends when the control connection closes, or after
-      *udp_idle_timeout* seconds without datagrams.
+      The association ends when the control connection closes; its outgoing socket is
+      closed after *udp_idle_timeout* seconds without datagrams (and reopened by the next).
 
     A disabled command gets reply ``0x07``, an unknown address type ``0x08``; connect
     failures are mapped by :func:`reply_code_for`.
