@@ -390,3 +390,22 @@ async def test_query_round_trip(n: int, s: str) -> None:
     r = Router().get("/", h)
     resp = await r.serve(req("GET", "/?" + urlencode({"n": n, "s": s})))
     assert json.loads(await text(resp)) == [n, s]
+
+
+class Strict:
+    """A custom extractor failing with a pyrama HTTP error (status hint 400)."""
+
+    @classmethod
+    async def from_request(cls, request: Request) -> Self:
+        from pyrama_http_types.errors import DatastarError
+
+        raise DatastarError("signals are not valid")
+
+
+async def test_custom_extractor_http_errors_use_their_status_hint() -> None:
+    async def h(s: Strict) -> str:
+        return "unreachable"
+
+    resp = await Router().post("/", h).serve(req("POST", "/"))
+    assert resp.status == 400
+    assert await text(resp) == "signals are not valid\n"

@@ -35,6 +35,8 @@ from pyrama_http.web._multipart import (
     MultipartParser,
     Part,
     PartStart,
+    boundary_of,
+    header_params,
 )
 from pyrama_http.web._params import OriginalUri, PathParams
 from pyrama_http.web._response import (
@@ -78,9 +80,11 @@ __all__ = [
     "State",
     "TypedHeader",
     "WebService",
+    "boundary_of",
     "compile_handler",
     "into_response",
     "json_default",
+    "header_params",
     "match_service",
     "parse_pattern",
 ]

@@ -32,7 +32,7 @@ from pyrama_http_types import (
     Uri,
     Version,
 )
-from pyrama_http_types.errors import BodyError, BodyTooLargeError, TypedHeaderError
+from pyrama_http_types.errors import BodyError, BodyTooLargeError, HttpError, TypedHeaderError
 
 __all__ = [
     "DEFAULT_BODY_LIMIT",
@@ -403,6 +403,14 @@ def compile_param(
     )
 
 
+def _client_error(exc: HttpError) -> Response:
+    """A custom extractor's HTTP error with a client status hint (4xx) becomes that answer."""
+    hint = exc.status_hint
+    if hint is None or not 400 <= hint < 500:
+        raise exc
+    return Response.text(f"{exc}\n", hint)
+
+
 class Handler:
     """A compiled handler: ``Service[Request, Response]`` around an extractor-taking function.
 
@@ -446,6 +454,8 @@ class Handler:
             args = [e(request) for e in self._extractors]
         except ExtractError as exc:
             return exc.into_response()
+        except HttpError as exc:
+            return _client_error(exc)
         try:
             result = await self._fn(*args)
         except ExtractError as exc:
@@ -468,6 +478,8 @@ class Handler:
                     kwargs[kw] = v
         except ExtractError as exc:
             return exc.into_response()
+        except HttpError as exc:
+            return _client_error(exc)
         try:
             result = self._fn(*args, **kwargs)
             if self._is_coro or inspect.isawaitable(result):

@@ -25,6 +25,8 @@ __all__ = [
     "MultipartParser",
     "Part",
     "PartStart",
+    "boundary_of",
+    "header_params",
 ]
 
 
