@@ -9,11 +9,12 @@ process each (one worker), in three runs:
   hypercorn and nginx;
 * ``h2``: the same over TLS (ALPN ``h2``, one ECDSA P-256 certificate for all).
 
-pyrama is :class:`~pyrama_http.HttpServer.auto` with its default HTTP/1.1 codec (h11) on
-uvloop, serving ``Response.text("hello")`` from a service; uvicorn and hypercorn serve the
-same ASGI app (:func:`asgi_app`) on uvloop. Each measurement runs ``--repeat`` rounds, the
-order of the servers rotating every round; the report shows medians of requests per second,
-the server's CPU time per request, and ratios as medians of per-round ratios.
+pyrama is :class:`~pyrama_http.HttpServer.auto` with its default HTTP/1.1 codec (httptools
+when installed, else h11) on uvloop, serving ``Response.text("hello")`` from a service;
+uvicorn and hypercorn serve the same ASGI app (:func:`asgi_app`) on uvloop. Each measurement
+runs ``--repeat`` rounds, the order of the servers rotating every round; the report shows
+medians of requests per second, the server's CPU time per request, and ratios as medians of
+per-round ratios.
 
 With ``--profile`` one more run per protocol goes against a pyrama server under cProfile,
 and the report lists where its time went.
@@ -699,7 +700,7 @@ def _report(
             versions.append(f"{mod} ?")
     lines.append("- Python packages: " + ", ".join(versions))
     lines.append(
-        "- pyrama: `HttpServer.auto()` (HTTP/1.1 with the default h11 codec, h2 by prior "
+        "- pyrama: `HttpServer.auto()` (HTTP/1.1 with the default codec: httptools, h2 by prior "
         'knowledge or ALPN), service `Response.text("hello")`, uvloop, one process'
     )
     lines.append(
