@@ -531,3 +531,58 @@ async def test_proxy_connector_closes_on_refusal() -> None:
         connector = Socks5ProxyConnector(p.to_authority(), credentials=Basic("x", "y"))
         with pytest.raises(Socks5AuthError):
             await connector.serve(Authority.parse("127.0.0.1:9"))
+
+
+# -- limits and IPv6 --------------------------------------------------------------------------
+
+
+async def test_idle_timeout_ends_a_silent_tunnel() -> None:
+    async with origin() as o, proxy(Socks5Acceptor(idle_timeout=0.05)) as p:
+        stream = await dial(p)
+        await socks5_connect(stream, o.addr.to_authority())
+        assert await read_all(stream) == b""  # closed by the proxy once idle
+        await stream.close()
+
+
+async def test_udp_session_is_recycled_after_udp_idle_timeout() -> None:
+    echo = await UdpSocket.bind()
+    senders: list[SocketAddress] = []
+
+    async def answer(d: Datagram) -> bytes:
+        senders.append(d.peer)
+        return b"echo:" + d.data
+
+    serving = asyncio.create_task(serve_datagrams(echo, service_fn(answer)))
+    target = echo.local_addr.to_authority()
+    try:
+        async with proxy(Socks5Acceptor(udp_associate=True, udp_idle_timeout=0.05)) as p:
+            control = await dial(p)
+            async with await Socks5UdpClient.associate(control) as client:
+                async with asyncio.timeout(HANG):
+                    # the echo answers the relay's outgoing socket; after an idle spell the
+                    # relay opens a new one, so the echo sees a second source port
+                    while len(set(senders)) < 2:
+                        await client.send_to(b"b", target)
+                        data, source = await client.recv_from()
+                        assert (data, source) == (b"echo:b", target)
+                        await asyncio.sleep(0.1)
+                # the association (the control connection) outlives its idle sockets
+                assert not control.is_closing()
+    finally:
+        await stop(serving)
+        await echo.close()
+
+
+async def test_connect_over_ipv6() -> None:
+    listener = await TcpListener.bind("[::1]:0")
+    task = asyncio.create_task(listener.serve(Socks5Acceptor()))
+    try:
+        async with origin() as o:
+            stream = await TcpConnector().connect("::1", listener.local_addr.port)
+            bound = await socks5_connect(stream, o.addr.to_authority())
+            assert bound.port > 0
+            assert await echo_once(stream) == b"echo:ping"
+            await stream.close()
+    finally:
+        await stop(task)
+        await listener.close()
