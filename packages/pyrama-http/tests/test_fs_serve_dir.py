@@ -375,3 +375,22 @@ def test_parse_range_examples() -> None:
     assert parse_range("bytes=0-", 0, 16) == []
     assert parse_range("bytes=, 1-2", 10, 16) == [ByteRange(1, 2)]
     assert parse_range("bytes=", 10, 16) is None
+
+
+_path_chars = st.sampled_from(["/", ".", "..", "%2e", "%2f", "%5c", "\\", "%00", "a", "%25", "%ff"])
+
+
+@given(st.lists(_path_chars, max_size=12).map("".join))
+def test_path_segments_never_escape(raw: str) -> None:
+    from pyrama_http.fs._serve import _segments_of
+
+    parts = _segments_of("/" + raw)
+    if parts is None:
+        return
+    for part in parts:
+        assert part not in ("", ".", "..")
+        assert "/" not in part
+        assert "\\" not in part
+        assert "\0" not in part
+    joined = os.path.normpath(os.path.join("/root", *parts))
+    assert joined == "/root" or joined.startswith("/root/")
