@@ -586,3 +586,38 @@ async def test_connect_over_ipv6() -> None:
     finally:
         await stop(task)
         await listener.close()
+
+
+async def test_proxy_connector_handshake_timeout_limit() -> None:
+    silent = await TcpListener.bind()
+
+    async def say_nothing(stream: TcpStream) -> None:
+        await asyncio.sleep(3600)
+
+    task = asyncio.create_task(silent.serve(service_fn(say_nothing)))
+    try:
+        connector = Socks5ProxyConnector(silent.local_addr.to_authority(), handshake_timeout=0.05)
+        with pytest.raises(PyramaTimeoutError, match="handshake"):
+            await asyncio.wait_for(connector.serve(Authority.parse("127.0.0.1:9")), HANG)
+    finally:
+        await stop(task)
+        await silent.close()
+
+
+async def test_bind_ends_when_the_client_leaves_while_waiting() -> None:
+    listener = await TcpListener.bind()
+    task = asyncio.create_task(listener.serve(Socks5Acceptor(bind=True)))
+    try:
+        control = await dial(listener.local_addr)
+        binding = await socks5_bind(control, Authority.parse("0.0.0.0:0"))
+        assert listener.connections == 1
+        await control.close()
+        async with asyncio.timeout(HANG):
+            while listener.connections:  # noqa: ASYNC110 - the server notices the EOF
+                await asyncio.sleep(0.01)
+        # and it stopped listening for the inbound connection
+        with pytest.raises(ConnectError):
+            await TcpConnector().connect(str(binding.bound.host), binding.bound.port)
+    finally:
+        await stop(task)
+        await listener.close()
