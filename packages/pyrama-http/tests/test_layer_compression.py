@@ -19,6 +19,7 @@ from pyrama_core import layers, service_fn
 from pyrama_http import EasyHttpWebClient
 from pyrama_http.layer import (
     CompressionLayer,
+    DecodedContent,
     DecompressionLayer,
     ErrorToResponseLayer,
     RequestDecompressionLayer,
@@ -253,6 +254,9 @@ async def test_decompression_layer(encoding: str) -> None:
     resp = await svc.serve(Request("GET", "http://x/"))
     assert "content-encoding" not in resp.headers
     assert "content-length" not in resp.headers
+    decoded = resp.extensions.require(DecodedContent)
+    assert decoded.encodings == (encoding,)
+    assert decoded.content_length == len(encode(encoding, TEXT))
     assert await resp.body.collect() == TEXT
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Final
 
 from pyrama_core.errors import ConfigError
@@ -13,12 +14,13 @@ from pyrama_http.layer._codec import (
     encoded_body,
 )
 from pyrama_http.layer._util import HttpService, plain_response
-from pyrama_http_types import Method, Request, Response
+from pyrama_http_types import HeaderMap, Method, Request, Response
 
 __all__ = [
     "DEFAULT_MAX_DECOMPRESSED_SIZE",
     "CompressionLayer",
     "CompressionService",
+    "DecodedContent",
     "DecompressionLayer",
     "DecompressionService",
     "RequestDecompressionLayer",
@@ -249,6 +251,27 @@ class CompressionLayer:
         return f"CompressionLayer({', '.join(self._encodings)})"
 
 
+@dataclass(frozen=True, slots=True)
+class DecodedContent:
+    """Inserted into a message's extensions when a decompression layer decoded its body.
+
+    It keeps what the removed header fields said (for tools that show the wire head).
+    """
+
+    encodings: tuple[str, ...]
+    """The ``Content-Encoding`` codings, in the order they were applied."""
+    content_length: int | None
+    """The wire ``Content-Length`` (of the compressed body), if there was one."""
+
+
+def _decoded(headers: HeaderMap, codings: list[str]) -> DecodedContent:
+    cl = headers.get("content-length")
+    length = int(cl) if cl is not None and cl.strip().isdigit() else None
+    headers.remove("content-encoding")
+    headers.remove("content-length")
+    return DecodedContent(tuple(codings), length)
+
+
 def _codings(value: str | None) -> list[str]:
     if not value:
         return []
@@ -279,8 +302,7 @@ class DecompressionService:
             return response  # nothing to do, or a coding we did not offer: leave it as is
         if request.method == Method.HEAD or int(response.status) in (204, 304):
             return response
-        response.headers.remove("content-encoding")
-        response.headers.remove("content-length")
+        response.extensions.insert(_decoded(response.headers, codings))
         response.body = decoded_body(response.body, codings, self._max_size)
         return response
 
@@ -293,7 +315,8 @@ class DecompressionLayer:
 
     Requests without ``Accept-Encoding`` get one listing *encodings* (default: every
     installed coding). A response body whose ``Content-Encoding`` is made of those codings
-    is decoded chunk by chunk; ``Content-Encoding`` and ``Content-Length`` are removed.
+    is decoded chunk by chunk; ``Content-Encoding`` and ``Content-Length`` are removed (a
+    :class:`DecodedContent` extension says what they were).
     At most *max_size* decoded bytes are produced (default
     :data:`DEFAULT_MAX_DECOMPRESSED_SIZE`; ``None``: no limit): reading more raises
     :class:`~pyrama_http_types.errors.BodyTooLargeError`, so a zip bomb never fills memory.
@@ -348,8 +371,7 @@ class RequestDecompressionService:
                     "unsupported Content-Encoding\n",
                     [("Accept-Encoding", ", ".join(self._encodings))],
                 )
-            request.headers.remove("content-encoding")
-            request.headers.remove("content-length")
+            request.extensions.insert(_decoded(request.headers, codings))
             request.body = decoded_body(request.body, codings, self._max_size)
         return await self.inner.serve(request)
 
