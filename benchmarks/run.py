@@ -23,12 +23,18 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     # the standard library's http package
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from benchmarks import forward, http, proxy, tls
+from benchmarks import forward, http, proxy, tls, web_json
 from benchmarks._harness import BenchError
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
-WORKLOADS = {"forward": forward, "http": http, "proxy": proxy, "tls": tls}
+WORKLOADS = {
+    "forward": forward,
+    "http": http,
+    "proxy": proxy,
+    "tls": tls,
+    "web_json": web_json,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
