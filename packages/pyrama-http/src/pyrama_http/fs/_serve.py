@@ -263,7 +263,7 @@ def _file_response(
         os.close(fd)
         if outcome is Precondition.NOT_MODIFIED:
             kept = HeaderMap()
-            for name in ("ETag", "Last-Modified", "Vary", "Content-Encoding"):
+            for name in ("ETag", "Last-Modified", "Vary"):
                 value = headers.get(name)
                 if value is not None:
                     kept.add(name, value)
