@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -207,3 +208,32 @@ async def test_forwarded_layer_behind_nginx(spawn: Spawn, tmp_path: Path) -> Non
     # nginx (127.0.0.1, trusted) appended curl's 127.0.0.1 (trusted too): the client is
     # the first untrusted hop, the address curl claimed
     assert got == {"client": "203.0.113.7", "proto": "http", "host": "127.0.0.1"}
+
+
+def test_pyrama_send_compressed_against_nginx(
+    spawn: Spawn, tmp_path: Path, pyrama_cli: list[str]
+) -> None:
+    port = start_nginx(spawn, tmp_path)
+    text = LINE * 5000
+    (tmp_path / "www" / "text.txt").write_bytes(text)
+    url = f"http://127.0.0.1:{port}/text.txt"
+    out = subprocess.run(
+        [*pyrama_cli, "send", "--compressed", "-i", "-v", url],
+        capture_output=True,
+        timeout=GUARD * 2,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr.decode()
+    head, _, body = out.stdout.partition(b"\r\n\r\n")
+    assert body == text
+    assert b"content-encoding: gzip" in head.lower()
+    verbose = out.stderr.decode().lower()
+    assert "> accept-encoding: " in verbose
+    assert "gzip" in verbose.split("> accept-encoding: ", 1)[1].split("\n", 1)[0]
+    # without --compressed nothing is asked for and nginx sends identity
+    plain = subprocess.run(
+        [*pyrama_cli, "send", "-i", url], capture_output=True, timeout=GUARD * 2, check=False
+    )
+    assert plain.returncode == 0
+    assert b"content-encoding" not in plain.stdout.partition(b"\r\n\r\n")[0].lower()
+    assert plain.stdout.partition(b"\r\n\r\n")[2] == text

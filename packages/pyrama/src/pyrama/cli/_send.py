@@ -23,10 +23,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
 if TYPE_CHECKING:
+    from pyrama_core import Service
     from pyrama_http import ClientResponse, HttpClient
     from pyrama_http.curl import MultipartForm
     from pyrama_http.har import HarRecorder
-    from pyrama_http_types import Request
+    from pyrama_http.layer import DecodedContent
+    from pyrama_http_types import Request, Response
     from pyrama_net import ProxyAddress
 
 __all__ = [
@@ -376,7 +378,18 @@ def _head_text(response: ClientResponse) -> str:
     lines = [_status_line(response)]
     for name, value in response.headers.raw_items():
         lines.append(f"{name.decode('latin-1')}: {value.decode('latin-1')}")
+    decoded = _decoded_content(response)
+    if decoded is not None:  # --compressed: show the fields the decoder took off the head
+        lines.append(f"content-encoding: {', '.join(decoded.encodings)}")
+        if decoded.content_length is not None:
+            lines.append(f"content-length: {decoded.content_length}")
     return "\r\n".join(lines) + "\r\n\r\n"
+
+
+def _decoded_content(response: ClientResponse) -> DecodedContent | None:
+    from pyrama_http.layer import DecodedContent
+
+    return response.extensions.get(DecodedContent)
 
 
 def _verbose_exchange(request: Request, body: bytes | None, response: ClientResponse) -> None:
@@ -462,8 +475,17 @@ def _client(args: argparse.Namespace) -> HttpClient:
 
         layer = HarRecorderLayer()
         args.har_recorder = layer.recorder
-        return HttpClient(layer.layer(EasyHttpWebClient(**settings)))
-    return HttpClient(EasyHttpWebClient(**settings))
+        return HttpClient(_compressed(args, layer.layer(EasyHttpWebClient(**settings))))
+    return HttpClient(_compressed(args, EasyHttpWebClient(**settings)))
+
+
+def _compressed(args: argparse.Namespace, svc: Service[Request, Response]) -> Any:
+    """*svc* with response decompression when ``--compressed`` was given."""
+    if not args.compressed:
+        return svc
+    from pyrama_http.layer import DecompressionLayer
+
+    return DecompressionLayer().layer(svc)
 
 
 def _proxy(args: argparse.Namespace) -> ProxyAddress | None:
@@ -739,6 +761,11 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     req.add_argument("-A", "--user-agent", metavar="NAME", help="the User-Agent to send")
     req.add_argument("-I", "--head", action="store_true", help="HEAD: show the response head")
     req.add_argument("-L", "--location", action="store_true", help="follow redirects")
+    req.add_argument(
+        "--compressed",
+        action="store_true",
+        help="ask for a compressed response (gzip, deflate, br, zstd as installed) and decode it",
+    )
     req.add_argument(
         "--max-redirs",
         metavar="N",
