@@ -4,7 +4,7 @@
 ``/``                      the list of endpoints
 ``/bytes/N``               N bytes (``application/octet-stream``), streamed in chunks
 ``/method``                the request method, as text (any method)
-``/response-compression``  a text body, gzip-compressed when ``Accept-Encoding`` allows
+``/response-compression``  a text body, compressed as ``Accept-Encoding`` allows
 ``/response-stream``       ``?n=`` lines sent one chunk at a time (no ``Content-Length``)
 ``/sse``                   ``?n=`` server-sent events, one JSON object each
 ``/multipart``             a ``multipart/mixed`` response with three parts
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gzip
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Final
 from urllib.parse import parse_qs
@@ -55,7 +54,7 @@ _INDEX: Final = (
     "pyrama http-test endpoints:\n"
     "  /bytes/N                N bytes of a repeating 0..255 pattern\n"
     "  /method                 the request method\n"
-    "  /response-compression   a text body, gzip when Accept-Encoding allows it\n"
+    "  /response-compression   a text body, compressed (zstd/br/gzip/deflate) if accepted\n"
     "  /response-stream?n=10   n lines, streamed\n"
     "  /sse?n=5                n server-sent events\n"
     "  /multipart              a multipart/mixed response\n"
@@ -74,26 +73,6 @@ def _count(request: Request, default: int) -> int | None:
     return int(text)
 
 
-def _accepts_gzip(request: Request) -> bool:
-    from pyrama_http_types import AcceptEncoding
-    from pyrama_http_types.errors import TypedHeaderError
-
-    try:
-        accept = request.headers.typed_get(AcceptEncoding)
-    except TypedHeaderError:
-        return False
-    if accept is None:
-        return False
-    star = 0.0
-    for item in accept.items:
-        name = item.value.strip().lower()
-        if name in ("gzip", "x-gzip"):
-            return item.quality > 0
-        if name == "*":
-            star = item.quality
-    return star > 0
-
-
 async def _pattern(n: int) -> AsyncIterator[bytes]:
     left = n
     while left > 0:
@@ -103,10 +82,27 @@ async def _pattern(n: int) -> AsyncIterator[bytes]:
         await asyncio.sleep(0)
 
 
-class HttpTestService:
-    """``Service[Request, Response]``: the http-test endpoints (see the module docs)."""
+async def _compression_text(request: Request) -> Response:
+    from pyrama_http_types import Response
 
-    __slots__ = ()
+    return Response.text(COMPRESSION_TEXT)
+
+
+class HttpTestService:
+    """``Service[Request, Response]``: the http-test endpoints (see the module docs).
+
+    ``/response-compression`` goes through pyrama-http's
+    :class:`~pyrama_http.layer.CompressionLayer` (zstd, br, gzip, deflate as installed,
+    negotiated from ``Accept-Encoding``).
+    """
+
+    __slots__ = ("_compressed",)
+
+    def __init__(self) -> None:
+        from pyrama_core import service_fn
+        from pyrama_http.layer import CompressionLayer
+
+        self._compressed = CompressionLayer(min_size=0).layer(service_fn(_compression_text))
 
     async def serve(self, request: Request, /) -> Response:
         """Answer *request* from the endpoint its path names (``404`` for others)."""
@@ -120,7 +116,7 @@ class HttpTestService:
         if path == "/method":
             return Response.text(str(request.method) + "\n")
         if path == "/response-compression":
-            return self._compressed(request)
+            return await self._compressed.serve(request)
         if path == "/response-stream":
             return self._stream(request)
         if path == "/sse":
@@ -143,17 +139,6 @@ class HttpTestService:
             headers={"Content-Type": "application/octet-stream"},
             body=Body.from_iter(_pattern(n), size_hint=n),
         )
-
-    @staticmethod
-    def _compressed(request: Request) -> Response:
-        from pyrama_http_types import Response
-
-        data = COMPRESSION_TEXT.encode("ascii")
-        headers = {"Content-Type": "text/plain; charset=utf-8", "Vary": "Accept-Encoding"}
-        if _accepts_gzip(request):
-            headers["Content-Encoding"] = "gzip"
-            data = gzip.compress(data, compresslevel=6, mtime=0)
-        return Response(200, headers=headers, body=data)
 
     @staticmethod
     def _stream(request: Request) -> Response:
@@ -244,7 +229,7 @@ COMMAND = ServeCommand(
         "clients and proxies:\n"
         "  /bytes/N               N bytes (a repeating 0..255 pattern), streamed\n"
         "  /method                the request method as text\n"
-        "  /response-compression  a text body, gzip-compressed if Accept-Encoding allows\n"
+        "  /response-compression  a text body, zstd/br/gzip/deflate as Accept-Encoding asks\n"
         "  /response-stream?n=10  n lines, one chunk each, no Content-Length\n"
         "  /sse?n=5               n server-sent events (event count, JSON data, ids)\n"
         "  /multipart             a multipart/mixed response with three parts\n"
