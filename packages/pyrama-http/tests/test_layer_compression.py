@@ -339,3 +339,47 @@ async def test_loopback_server_compresses_client_decompresses(encoding: str) -> 
         )
         assert raw.headers["content-encoding"] == encoding
         assert decode(encoding, await raw.body.collect()) == TEXT
+
+
+async def test_closing_a_decoded_body_early_closes_the_source() -> None:
+    closed: list[str] = []
+    data = encode("gzip", TEXT * 20)
+
+    async def source() -> AsyncIterator[bytes]:
+        try:
+            for i in range(0, len(data), 100):
+                yield data[i : i + 100]
+        finally:
+            closed.append("source")
+
+    async def serve(req: Request) -> Response:
+        return Response(200, headers=[("Content-Encoding", "gzip")], body=Body.from_iter(source()))
+
+    resp = await DecompressionLayer().layer(service_fn(serve)).serve(Request("GET", "http://x/"))
+    it = aiter(resp.body)
+    assert await anext(it)
+    await resp.body.aclose()
+    assert closed == ["source"]
+
+    # the same on the compressing side
+    closed.clear()
+
+    async def plain(req: Request) -> Response:
+        async def gen() -> AsyncIterator[bytes]:
+            try:
+                for _ in range(100):
+                    yield TEXT
+            finally:
+                closed.append("handler")
+
+        return Response(200, headers=[("Content-Type", "text/plain")], body=Body.from_iter(gen()))
+
+    resp = (
+        await CompressionLayer()
+        .layer(service_fn(plain))
+        .serve(Request("GET", "/", headers=[("Accept-Encoding", "br")]))
+    )
+    it = aiter(resp.body)
+    assert await anext(it)
+    await resp.body.aclose()
+    assert closed == ["handler"]

@@ -477,3 +477,13 @@ async def test_trace_logs_failures() -> None:
         await TraceLayer().layer(service_fn(boom)).serve(Request())
     assert logs[0]["event"] == "http request failed"
     assert "RuntimeError" in logs[0]["error"]
+
+
+async def test_http_timeout_passes_the_inner_services_own_timeout() -> None:
+    from pyrama_core.errors import PyramaTimeoutError
+
+    async def own(req: Request) -> Response:
+        raise PyramaTimeoutError("upstream gave up", seconds=5.0)
+
+    with pytest.raises(PyramaTimeoutError, match="upstream gave up"):
+        await HttpTimeoutLayer(5.0).layer(service_fn(own)).serve(Request())

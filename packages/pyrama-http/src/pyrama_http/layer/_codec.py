@@ -279,10 +279,16 @@ def encoded_body(body: Body, encoding: str, level: int | None = None) -> Body:
     encoder = make_encoder(encoding, level)
 
     async def chunks() -> AsyncIterator[bytes]:
-        async for chunk in body:
-            out = encoder.compress(chunk)
-            if out:
-                yield out
+        done = False
+        try:
+            async for chunk in body:
+                out = encoder.compress(chunk)
+                if out:
+                    yield out
+            done = True
+        finally:
+            if not done:  # the reader stopped early (or the source failed): close the source
+                await body.aclose()
         tail = encoder.finish()
         if tail:
             yield tail
@@ -335,9 +341,15 @@ def decoded_body(
                 return
 
     async def chunks() -> AsyncIterator[bytes]:
-        async for chunk in body:
-            for piece in run(0, chunk):
-                yield piece
+        done = False
+        try:
+            async for chunk in body:
+                for piece in run(0, chunk):
+                    yield piece
+            done = True
+        finally:
+            if not done:  # stopped early, over the limit or corrupt: close the source
+                await body.aclose()
         for i, dec in enumerate(decoders):
             for piece in run(i, b""):  # what a stage still holds
                 yield piece

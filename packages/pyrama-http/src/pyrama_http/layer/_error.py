@@ -30,10 +30,12 @@ def status_for_error(exc: BaseException) -> int:
     if isinstance(exc, OverloadedError):
         return 503
     if isinstance(exc, PyramaError):
-        hint = getattr(exc, "status_hint", None) if isinstance(exc, HttpError) else None
+        hint: object = None
+        if isinstance(exc, HttpError):
+            hint = exc.status_hint
         if hint is None and isinstance(exc, ProtocolError):
             hint = exc.hint
-        if hint is None:
+        if hint is None:  # other packages' errors with a status hint
             hint = getattr(exc, "status_hint", None)
         if isinstance(hint, int) and 400 <= hint <= 599:
             return hint

@@ -67,6 +67,8 @@ class _Observer:
 
     async def aclose(self) -> None:
         """The reader stopped early: close the wrapped body and report it."""
+        if self._done:
+            return
         try:
             await self._body.aclose()
         finally:
