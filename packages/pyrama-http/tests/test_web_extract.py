@@ -263,6 +263,18 @@ async def test_form() -> None:
     assert (await r.serve(req("POST", "/login", body=b"user=\xff", ctype=form))).status == 400
 
 
+async def test_form_field_limit() -> None:
+    async def as_dict(f: Form[dict[str, str]]) -> str:
+        return str(len(f))
+
+    r = Router().post("/", as_dict)
+    form = "application/x-www-form-urlencoded"
+    fields = "&".join(f"k{i}=v" for i in range(1000)).encode()
+    assert await text(await r.serve(req("POST", "/", body=fields, ctype=form))) == "1000"
+    over = fields + b"&k1000=v"
+    assert (await r.serve(req("POST", "/", body=over, ctype=form))).status == 400
+
+
 async def test_typed_headers_and_request_parts() -> None:
     async def h(
         ua: TypedHeader[UserAgent],

@@ -142,6 +142,14 @@ def test_limits() -> None:
         MultipartParser("")
 
 
+def test_transport_padding_limit() -> None:
+    b = BOUNDARY.encode()
+    padded = b"--" + b + b" " * 256 + b"\r\n\r\nx\r\n--" + b + b"--"
+    assert parse(padded, [1000])[0][1] == b"x"
+    with pytest.raises(MultipartError, match="padding"):
+        parse(b"--" + b + b" " * 257, [1000])
+
+
 def test_malformed() -> None:
     b = BOUNDARY.encode()
     for raw in (

@@ -44,8 +44,12 @@ def json_default(obj: Any) -> Any:
     raise TypeError(f"{type(obj).__name__} is not JSON serializable")
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=json_default)
+
+
 def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=json_default).encode()
+    # one shared encoder: json.dumps would check its arguments and build one per call
+    return _ENCODER.encode(obj).encode()
 
 
 class Html:
