@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -394,3 +395,52 @@ async def test_lifespan_runs_shutdown_and_tolerates_apps_without_it() -> None:
     with pytest.raises(AsgiLifespanError):
         async with AsgiLifespan(no_lifespan, required=True):
             pass
+
+
+# -- a client that leaves mid-response, over real connections --------------------------------
+
+
+def _endless(gone: asyncio.Event, errors: list[BaseException]) -> Any:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        try:
+            while True:
+                await send({"type": "http.response.body", "body": b"x" * 4096, "more_body": True})
+        except OSError as exc:
+            errors.append(exc)
+            gone.set()
+
+    return app
+
+
+async def test_client_leaving_h1_makes_send_raise() -> None:
+    gone = asyncio.Event()
+    errors: list[BaseException] = []
+    async with running(AsgiService(_endless(gone, errors))) as srv:
+        reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        await writer.drain()
+        assert (await asyncio.wait_for(reader.read(100), GUARD)).startswith(b"HTTP/1.1 200")
+        writer.close()
+        # The HTTP/1.1 driver stops pulling the body when a write fails but does not close
+        # it; the body is then freed with the connection's reference cycle (exception ->
+        # traceback -> frame), i.e. by the cyclic GC. Collect until the app hears of it.
+        async with asyncio.timeout(GUARD):
+            while not gone.is_set():
+                gc.collect()
+                await asyncio.sleep(0.01)
+    assert isinstance(errors[0], AsgiDisconnectError)
+
+
+async def test_client_leaving_h2_makes_send_raise() -> None:
+    gone = asyncio.Event()
+    errors: list[BaseException] = []
+    async with (
+        running(AsgiService(_endless(gone, errors))) as srv,
+        HttpClient(version_policy=HttpVersionPolicy.H2C_PRIOR_KNOWLEDGE) as client,
+    ):
+        resp = await client.get(f"{srv.url}/").send()
+        async for _chunk in resp.stream():
+            break  # leaving the loop closes the stream (RST_STREAM)
+        await asyncio.wait_for(gone.wait(), GUARD)
+    assert isinstance(errors[0], AsgiDisconnectError)
