@@ -336,7 +336,8 @@ class AsgiService:
       backpressure). A body sent in full right away becomes an in-memory body.
     * Once the response went out, or the client is gone, ``receive`` returns
       ``http.disconnect``; ``send`` after the client left raises
-      :class:`~pyrama_http.asgi.AsgiDisconnectError` (an ``OSError``).
+      :class:`~pyrama_http.asgi.AsgiDisconnectError` (an ``OSError``). The client counts as
+      gone once the protocol driver closes (or drops) the response body unread.
     * An app that raises (or returns) before ``http.response.start`` gets a ``500``; one that
       fails after it ends the response abruptly (HTTP/1.1 closes the connection, HTTP/2
       resets the stream). A request body over the server's limit reaches the app as the
