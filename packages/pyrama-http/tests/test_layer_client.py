@@ -280,3 +280,23 @@ async def test_add_required_request_headers() -> None:
     assert rec.seen[0][2]["user-agent"].startswith("pyrama/")
     await svc.serve(Request("GET", "http://example.com/", headers=[("User-Agent", "mine")]))
     assert rec.seen[1][2]["user-agent"] == "mine"
+
+
+async def test_body_dropped_by_303_is_not_resent_by_a_later_307() -> None:
+    rec = Recorder()
+
+    async def upstream(req: Request) -> Response:
+        await rec.record(req)
+        if req.uri.path == "/a":
+            return redirect(303, "/b")
+        if req.uri.path == "/b":
+            return redirect(307, "/c")
+        return Response.text("end")
+
+    svc = FollowRedirectLayer().layer(service_fn(upstream))
+    await svc.serve(Request("POST", "http://h/a", body=b"form=1"))
+    assert [(m, body) for m, _, _, body in rec.seen] == [
+        ("POST", b"form=1"),
+        ("GET", b""),
+        ("GET", b""),
+    ]

@@ -123,6 +123,7 @@ class FollowRedirectService:
             else:
                 body = Body.empty()
                 if not keep_body:
+                    data = b""  # the body is gone for good: a later 307/308 sends none
                     for name in _BODY_FIELDS:
                         headers.remove(name)
             current = Request(
