@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 
 import pytest
@@ -81,6 +82,25 @@ async def test_closing_the_body_closes_the_generator() -> None:
     assert await asyncio.wait_for(anext(it), GUARD) == b":\n\n"
     await body.aclose()
     assert closed.is_set()
+
+
+async def test_dropped_body_does_not_keep_a_waiting_generator_alive() -> None:
+    closed = asyncio.Event()
+    never = asyncio.Event()
+
+    async def waiting() -> AsyncIterator[SseEvent]:
+        try:
+            await never.wait()
+            yield SseEvent(data="never")
+        finally:
+            closed.set()
+
+    body = Sse(waiting(), keep_alive=0.01).into_response().body
+    it = aiter(body)
+    assert await asyncio.wait_for(anext(it), GUARD) == b":\n\n"
+    del it, body  # no aclose: what a driver that lost its connection does
+    gc.collect()
+    await asyncio.wait_for(closed.wait(), GUARD)
 
 
 async def test_read_sse_events_from_a_local_response() -> None:

@@ -118,6 +118,14 @@ class _EventBytes:
         self._pending = None
         return _encode(pending.result())
 
+    def __del__(self) -> None:
+        # dropped without aclose (a driver that lost its connection): a read still pending
+        # would keep the event iterator alive forever; cancelling it ends the iterator
+        pending = self._pending
+        if pending is not None and not pending.done():
+            with contextlib.suppress(RuntimeError):  # the loop is already closed
+                pending.cancel()
+
     async def aclose(self) -> None:
         """Stop: cancel a pending read and close the event iterator."""
         pending = self._pending
