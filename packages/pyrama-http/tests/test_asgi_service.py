@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from pyrama_core import Extensions
 from pyrama_core.errors import ConfigError
-from pyrama_http import HttpClient, HttpVersionPolicy
+from pyrama_http import HttpClient, HttpServer, HttpVersionPolicy
 from pyrama_http.asgi import (
     AsgiDisconnectError,
     AsgiLifespan,
@@ -29,6 +29,7 @@ from pyrama_http.asgi import (
     Scope,
     Send,
 )
+from pyrama_http_core import HttpLimits
 from pyrama_http_types import Body, Request, Version
 from pyrama_net import SocketInfo
 
@@ -444,3 +445,60 @@ async def test_client_leaving_h2_makes_send_raise() -> None:
             break  # leaving the loop closes the stream (RST_STREAM)
         await asyncio.wait_for(gone.wait(), GUARD)
     assert isinstance(errors[0], AsgiDisconnectError)
+
+
+async def test_request_body_over_the_server_limit_is_413() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"read it all"})
+
+    server = HttpServer.auto(limits=HttpLimits(max_body_size=1000))
+
+    async def big() -> AsyncIterator[bytes]:
+        for _ in range(5):
+            yield b"z" * 500
+
+    async with running(AsgiService(app), server) as srv, HttpClient() as client:
+        small = await client.post(f"{srv.url}/").body(b"z" * 1000).send()
+        assert await small.text() == "read it all"
+        resp = await client.post(f"{srv.url}/").body(big()).send()
+        assert resp.status == 413
+        await resp.aclose()
+
+
+async def test_cancelled_receive_keeps_the_body_intact() -> None:
+    got: list[bytes] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        # what Starlette's is_disconnected() does: a receive() that is cancelled at once
+        probe = asyncio.ensure_future(receive())
+        await asyncio.sleep(0)
+        probe.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await probe
+        while True:
+            msg = await receive()
+            got.append(msg["body"])
+            if not msg["more_body"]:
+                break
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body"})
+
+    release = asyncio.Event()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        await release.wait()
+        yield b"one;"
+        yield b"two"
+
+    task = asyncio.ensure_future(
+        AsgiService(app).serve(_request("POST", "/", Body.from_iter(chunks())))
+    )
+    for _ in range(10):
+        await asyncio.sleep(0)
+    release.set()
+    resp = await asyncio.wait_for(task, GUARD)
+    assert resp.status == 204
+    assert b"".join(got) == b"one;two"
