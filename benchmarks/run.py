@@ -23,7 +23,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     # the standard library's http package
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from benchmarks import forward, http, proxy, tls, web_json
+from benchmarks import forward, http, memory, proxy, tls, web_json
 from benchmarks._harness import BenchError
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -31,6 +31,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 WORKLOADS = {
     "forward": forward,
     "http": http,
+    "memory": memory,
     "proxy": proxy,
     "tls": tls,
     "web_json": web_json,
