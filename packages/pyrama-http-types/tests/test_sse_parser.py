@@ -177,3 +177,10 @@ def test_arbitrary_bytes_never_crash_and_split_does_not_matter(raw: bytes, step:
     assert pieces == whole
     for ev in whole:
         assert ev.data is not None or ev.comment is not None
+
+
+def test_absurd_retry_is_ignored() -> None:
+    p = SseParser()
+    assert p.feed(b"retry: " + b"9" * 5000 + b"\ndata: x\n\n") == [SseEvent(data="x")]
+    assert p.retry is None
+    assert p.feed(b"retry: 999999999999999\ndata: y\n\n")[0].retry == 999999999999999

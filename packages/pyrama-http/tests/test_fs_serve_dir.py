@@ -394,3 +394,8 @@ def test_path_segments_never_escape(raw: str) -> None:
         assert "\0" not in part
     joined = os.path.normpath(os.path.join("/root", *parts))
     assert joined == "/root" or joined.startswith("/root/")
+
+
+def test_huge_range_numbers_are_ignored() -> None:
+    assert parse_range("bytes=" + "9" * 5000 + "-", 10, 16) is None
+    assert parse_range("bytes=0-" + "9" * 19, 10, 16) == [ByteRange(0, 9)]

@@ -9,7 +9,8 @@ by an empty line. Lines end with CRLF, LF or CR.
 * :class:`SseParser` is the sans-IO, incremental decoder a client uses: feed it bytes as they
   arrive, get the complete events back. It follows the specification's processing model (a
   leading BOM is skipped, one space after the colon is dropped, unknown fields and a ``retry``
-  that is not all digits are ignored, a block without data dispatches nothing) and bounds the
+  that is not all digits (or has over 15) are ignored, a block without data dispatches
+  nothing) and bounds the
   memory a peer can make it hold.
 """
 
@@ -306,7 +307,7 @@ class SseParser:
         elif field == "id":
             if "\0" not in value:
                 self.last_event_id = value
-        elif field == "retry" and value.isascii() and value.isdigit():
+        elif field == "retry" and value.isascii() and value.isdigit() and len(value) <= 15:
             self.retry = int(value)
             self._event_retry = self.retry
 

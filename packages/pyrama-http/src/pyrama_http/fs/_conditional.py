@@ -156,7 +156,8 @@ class ByteRange:
         return f"bytes {self.start}-{self.end}/{size}"
 
 
-_SPEC_RE = re.compile(r"\s*(\d*)\s*-\s*(\d*)\s*")
+# at most 19 digits (positions fit in 63 bits; longer numbers make the header ignored)
+_SPEC_RE = re.compile(r"\s*(\d{0,19})\s*-\s*(\d{0,19})\s*")
 
 
 def parse_range(value: str, size: int, max_ranges: int) -> list[ByteRange] | None:

@@ -68,7 +68,7 @@ def _count(request: Request, default: int) -> int | None:
     if not values:
         return default
     text = values[0]
-    if not text.isascii() or not text.isdigit() or int(text) > MAX_ITEMS:
+    if not text.isascii() or not text.isdigit() or len(text) > 6 or int(text) > MAX_ITEMS:
         return None
     return int(text)
 
@@ -131,7 +131,7 @@ class HttpTestService:
     def _bytes(text: str) -> Response:
         from pyrama_http_types import Body, Response
 
-        if not text.isascii() or not text.isdigit() or int(text) > MAX_BYTES:
+        if not text.isascii() or not text.isdigit() or len(text) > 12 or int(text) > MAX_BYTES:
             return Response.text(f"N must be a whole number 0..{MAX_BYTES}\n", 400)
         n = int(text)
         return Response(
