@@ -10,8 +10,7 @@ by an empty line. Lines end with CRLF, LF or CR.
   arrive, get the complete events back. It follows the specification's processing model (a
   leading BOM is skipped, one space after the colon is dropped, unknown fields and a ``retry``
   that is not all digits (or has over 15) are ignored, a block without data dispatches
-  nothing) and bounds the
-  memory a peer can make it hold.
+  nothing) and bounds the memory a peer can make it hold.
 """
 
 from __future__ import annotations
