@@ -226,3 +226,16 @@ async def test_socks5_and_socks5h_proxies() -> None:
     # socks5: resolved here (an IP goes to the proxy); socks5h: the proxy gets the name
     assert targets[:2] in (["127.0.0.1", "127.0.0.1"], ["::1", "::1"])
     assert targets[2:] == ["localhost", "localhost"]
+
+
+async def test_refusal_detail_is_bounded() -> None:
+    async def refuse(req: Request) -> Response:
+        return Response.text("no! " * 10_000, 403)
+
+    async with running(refuse) as srv:
+        connector = HttpProxyConnector(f"http://127.0.0.1:{srv.port}")
+        with pytest.raises(ProxyConnectError) as info:
+            await connector.serve(("example.test", 443))
+    assert info.value.status == 403
+    assert "(no! no!" in str(info.value)
+    assert len(str(info.value)) < 400  # only the start of the body is quoted

@@ -354,3 +354,81 @@ async def test_plain_tunnel_is_zero_copy() -> None:
     assert done, logs
     assert done[0]["zero_copy"] is True
     assert done[0]["up"] == done[0]["down"] == 100_000
+
+
+async def test_tunnel_idle_timeout_closes_the_tunnel() -> None:
+    async with tcp_echo() as port, proxy_running(HttpProxy(tunnel_idle_timeout=0.2)) as proxy:
+        r, w = await exchange(
+            proxy.port, f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        )
+        assert (await read_head(r)).startswith(b"HTTP/1.1 200")
+        w.write(b"once")
+        assert await asyncio.wait_for(r.readexactly(4), GUARD) == b"once"
+        assert await asyncio.wait_for(r.read(), GUARD) == b""  # idle: closed by the proxy
+        w.close()
+
+
+async def test_shutdown_ends_open_tunnels() -> None:
+    from pyrama_core import Shutdown
+    from pyrama_http.proxy import http_proxy_server
+
+    async with tcp_echo() as port:
+        sd = Shutdown(deadline=0.3)
+        bound: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        task = asyncio.create_task(
+            http_proxy_server("127.0.0.1:0", shutdown=sd, on_listening=bound.set_result)
+        )
+        addr = await asyncio.wait_for(bound, GUARD)
+        r, w = await exchange(
+            addr.port, f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        )
+        assert (await read_head(r)).startswith(b"HTTP/1.1 200")
+        w.write(b"alive")
+        assert await asyncio.wait_for(r.readexactly(5), GUARD) == b"alive"
+        sd.trigger("test")
+        await asyncio.wait_for(task, GUARD)  # the open tunnel does not hold shutdown forever
+        assert await asyncio.wait_for(r.read(), GUARD) == b""
+        w.close()
+
+
+async def test_h2_requests_are_forwarded() -> None:
+    from pyrama_http import EasyHttpWebClient, HttpVersionPolicy
+
+    async with (
+        running(header_echo) as origin,
+        proxy_running() as proxy,
+        EasyHttpWebClient(
+            proxy=proxy.url,
+            trust_env=False,
+            version_policy=HttpVersionPolicy.H2C_PRIOR_KNOWLEDGE,  # h2c to the proxy
+        ) as client,
+    ):
+        resp = await client.serve(
+            Request("GET", f"http://127.0.0.1:{origin.port}/h2", headers=[("X-A", "1")])
+        )
+        text = (await resp.body.collect()).decode()
+    assert resp.version is Version.HTTP_2
+    lines = text.splitlines()
+    assert lines[0] == "GET /h2"
+    assert f"Host: 127.0.0.1:{origin.port}" in lines  # added for the HTTP/1.1 origin
+    assert "x-a: 1" in lines
+
+
+async def test_head_and_no_content_pass_through() -> None:
+    async def origin(req: Request) -> Response:
+        if req.uri.path == "/empty":
+            return Response(204)
+        return Response.text("x" * 10)
+
+    async with running(origin) as srv, proxy_running() as proxy:
+        r, w = await exchange(
+            proxy.port,
+            f"HEAD http://127.0.0.1:{srv.port}/ HTTP/1.1\r\nHost: x\r\n\r\n"
+            f"GET http://127.0.0.1:{srv.port}/empty HTTP/1.1\r\nHost: x\r\n\r\n".encode(),
+        )
+        head = await read_head(r)
+        assert head.startswith(b"HTTP/1.1 200")
+        assert b"content-length: 10" in head.lower()
+        head = await read_head(r)  # no body came between the two heads
+        assert head.startswith(b"HTTP/1.1 204")
+        w.close()
