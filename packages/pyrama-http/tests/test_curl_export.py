@@ -225,3 +225,16 @@ def test_multipart_round_trip(fields: list[tuple[str, bytes]]) -> None:
         form.add_file(name, data, filename="f.bin")
     parsed = _parse(form)
     assert [(p[0], p[3]) for p in parsed] == fields
+
+
+def test_proxy_extension_becomes_proxy_flags() -> None:
+    from pyrama_net import ProxyAddress
+
+    req = Request("GET", "http://h/")
+    req.extensions.insert(ProxyAddress.parse("http://user:p%40ss@127.0.0.1:3128"))
+    args = _args(to_curl(req))
+    assert args[args.index("--proxy") + 1] == "http://127.0.0.1:3128"
+    assert args[args.index("--proxy-user") + 1] == "user:p@ss"
+    args = _args(to_curl(Request("GET", "http://h/"), proxy="socks5h://127.0.0.1:1080"))
+    assert args[args.index("--proxy") + 1] == "socks5h://127.0.0.1:1080"
+    assert "--proxy" not in _args(to_curl(Request("GET", "http://h/")))

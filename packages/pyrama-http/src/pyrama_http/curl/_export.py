@@ -7,6 +7,7 @@ from typing import Final
 
 from pyrama_core.errors import PyramaError
 from pyrama_http_types import Body, Method, Request, Version
+from pyrama_net import ProxyAddress
 from pyrama_tls import NegotiatedTls
 
 __all__ = ["DEFAULT_CURL_MAX_BODY", "CurlExportError", "to_curl"]
@@ -97,6 +98,7 @@ def to_curl(
     scheme: str | None = None,
     multiline: bool = False,
     include_version: bool = True,
+    proxy: ProxyAddress | str | None = None,
 ) -> str:
     """The ``curl`` command that sends *request* again: method, URL, fields, body, version.
 
@@ -116,7 +118,9 @@ def to_curl(
 
     Every argument is quoted with :func:`shlex.quote`: the command is safe to paste into a
     POSIX shell. *multiline* puts each option on its own continued line;
-    ``include_version=False`` leaves the version to curl's own choice.
+    ``include_version=False`` leaves the version to curl's own choice. The request's
+    :class:`~pyrama_net.ProxyAddress` extension (or *proxy*) becomes ``--proxy`` (with
+    ``--proxy-user`` for its credentials).
     """
     if max_body < 0:
         raise ValueError(f"max_body must be >= 0, got {max_body}")
@@ -175,6 +179,15 @@ def to_curl(
             args += ["--data-raw", text]
         else:
             args += ["--data-binary", text]
+    if proxy is None:
+        proxy = request.extensions.get(ProxyAddress)
+    if isinstance(proxy, ProxyAddress):
+        cred = proxy.credential
+        args += ["--proxy", f"{proxy.protocol}://{proxy.authority}"]
+        if cred is not None:
+            args += ["--proxy-user", f"{cred.username}:{cred.password}"]
+    elif proxy is not None:
+        args += ["--proxy", proxy]
     args.append(url)
     quoted = [shlex.quote(a) for a in args]
     if multiline:

@@ -606,7 +606,14 @@ def _print_curl(args: argparse.Namespace, request: Request, out: BinaryIO) -> in
         request.version = Version.HTTP_11
     elif flag is not None:
         request.version = Version.HTTP_2
-    text = to_curl(request, include_version=flag is not None) + "\n"
+    proxy = getattr(args, "proxy", None)
+    text = to_curl(request, include_version=flag is not None, proxy=proxy)
+    proxy_user = getattr(args, "proxy_user", None)
+    if proxy is not None and proxy_user is not None:
+        import shlex
+
+        text += f" --proxy-user {shlex.quote(proxy_user)}"
+    text += "\n"
     try:
         out.write(text.encode("utf-8", "surrogateescape"))
         out.flush()
