@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from pyrama_http.matcher import PathMatcher
 from pyrama_http.web import OriginalUri, Path, PathParams, RouteError, Router
 from pyrama_http_types import Request, Response, Uri
 
@@ -47,6 +52,7 @@ async def test_static_param_and_wildcard_routes() -> None:
     assert await body(await call(r, "GET", "/users/7/posts/hello%20world")) == b"7:hello world"
     assert await body(await call(r, "GET", "/files/a/b/c.txt")) == b"files [a/b/c.txt]"
     assert await body(await call(r, "GET", "/files/")) == b"files []"
+    assert (await call(r, "GET", "/files")).status == 404
     assert await body(await call(r, "GET", "/files/x%2Fy")) == b"files [x/y]"
     # an empty segment is not a parameter; a trailing slash is another path
     assert (await call(r, "GET", "/users/")).status == 404
@@ -207,3 +213,65 @@ async def test_lookup_reports_params() -> None:
     assert found is not None
     assert found[1] == {"x": "1", "rest": "2/3"}
     assert r.lookup("/b") is None
+
+
+# -- property: the tree agrees with a brute-force reference ---------------------------------
+
+_SEG = st.sampled_from(["a", "b", "", "{p}", "{q}"])
+
+
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
+    out = []
+    for seg in pattern[1:].split("/"):
+        if seg.startswith("{*"):
+            out.append("(.*)")
+        elif seg.startswith("{"):
+            out.append("([^/]+)")
+        else:
+            out.append(re.escape(seg))
+    return re.compile("^/" + "/".join(out) + "$")
+
+
+def _rank(pattern: str) -> tuple[int, ...]:
+    return tuple(
+        2 if s.startswith("{*") else 1 if s.startswith("{") else 0 for s in pattern[1:].split("/")
+    )
+
+
+@given(
+    st.lists(
+        st.tuples(st.lists(_SEG, min_size=1, max_size=4), st.booleans()), min_size=1, max_size=12
+    ),
+    st.lists(st.lists(st.sampled_from(["a", "b", "", "x", "a%20b"]), min_size=1, max_size=5)),
+)
+def test_lookup_matches_the_reference(
+    routes: list[tuple[list[str], bool]], paths: list[list[str]]
+) -> None:
+    r = Router()
+    added: list[str] = []
+    for segs, wild in routes:
+        names = iter(f"n{i}" for i in range(10))
+        parts = [f"{{{next(names)}}}" if s.startswith("{") else s for s in segs]
+        if wild:
+            parts.append("{*rest}")
+        pattern = "/" + "/".join(parts)
+        try:
+            r.get(pattern, lambda: "")
+        except RouteError:
+            continue  # a conflicting parameter name or a duplicate: refused at build time
+        added.append(pattern)
+    for segs in paths:
+        path = "/" + "/".join(segs)
+        matching = [p for p in added if _pattern_regex(p).match(path)]
+        found = r.lookup(path)
+        if not matching:
+            assert found is None, (path, found[0].pattern if found else None)
+            continue
+        assert found is not None, (path, matching)
+        want = min(matching, key=_rank)
+        assert found[0].pattern == want
+        m = _pattern_regex(want).match(path)
+        assert m is not None
+        assert list(found[1].values()) == [unquote(g) for g in m.groups()]
+        # PathMatcher agrees on the same pattern
+        assert PathMatcher(want).captures(path) == found[1]

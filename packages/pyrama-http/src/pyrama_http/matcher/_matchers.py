@@ -69,6 +69,8 @@ class PathMatcher(BaseMatcher[Request]):
         out: dict[str, str] = {}
         for i, part in enumerate(self._parts):
             if isinstance(part, _Param) and part.wildcard:
+                if i >= len(segs):
+                    return None
                 rest = "/".join(segs[i:])
                 out[part.name] = unquote(rest) if "%" in rest else rest
                 return out

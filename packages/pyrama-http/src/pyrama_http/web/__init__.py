@@ -82,9 +82,9 @@ __all__ = [
     "WebService",
     "boundary_of",
     "compile_handler",
+    "header_params",
     "into_response",
     "json_default",
-    "header_params",
     "match_service",
     "parse_pattern",
 ]

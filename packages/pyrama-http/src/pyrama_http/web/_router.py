@@ -129,13 +129,7 @@ class _Node:
 def _find(node: _Node, segs: list[str], i: int, found: list[tuple[str, str]]) -> Endpoint | None:
     """Depth-first look-up: static children first, then the parameter, then the wildcard."""
     if i == len(segs):
-        if node.endpoint is not None:
-            return node.endpoint
-        if node.wild_endpoint is not None:
-            assert node.wild_name is not None
-            found.append((node.wild_name, ""))
-            return node.wild_endpoint
-        return None
+        return node.endpoint
     seg = segs[i]
     child = node.static.get(seg)
     if child is not None:
@@ -195,9 +189,11 @@ class Router:
     """Routes requests by path pattern and method to handlers or services.
 
     Patterns: static segments, ``{name}`` (one non-empty segment) and a final ``{*name}``
-    (the rest of the path, possibly empty). Every route is inserted into a segment tree as it
-    is added; a request walks the tree once (static segments win over parameters, parameters
-    over wildcards, with backtracking), entirely static paths are found with one dict look-up.
+    (the rest of the path after its slash, possibly empty: ``/files/{*p}`` matches
+    ``/files/`` and ``/files/a/b``, not ``/files``). Every route is inserted into a segment
+    tree as it is added; a request walks the tree once (static segments win over parameters,
+    parameters over wildcards, with backtracking); entirely static paths are found with one
+    dict look-up.
 
     * :meth:`route` and the method helpers (:meth:`get`, :meth:`post`, ...) add a handler: an
       ``async def`` whose parameters are extractors (see :mod:`pyrama_http.web`), or any
