@@ -421,3 +421,71 @@ async def test_custom_extractor_http_errors_use_their_status_hint() -> None:
     resp = await Router().post("/", h).serve(req("POST", "/"))
     assert resp.status == 400
     assert await text(resp) == "signals are not valid\n"
+
+
+async def test_deeply_nested_json_is_a_client_error() -> None:
+    async def anything(v: Json[Any]) -> str:
+        return "ok"
+
+    async def nested(v: Json[list[list[Any]]]) -> str:
+        return "ok"
+
+    r = Router(body_limit=None).post("/a", anything).post("/n", nested)
+    deep = b"[" * 100_000 + b"]" * 100_000
+    for path in ("/a", "/n"):
+        resp = await r.serve(req("POST", path, body=deep, ctype="application/json"))
+        assert resp.status == 400
+        assert "nested too deeply" in await text(resp)
+
+
+@dataclass
+class Inner:
+    flag: bool
+    score: float | None = None
+
+
+@dataclass
+class Outer:
+    name: str
+    count: int
+    inners: list[Inner]
+    labels: dict[str, int]
+    mode: Literal["a", "b"] = "a"
+
+
+_inner = st.builds(
+    Inner, st.booleans(), st.none() | st.floats(allow_nan=False, allow_infinity=False)
+)
+_outer = st.builds(
+    Outer,
+    st.text(max_size=10),
+    st.integers(),
+    st.lists(_inner, max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
+    st.sampled_from(["a", "b"]),
+)
+
+
+@given(_outer)
+def test_json_converter_round_trips_dataclasses(value: Outer) -> None:
+    from pyrama_http.web._convert import json_converter
+    from pyrama_http.web._response import json_default
+
+    conv = json_converter(Outer)
+    assert conv(json.loads(json.dumps(value, default=json_default)), "") == value
+
+
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+                    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=3), c,
+                                                                         max_size=3),
+                    max_leaves=10))  # fmt: skip
+def test_json_converter_only_raises_invalid(value: Any) -> None:
+    from pyrama_http.web._convert import Invalid, json_converter
+
+    conv = json_converter(Outer)
+    messages: list[str] = []
+    try:
+        conv(value, "")
+    except Invalid as exc:
+        messages.append(exc.message)
+    assert all(messages)

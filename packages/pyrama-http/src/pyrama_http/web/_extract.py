@@ -251,8 +251,12 @@ def _json_extractor(tp: Any, limit: int | None) -> Extractor:
             value = json.loads(data)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ExtractError(f"malformed JSON body: {exc}", status=400) from None
+        except RecursionError:
+            raise ExtractError("the JSON body is nested too deeply", status=400) from None
         try:
             return conv(value, "")
+        except RecursionError:
+            raise ExtractError("the JSON body is nested too deeply", status=400) from None
         except Invalid as exc:
             raise ExtractError(
                 exc.message if not exc.field else f"{exc.field}: {exc.message}",
