@@ -432,3 +432,28 @@ async def test_head_and_no_content_pass_through() -> None:
         head = await read_head(r)  # no body came between the two heads
         assert head.startswith(b"HTTP/1.1 204")
         w.close()
+
+
+async def test_via_loop_is_508() -> None:
+    async with proxy_running(HttpProxy(via="pyrama-a")) as proxy:
+        status, _ = await status_of(
+            proxy.port,
+            b"GET http://127.0.0.1:1/ HTTP/1.1\r\nHost: x\r\nVia: 1.0 other, 1.1 Pyrama-A\r\n\r\n",
+        )
+    assert status == 508
+
+
+async def test_connect_without_tunnel_keeper_is_warned_about() -> None:
+    from structlog.testing import capture_logs
+
+    proxy = HttpProxy()
+    with capture_logs() as logs:
+        async with tcp_echo() as port, running(proxy) as srv:  # HttpServer.listen, no keeper
+            for _ in range(2):
+                status, _ = await status_of(
+                    srv.port, f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+                )
+                assert status == 200
+    warnings = [e for e in logs if "TunnelKeeper" in e["event"]]
+    assert len(warnings) == 1  # once per proxy
+    await proxy.close()

@@ -48,6 +48,7 @@ from pyrama_http.proxy._tunnel import (
     TunnelKeeperLayer,
     TunnelTarget,
     connect_authority,
+    has_tunnel_keeper,
     spawn_tunnel,
 )
 
@@ -67,6 +68,7 @@ __all__ = [
     "UsernameParser",
     "connect_authority",
     "connection_nominated",
+    "has_tunnel_keeper",
     "http_proxy_server",
     "http_proxy_service",
     "proxy_http_server",

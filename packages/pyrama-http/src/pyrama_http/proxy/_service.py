@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from typing import Any, Final
 
-from pyrama_core import Service
+from pyrama_core import Executor, Service
 from pyrama_core.errors import ConfigError, PyramaError, PyramaTimeoutError
 from pyrama_core.telemetry import get_logger
 from pyrama_http._easy import EasyHttpWebClient
@@ -17,6 +17,7 @@ from pyrama_http.proxy._tunnel import (
     ConnectTargetError,
     TunnelTarget,
     connect_authority,
+    has_tunnel_keeper,
     spawn_tunnel,
 )
 from pyrama_http_core import OnUpgrade
@@ -50,7 +51,8 @@ class HttpProxy:
       ``Proxy-Connection``, ``TE``, ``Trailer``, ``Transfer-Encoding``, ``Upgrade``...); every
       other field keeps its case and position. ``Host`` is made to match the target.
       Bodies stream both ways. With *via* (a pseudonym such as ``"pyrama"``) a ``Via``
-      field is added to requests and responses.
+      field is added to requests and responses, and a request whose ``Via`` already names
+      that pseudonym (a forwarding loop) is answered ``508``.
     * ``CONNECT host:port`` (HTTP/1.1, or HTTP/2 where the tunnel is the h2 stream): the
       target is dialed with *connector* (default :class:`~pyrama_http.ProxyConnector` over
       TCP: a :class:`~pyrama_net.ProxyAddress` request extension chains through that
@@ -68,7 +70,17 @@ class HttpProxy:
     *tunnel_idle_timeout* closes tunnels idle for that long.
     """
 
-    __slots__ = ("_client", "_connect_timeout", "_connector", "_idle", "_lazy", "_owned", "_via")
+    __slots__ = (
+        "_client",
+        "_connect_timeout",
+        "_connector",
+        "_idle",
+        "_lazy",
+        "_owned",
+        "_via",
+        "_via_token",
+        "_warned",
+    )
 
     def __init__(
         self,
@@ -103,7 +115,9 @@ class HttpProxy:
         self._connect_timeout = connect_timeout
         self._lazy = lazy_connect
         self._via = via
+        self._via_token = None if via is None else via.lower().encode("latin-1")
         self._idle = tunnel_idle_timeout
+        self._warned = False
 
     @property
     def client(self) -> Service[Request, Response]:
@@ -144,6 +158,8 @@ class HttpProxy:
                 headers.set(b"Host", authority)
         via = self._via
         if via is not None:
+            if self._looped(request):
+                return _answer(508, "forwarding loop: the request passed this proxy before")
             headers.add(b"Via", via_value(request.version, via))
         version = Version.HTTP_10 if request.version is Version.HTTP_10 else Version.HTTP_11
         upstream = Request(
@@ -171,6 +187,16 @@ class HttpProxy:
             response.headers.add(b"Via", via_value(response.version, via))
         return response
 
+    def _looped(self, request: Request) -> bool:
+        token = self._via_token
+        assert token is not None
+        for value in request.headers.get_all_raw(b"via"):
+            for hop in value.split(b","):
+                parts = hop.split()
+                if len(parts) >= 2 and parts[1].lower() == token:
+                    return True
+        return False
+
     # -- CONNECT ------------------------------------------------------------------------------
 
     async def _connect(self, request: Request) -> Response:
@@ -182,6 +208,15 @@ class HttpProxy:
         if on_upgrade is None:
             return _answer(501, "this connection cannot be turned into a tunnel")
         target = TunnelTarget.for_request(request, authority)
+        if not self._warned and request.version is not Version.HTTP_2:
+            ext = request.extensions
+            if ext.get(Executor) is not None and not has_tunnel_keeper(ext):
+                self._warned = True
+                _log.warning(
+                    "HttpProxy serves CONNECT under a listener without a TunnelKeeper: the "
+                    "listener closes HTTP/1.1 tunnels when the connection's service returns; "
+                    "use http_proxy_service() or wrap the server's service in TunnelKeeper"
+                )
         if self._lazy:
             spawn_tunnel(request, self._lazy_tunnel(on_upgrade, target), name="proxy-tunnel")
             return Response(200)

@@ -7,7 +7,7 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyrama_core import Executor, Service
+from pyrama_core import Executor, Extensions, Service
 from pyrama_core.errors import PyramaError
 from pyrama_http_types import Method, Request, UriForm
 from pyrama_net import Authority, ProxyAddress, Stream
@@ -18,6 +18,7 @@ __all__ = [
     "TunnelKeeperLayer",
     "TunnelTarget",
     "connect_authority",
+    "has_tunnel_keeper",
     "spawn_tunnel",
 ]
 
@@ -97,6 +98,11 @@ class _Tunnels:
 
 
 _orphans: set[asyncio.Task[Any]] = set()
+
+
+def has_tunnel_keeper(extensions: Extensions) -> bool:
+    """Whether a :class:`TunnelKeeper` keeps the connection these extensions belong to."""
+    return extensions.get(_Tunnels) is not None
 
 
 def spawn_tunnel(request: Request, coro: Any, *, name: str | None = None) -> asyncio.Task[Any]:
