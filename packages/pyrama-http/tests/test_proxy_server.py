@@ -457,3 +457,22 @@ async def test_connect_without_tunnel_keeper_is_warned_about() -> None:
     warnings = [e for e in logs if "TunnelKeeper" in e["event"]]
     assert len(warnings) == 1  # once per proxy
     await proxy.close()
+
+
+async def test_upstream_connections_are_pooled() -> None:
+    from pyrama_net import SocketInfo
+
+    async def origin(req: Request) -> Response:
+        info = req.extensions.require(SocketInfo)
+        return Response.text(str(info.peer[1]))
+
+    async with running(origin) as srv, proxy_running() as proxy:
+        r, w = await exchange(proxy.port, b"")
+        ports = []
+        for i in range(3):
+            w.write(f"GET http://127.0.0.1:{srv.port}/{i} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            head = await read_head(r)
+            length = int(head.lower().split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
+            ports.append(await asyncio.wait_for(r.readexactly(length), GUARD))
+        w.close()
+    assert len(set(ports)) == 1  # one upstream connection carried all three
