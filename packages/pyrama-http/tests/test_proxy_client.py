@@ -239,3 +239,12 @@ async def test_refusal_detail_is_bounded() -> None:
     assert info.value.status == 403
     assert "(no! no!" in str(info.value)
     assert len(str(info.value)) < 400  # only the start of the body is quoted
+
+
+async def test_h2_connect_needs_an_h2_proxy() -> None:
+    from pyrama_http_types import Version
+
+    async with proxy_running(tls=acceptor_data(alpn=["http/1.1"])) as proxy:
+        connector = HttpProxyConnector(proxy.url, tls=trusting(), version=Version.HTTP_2)
+        with pytest.raises(ProxyConnectError, match="HTTP/2"):
+            await connector.serve(("127.0.0.1", 1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from pyrama_net import (
 )
 from pyrama_net.errors import AddressError, ConnectError
 from pyrama_tcp import TcpConnector
-from pyrama_tls import TlsConnectorData, tls_connect
+from pyrama_tls import NegotiatedTls, TlsConnectorData, tls_connect
 
 __all__ = [
     "HttpProxyConnector",
@@ -81,6 +82,9 @@ async def _close_quietly(stream: Stream) -> None:
         await stream.close()
 
 
+_closing: set[asyncio.Task[None]] = set()
+
+
 class _OwnedTunnel(StreamWrapper):
     """An HTTP/2 CONNECT stream that also closes its HTTP/2 connection when closed."""
 
@@ -95,6 +99,13 @@ class _OwnedTunnel(StreamWrapper):
             await self.inner.close()
         finally:
             await self._conn.close()
+
+    def abort(self) -> None:
+        super().abort()
+        with contextlib.suppress(RuntimeError):  # no running loop: nothing left to close
+            task = asyncio.get_running_loop().create_task(self._conn.close())
+            _closing.add(task)
+            task.add_done_callback(_closing.discard)
 
 
 class HttpProxyConnector:
@@ -221,6 +232,13 @@ class HttpProxyConnector:
         return upgraded.stream
 
     async def _tunnel_h2(self, stream: Stream, proxy: ProxyAddress, authority: str) -> Stream:
+        negotiated = stream.extensions.get(NegotiatedTls)
+        if proxy.protocol.scheme == "https" and (negotiated is None or negotiated.alpn != "h2"):
+            await _close_quietly(stream)
+            raise ProxyConnectError(
+                f"proxy {proxy.authority} did not agree to HTTP/2 (ALPN "
+                f"{None if negotiated is None else negotiated.alpn!r})"
+            )
         conn = H2ClientConnection(stream, default_scheme="https")
         try:
             await conn.start()
