@@ -489,3 +489,20 @@ def test_json_converter_only_raises_invalid(value: Any) -> None:
     except Invalid as exc:
         messages.append(exc.message)
     assert all(messages)
+
+
+@given(st.text(alphabet="ab=&%+2F0é ", max_size=30))
+def test_parse_query_agrees_with_parse_qs(text: str) -> None:
+    from urllib.parse import parse_qs
+
+    from pyrama_http.web import parse_query
+
+    assert parse_query(text) == parse_qs(text, keep_blank_values=True)
+
+
+def test_parse_query_field_limit() -> None:
+    from pyrama_http.web import parse_query
+
+    assert len(parse_query("&".join(["a=1"] * 10), max_fields=10)["a"]) == 10
+    with pytest.raises(ValueError, match="more than 10 fields"):
+        parse_query("&".join(["a=1"] * 11), max_fields=10)

@@ -26,6 +26,7 @@ from pyrama_http.web._extract import (
     State,
     TypedHeader,
     compile_handler,
+    parse_query,
 )
 from pyrama_http.web._multipart import (
     PART_END,
@@ -87,4 +88,5 @@ __all__ = [
     "json_default",
     "match_service",
     "parse_pattern",
+    "parse_query",
 ]

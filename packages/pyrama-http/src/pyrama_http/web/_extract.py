@@ -16,7 +16,7 @@ import types
 import typing
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Protocol, Self, TypeVar, get_args, get_origin
-from urllib.parse import parse_qs
+from urllib.parse import unquote_plus
 
 from pyrama_core import Extensions
 from pyrama_http.web._convert import Invalid, json_converter, model_converter, text_converter
@@ -45,6 +45,7 @@ __all__ = [
     "State",
     "TypedHeader",
     "compile_handler",
+    "parse_query",
 ]
 
 T = TypeVar("T")
@@ -163,6 +164,32 @@ def _optional_inner(tp: Any) -> tuple[Any, bool]:
     return tp, False
 
 
+def parse_query(text: str, max_fields: int = _MAX_FORM_FIELDS) -> dict[str, list[str]]:
+    """Parse ``a=1&b=&a=2`` into ``{"a": ["1", "2"], "b": [""]}``.
+
+    Like ``urllib.parse.parse_qs(text, keep_blank_values=True)``: ``+`` is a space,
+    percent-escapes are UTF-8 (invalid ones replaced), a field without ``=`` has the value
+    ``""``; more than *max_fields* fields raise ``ValueError``.
+    """
+    if text.count("&") >= max_fields:
+        raise ValueError(f"more than {max_fields} fields")
+    out: dict[str, list[str]] = {}
+    for pair in text.split("&"):
+        if not pair:
+            continue
+        key, _, value = pair.partition("=")
+        if "%" in key or "+" in key:
+            key = unquote_plus(key)
+        if "%" in value or "+" in value:
+            value = unquote_plus(value)
+        values = out.get(key)
+        if values is None:
+            out[key] = [value]
+        else:
+            values.append(value)
+    return out
+
+
 # -- the extractor builders ------------------------------------------------------------------
 
 
@@ -228,7 +255,7 @@ def _query_extractor(tp: Any) -> Extractor:
     def _query(request: Request) -> Any:
         q = request.uri.query
         try:
-            src = parse_qs(q, keep_blank_values=True, max_num_fields=_MAX_FORM_FIELDS) if q else {}
+            src = parse_query(q) if q else {}
         except ValueError as exc:
             raise ExtractError(f"invalid query string: {exc}", status=400) from None
         try:
@@ -279,9 +306,7 @@ def _form_extractor(tp: Any, limit: int | None) -> Extractor:
         data = await _read_body(request.body, limit)
         try:
             text = data.decode("utf-8")
-            src = parse_qs(
-                text, keep_blank_values=True, strict_parsing=False, max_num_fields=_MAX_FORM_FIELDS
-            )
+            src = parse_query(text)
         except (UnicodeDecodeError, ValueError) as exc:
             raise ExtractError(f"malformed form body: {exc}", status=400) from None
         try:
