@@ -76,6 +76,8 @@ class H2ServerConfig:
       answer; above it GOAWAY(ENHANCE_YOUR_CALM) (ping/settings floods).
     * ``graceful_timeout``: after a graceful GOAWAY, in-flight streams get this long.
     * ``extra_settings``: more (identifier, value) pairs to advertise, in order.
+    * ``date_header``: give every response without a ``date`` field one (the current time,
+      formatted at most once per second), like HTTP/1.1's ``Http1Config.date_header``.
     """
 
     limits: HttpLimits = field(default_factory=HttpLimits)
@@ -90,9 +92,12 @@ class H2ServerConfig:
     reset_window: float = 30.0
     graceful_timeout: float = 30.0
     extra_settings: tuple[tuple[int, int], ...] = ()
+    date_header: bool = True
 
     def __post_init__(self) -> None:
         _positive("max_concurrent_streams", self.max_concurrent_streams)
+        if not isinstance(self.date_header, bool):
+            raise ConfigError(f"date_header must be a bool, got {self.date_header!r}")
         _window("initial_window_size", self.initial_window_size)
         _window("connection_window_size", self.connection_window_size)
         if self.connection_window_size < _DEFAULT_CONN_WINDOW:

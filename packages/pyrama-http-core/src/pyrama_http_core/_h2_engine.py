@@ -37,6 +37,7 @@ from pyrama_core import Extensions
 from pyrama_core.errors import Side
 from pyrama_core.telemetry import get_logger
 from pyrama_http_core._h2_frames import H2ErrorCode, encode_goaway
+from pyrama_http_core._hpack_cache import SENSITIVE
 from pyrama_http_core.errors import (
     ConnectionClosedError,
     H2GoAwayError,
@@ -74,6 +75,10 @@ _FIELD_NAME: Final = re.compile(rb"[!#$%&'*+\-.^_`|~0-9a-z]+")
 _BAD_VALUE: Final = re.compile(rb"[\r\n\x00]")
 _GOOD_NAMES: set[bytes] = set()  # names already checked (they repeat: skip the regex)
 _GOOD_NAMES_MAX: Final = 1024
+_GOOD_FIELDS: set[tuple[bytes, bytes]] = set()  # whole fields already checked (they repeat)
+_GOOD_FIELDS_MAX: Final = 4096
+_GOOD_VALUE_MAX: Final = 256
+_WS: Final = (b" ", b"\t")
 
 
 def h2_fields(fields: Iterable[Header], out: list[Header] | None = None) -> list[Header]:
@@ -90,10 +95,15 @@ def h2_fields(fields: Iterable[Header], out: list[Header] | None = None) -> list
     """
     if out is None:
         out = []
+    good_fields = _GOOD_FIELDS
     good = _GOOD_NAMES
     bad_value = _BAD_VALUE.search
     drop = CONNECTION_SPECIFIC
-    for name, value in fields:
+    for field in fields:
+        if field in good_fields:
+            out.append(field)
+            continue
+        name, value = field
         if name not in good:
             if name in drop or (name == b"te" and value.strip().lower() != b"trailers"):
                 continue
@@ -111,6 +121,13 @@ def h2_fields(fields: Iterable[Header], out: list[Header] | None = None) -> list
                 side=Side.LOCAL,
                 hint=None,
             )
+        if value[:1] in _WS or value[-1:] in _WS:
+            # RFC 9113 8.2.1: no leading or trailing whitespace (peers refuse the stream)
+            value = value.strip(b" \t")
+        elif name in good and len(value) <= _GOOD_VALUE_MAX and name not in SENSITIVE:
+            if len(good_fields) >= _GOOD_FIELDS_MAX:
+                good_fields.clear()
+            good_fields.add((name, value))
         out.append((name, value))
     return out
 

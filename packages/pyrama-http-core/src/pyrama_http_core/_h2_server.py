@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import Awaitable
 from typing import Any, Final, Protocol
 
@@ -15,9 +16,11 @@ import h2.settings
 from pyrama_core import Service
 from pyrama_core.errors import LimitError, Side
 from pyrama_core.telemetry import get_logger
+from pyrama_http_core._codec_write import http_date
 from pyrama_http_core._h1_upgrade import OnUpgrade, Upgraded
 from pyrama_http_core._h2_config import H2ServerConfig
 from pyrama_http_core._h2_engine import (
+    CONNECTION_SPECIFIC,
     GracefulH2Connection,
     H2Engine,
     H2StreamState,
@@ -28,6 +31,7 @@ from pyrama_http_core._h2_engine import (
 from pyrama_http_core._h2_fingerprint import H2ClientFingerprintData, pseudo_header_order
 from pyrama_http_core._h2_frames import H2ErrorCode, encode_ping, encode_settings
 from pyrama_http_core._h2_stream_io import H2StreamIo
+from pyrama_http_core._hpack_cache import SENSITIVE, CachingHpackDecoder, StaticHpackEncoder
 from pyrama_http_core._targets import request_uri
 from pyrama_http_core.errors import (
     BodyLimitError,
@@ -113,10 +117,16 @@ class H2ServerConnection(H2Engine):
             h2.config.H2Configuration(
                 client_side=False,
                 header_encoding=None,
-                validate_inbound_headers=True,
+                # checked once, by _build_request / h2_fields (h2's generator chains cost
+                # more than the rest of a hello-world request)
+                validate_inbound_headers=False,
                 normalize_inbound_headers=False,
+                validate_outbound_headers=False,
+                normalize_outbound_headers=False,
             )
         )
+        conn.encoder = StaticHpackEncoder()  # type: ignore[assignment]
+        conn.decoder = CachingHpackDecoder(conn.decoder)  # type: ignore[assignment]
         # h2 keeps MAX_CONCURRENT_STREAMS unlimited internally: it would end the whole
         # connection on an excess stream, while we refuse just that stream (REFUSED_STREAM).
         conn.local_settings = h2.settings.Settings(
@@ -137,6 +147,7 @@ class H2ServerConnection(H2Engine):
         self.service = service
         self.config = cfg
         self._serve = service.serve
+        self._date = cfg.date_header
         self._tasks: set[asyncio.Task[None]] = set()
         self._draining = False
         self._final_goaway_sent = False
@@ -285,26 +296,52 @@ class H2ServerConnection(H2Engine):
             self._refuse(sid)
             return
         st = H2StreamState(sid)
+        has_body = not ev.stream_ended
+        req: Request | None = None
+        reject: _Reject | None = None
+        try:
+            req = self._build_request(st, headers, has_body)
+        except _Malformed as exc:
+            # RFC 9113 8.1.1: a malformed request is a stream error (PROTOCOL_ERROR)
+            _log.debug("HTTP/2 malformed request refused", stream=sid, reason=str(exc))
+            self._refuse(sid, H2ErrorCode.PROTOCOL_ERROR)
+            return
+        except _Reject as exc:
+            reject = exc
         self.streams[sid] = st
         h = self._idle_timer
         if h is not None:
             h.cancel()
             self._idle_timer = None
-        if ev.stream_ended:
+        if not has_body:
             st.remote_ended = True
             st.recv_done = True
         self._requests += 1
         limit = self.config.limits.max_requests_per_connection
         if limit is not None and self._requests >= limit:
             self.shutdown()
-        task = self.loop.create_task(self._handle(st, headers, not ev.stream_ended))
+        task = self.loop.create_task(self._handle(st, req, reject))
         st.task = task
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
 
-    def _refuse(self, sid: int) -> None:
+    def _refuse(self, sid: int, code: int = H2ErrorCode.REFUSED_STREAM) -> None:
         with contextlib.suppress(h2.exceptions.ProtocolError):
-            self.conn.reset_stream(sid, H2ErrorCode.REFUSED_STREAM)
+            self.conn.reset_stream(sid, code)
+        self.note_reset()
+
+    def _ev_trailers(self, ev: h2.events.TrailersReceived) -> None:
+        problem = _trailers_problem(ev.headers)
+        if problem is None:
+            super()._ev_trailers(ev)
+            return
+        _log.debug("HTTP/2 malformed trailers", stream=ev.stream_id, reason=problem)
+        st = self.streams.get(ev.stream_id)
+        if st is not None:
+            self.reset_stream(st, H2ErrorCode.PROTOCOL_ERROR)
+        else:
+            with contextlib.suppress(h2.exceptions.ProtocolError):
+                self.conn.reset_stream(ev.stream_id, H2ErrorCode.PROTOCOL_ERROR)
         self.note_reset()
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
@@ -315,35 +352,78 @@ class H2ServerConnection(H2Engine):
                 self._maybe_done()
 
     def _build_request(self, st: H2StreamState, headers: list[Header], has_body: bool) -> Request:
-        method = scheme = authority = path = cl = expect = None
+        """The request of a HEADERS block; validates it (h2's inbound checks are off).
+
+        Raises :class:`_Malformed` for what RFC 9113 8.2/8.3 call malformed (refused with
+        RST_STREAM(PROTOCOL_ERROR)), :class:`_Reject` for what gets an HTTP error answer.
+        """
+        method = scheme = authority = path = cl = expect = host = protocol = None
         regular: list[Header] = []
         size = 0
-        for name, value in headers:
+        good = _GOOD_REQUEST_FIELDS
+        for field in headers:
+            name, value = field
             size += len(name) + len(value) + 32
-            if name[:1] == b":":
+            if field not in good:
+                _check_request_field(name, value)
+            if name and name[0] == 58:  # b":"
+                if regular:
+                    raise _Malformed(f"pseudo-header {name!r} after a regular field")
                 if name == _PSEUDO_METHOD:
+                    if method is not None:
+                        raise _Malformed("duplicate :method")
                     method = value
                 elif name == _PSEUDO_PATH:
+                    if path is not None:
+                        raise _Malformed("duplicate :path")
+                    if not value:
+                        raise _Malformed("empty :path")
                     path = value
                 elif name == _PSEUDO_SCHEME:
+                    if scheme is not None:
+                        raise _Malformed("duplicate :scheme")
                     scheme = value
                 elif name == _PSEUDO_AUTHORITY:
+                    if authority is not None:
+                        raise _Malformed("duplicate :authority")
                     authority = value
                 elif name == _PSEUDO_PROTOCOL:
-                    raise _Reject(501, "extended CONNECT (:protocol) is not supported")
+                    if protocol is not None:
+                        raise _Malformed("duplicate :protocol")
+                    protocol = value
+                else:
+                    raise _Malformed(f"pseudo-header {name!r} in a request")
             else:
-                regular.append((name, value))
+                regular.append(field)
                 if name == b"content-length":
                     cl = value
                 elif name == b"expect":
                     expect = value
+                elif name == b"host":
+                    if host is not None:
+                        raise _Malformed("more than one host field")
+                    host = value
+        if method is None:
+            raise _Malformed("no :method")
+        if method == b"CONNECT":
+            if protocol is None and (scheme is not None or path is not None):
+                raise _Malformed("CONNECT with :scheme or :path")
+        elif protocol is not None:
+            raise _Malformed(":protocol in a request other than CONNECT")
+        elif scheme is None or path is None:
+            raise _Malformed("no :scheme or no :path")
+        if authority is None:
+            if host is None:
+                raise _Malformed("neither :authority nor host")
+        elif host is not None and host != authority:
+            raise _Malformed(":authority and host differ")
+        if protocol is not None:
+            raise _Reject(501, "extended CONNECT (:protocol) is not supported")
         limits = self.config.limits
         if len(regular) > limits.max_headers:
             raise _Reject(431, f"more than {limits.max_headers} header fields")
         if size > limits.max_header_size:
             raise _Reject(431, f"header list larger than {limits.max_header_size} bytes")
-        if method is None:
-            raise _Reject(400, "no :method")
         try:
             m = Method(method)
             if m == Method.CONNECT:
@@ -391,13 +471,10 @@ class H2ServerConnection(H2Engine):
             ext.insert(info.tunnel)
         return Request(m, uri, version=Version.HTTP_2, headers=hmap, body=body, extensions=ext)
 
-    async def _handle(self, st: H2StreamState, headers: list[Header], has_body: bool) -> None:
+    async def _handle(self, st: H2StreamState, req: Request | None, rej: _Reject | None) -> None:
         resp: Response | None = None
-        req: Request | None = None
         try:
-            try:
-                req = self._build_request(st, headers, has_body)
-            except _Reject as rej:
+            if rej is not None:
                 resp = Response.text(rej.reason + "\n", rej.status)
                 if rej.status == 413:
                     self.recv_release(st)
@@ -482,7 +559,18 @@ class H2ServerConnection(H2Engine):
                 hint=None,
             )
         headers = h2_fields(resp.headers.lower_items(), [(b":status", _status_bytes(status))])
-        has_length = any(n == b"content-length" for n, _ in headers)
+        has_length = False
+        if self._date:
+            has_date = False
+            for n, _ in headers:
+                if n == b"content-length":
+                    has_length = True
+                elif n == b"date":
+                    has_date = True
+            if not has_date:
+                headers.append((b"date", http_date()))
+        else:
+            has_length = any(n == b"content-length" for n, _ in headers)
         body = resp.body
         info = st.extra
         tunnel = info.tunnel if isinstance(info, _Req) else None
@@ -588,6 +676,48 @@ class H2ServerConnection(H2Engine):
 
 def _internal_error() -> Response:
     return Response.text("internal server error\n", 500)
+
+
+class _Malformed(Exception):
+    """A malformed request head (RFC 9113 8.1.1): refused with RST_STREAM(PROTOCOL_ERROR)."""
+
+
+_GOOD_REQUEST_FIELDS: set[tuple[bytes, bytes]] = set()  # fields already checked: they repeat
+_GOOD_REQUEST_FIELDS_MAX: Final = 4096
+_GOOD_VALUE_MAX: Final = 256
+# RFC 9113 8.2.1: no CTLs, SP, uppercase, DEL or non-ASCII in a name, no colon but the
+# pseudo-header's leading one; no NUL, CR, LF in a value, nor whitespace at either end
+_BAD_NAME: Final = re.compile(rb"[\x00-\x20A-Z\x7f-\xff]|(?<!^):")
+_BAD_VALUE: Final = re.compile(rb"[\x00\r\n]|^[ \t]|[ \t]$")
+
+
+def _check_request_field(name: bytes, value: bytes) -> None:
+    """Raise :class:`_Malformed` unless (*name*, *value*) may appear in a request head."""
+    if not name or _BAD_NAME.search(name) is not None:
+        raise _Malformed(f"invalid field name {name!r}")
+    if _BAD_VALUE.search(value) is not None:
+        raise _Malformed(f"invalid value of the field {name!r}")
+    if name in CONNECTION_SPECIFIC:
+        raise _Malformed(f"connection-specific field {name!r}")
+    if name == b"te" and value.lower() != b"trailers":
+        raise _Malformed("te other than trailers")
+    if len(value) <= _GOOD_VALUE_MAX and name not in SENSITIVE:
+        good = _GOOD_REQUEST_FIELDS
+        if len(good) >= _GOOD_REQUEST_FIELDS_MAX:
+            good.clear()
+        good.add((name, value))
+
+
+def _trailers_problem(headers: list[Header]) -> str | None:
+    """Why *headers* cannot be request trailers, or ``None`` when they can."""
+    for name, value in headers:
+        if name[:1] == b":":
+            return f"pseudo-header {name!r} in trailers"
+        try:
+            _check_request_field(name, value)
+        except _Malformed as exc:
+            return str(exc)
+    return None
 
 
 class _Reject(Exception):
