@@ -147,7 +147,7 @@ static int run_source(int port) {
 /* ---------------------------------------------------------------- client */
 
 /* Open a tunnel to 127.0.0.1:target; returns the fd or -1. Bytes the proxy sent after its
- * reply (none for the protocols used here) would be lost, so a reply must end the read. */
+ * reply would be lost, so the reply head is consumed exactly. */
 static int open_tunnel(int proxy_port, enum mode mode, int target) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return -1;
@@ -162,14 +162,25 @@ static int open_tunnel(int proxy_port, enum mode mode, int target) {
                          "CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n", target,
                          target);
         if (write_all(fd, req, (size_t)n) < 0) goto fail;
+        /* peek, then consume exactly the reply head: never read past it, two calls
+         * per reply in the usual case instead of one per byte */
         char buf[1024];
         size_t got = 0;
         for (;;) {
-            if (got == sizeof buf) goto fail;
-            ssize_t r = recv(fd, buf + got, 1, 0); /* exact: never read past the reply */
+            ssize_t r = recv(fd, buf + got, sizeof buf - got, MSG_PEEK);
             if (r <= 0) goto fail;
-            got++;
-            if (got >= 4 && memcmp(buf + got - 4, "\r\n\r\n", 4) == 0) break;
+            size_t end = 0;
+            for (size_t i = got >= 3 ? got - 3 : 0; i + 4 <= got + (size_t)r; i++) {
+                if (memcmp(buf + i, "\r\n\r\n", 4) == 0) {
+                    end = i + 4;
+                    break;
+                }
+            }
+            size_t take = end ? end - got : (size_t)r;
+            if (read_exact(fd, buf + got, take) < 0) goto fail;
+            got += take;
+            if (end) break;
+            if (got == sizeof buf) goto fail;
         }
         if (got < 12 || memcmp(buf + 8, " 200", 4) != 0) goto fail;
     } else if (mode == MODE_SOCKS5) {
