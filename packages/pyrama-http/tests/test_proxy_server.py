@@ -476,3 +476,21 @@ async def test_upstream_connections_are_pooled() -> None:
             ports.append(await asyncio.wait_for(r.readexactly(length), GUARD))
         w.close()
     assert len(set(ports)) == 1  # one upstream connection carried all three
+
+
+async def test_expect_100_continue_passes_through() -> None:
+    async def origin(req: Request) -> Response:
+        return Response.text(f"got {len(await req.body.collect())}")
+
+    async with running(origin) as srv, proxy_running() as proxy:
+        r, w = await exchange(
+            proxy.port,
+            f"PUT http://127.0.0.1:{srv.port}/up HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+            "Expect: 100-continue\r\n\r\n".encode(),
+        )
+        assert (await read_head(r)).startswith(b"HTTP/1.1 100")  # before any body byte
+        w.write(b"hello")
+        head = await read_head(r)
+        assert head.startswith(b"HTTP/1.1 200")
+        assert await asyncio.wait_for(r.readexactly(5), GUARD) == b"got 5"
+        w.close()
