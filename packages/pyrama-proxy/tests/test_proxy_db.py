@@ -320,3 +320,9 @@ def test_filter_cache_is_bounded() -> None:
 def test_csv_refuses_comment_like_id() -> None:
     with pytest.raises(ProxyDBLoadError, match="comment"):
         proxies_to_csv([Proxy(id="#1", address=ADDR)])
+
+
+def test_csv_file_with_bom(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbfid,address\r\np,127.0.0.1:1\r\n")
+    assert [p.id for p in load_proxy_csv(path)] == ["p"]

@@ -146,9 +146,9 @@ def _check_header(header: list[str], line: int) -> None:
 
 
 def load_proxy_csv(path: str | Path) -> list[Proxy]:
-    """Read a proxy CSV file (UTF-8); see :func:`parse_proxy_csv`."""
+    """Read a proxy CSV file (UTF-8, with or without a BOM); see :func:`parse_proxy_csv`."""
     try:
-        with open(path, encoding="utf-8", newline="") as fh:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
             return parse_proxy_csv(fh)
     except OSError as exc:
         raise ProxyDBLoadError(f"cannot read proxy list {str(path)!r}: {exc}") from exc
