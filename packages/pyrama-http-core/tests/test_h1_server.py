@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
@@ -908,3 +909,31 @@ async def test_socket_closed_by_client_mid_body_ends_quietly() -> None:
         await asyncio.wait_for(asyncio.gather(*srv.tasks), GUARD)
     assert len(errors) == 1
     assert isinstance(errors[0], ConnectionError)
+
+
+async def test_streaming_body_is_closed_at_once_when_the_client_leaves() -> None:
+    closed = asyncio.Event()
+
+    async def endless() -> AsyncIterator[bytes]:
+        try:
+            while True:
+                yield b"x" * 65536
+                await asyncio.sleep(0)
+        finally:
+            closed.set()
+
+    async def handler(req: Request) -> Response:
+        return Response(200, body=Body.from_iter(endless()))
+
+    gc_was = gc.isenabled()
+    gc.disable()  # the body must be closed by the driver, not found later by the cyclic GC
+    try:
+        async with h1_server(handler) as srv:
+            r, w = await open_raw(srv.port)
+            w.write(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            await r.readexactly(1000)
+            w.transport.abort()
+            await asyncio.wait_for(closed.wait(), GUARD)
+    finally:
+        if gc_was:
+            gc.enable()

@@ -539,9 +539,17 @@ class Http1ServerConnection:
             drain = stream.drain
             send_data = codec.send_data
             write = stream.write
-            async for chunk in body:
-                write(send_data(chunk))
-                await drain()
+            try:
+                async for chunk in body:
+                    write(send_data(chunk))
+                    await drain()
+            except BaseException:
+                # the client left (or the body failed): close the body now, so a streaming
+                # source (an SSE or ASGI generator, an upstream response) ends at once
+                # rather than whenever the cyclic GC gets to it
+                with contextlib.suppress(Exception):
+                    await body.aclose()
+                raise
             trailers = body.trailers
             end = codec.send_end(trailers.raw_items() if trailers else _EMPTY_HEADERS)
         else:
