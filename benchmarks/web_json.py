@@ -9,16 +9,17 @@ The same three routes in every framework, one process each, on uvloop, over 127.
 * ``GET /health``: a constant JSON object.
 
 pyrama is :class:`~pyrama_http.web.Router` with ``Path``/``Query``/``Json`` extractors on
-``HttpServer.auto()`` (its default h11-based HTTP/1.1 codec); Starlette runs on uvicorn with
-``--http h11`` (the like-for-like pure-Python HTTP/1.1 parser); aiohttp runs its own server
-(``web.run_app``; its C parser when built). The Starlette and aiohttp handlers validate the
+``HttpServer.auto()``, twice: ``pyrama`` with its default HTTP/1.1 codec (httptools when
+installed) and ``pyrama-h11`` with the h11 codec (the like-for-like pure-Python parser of
+Starlette on uvicorn ``--http h11``); aiohttp runs its own server (``web.run_app``; its C
+parser when built). The Starlette and aiohttp handlers validate the
 body with the same checks by hand. Load: ``wrk -t2 -c64`` with a Lua script cycling through
 the three requests, ``--repeat`` rounds with the order of the servers rotating each round;
 the report gives medians and the median of per-round ratios. Target: pyrama >= 1.2x
-Starlette-on-uvicorn-h11 in requests per second.
+Starlette-on-uvicorn-h11 in requests per second (``pyrama``; ``pyrama-h11`` is shown too).
 
-``python -m benchmarks.web_json serve-pyrama|serve-aiohttp --port N`` runs one server on its
-own (the harness starts them this way).
+``python -m benchmarks.web_json serve-pyrama [--codec h11]|serve-aiohttp --port N`` runs one
+server on its own (the harness starts them this way).
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ from benchmarks.http import tree_cpu_seconds
 
 __all__ = ["add_arguments", "run", "starlette_app"]
 
-SERVERS = ("pyrama", "starlette-uvicorn-h11", "aiohttp")
+SERVERS = ("pyrama", "pyrama-h11", "starlette-uvicorn-h11", "aiohttp")
+OURS = ("pyrama", "pyrama-h11")
 PEERS = ("starlette-uvicorn-h11", "aiohttp")
 TARGET = ("starlette-uvicorn-h11", 1.2)
 
@@ -91,8 +93,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 # ------------------------------------------------------------------------------ the servers
 
 
-def serve_pyrama(port: int) -> None:
-    """The API on pyrama: Router + extractors on HttpServer.auto(), uvloop."""
+def serve_pyrama(port: int, codec: str = "default") -> None:
+    """The API on pyrama: Router + extractors on HttpServer.auto(), uvloop.
+
+    *codec* ``h11`` swaps the default HTTP/1.1 codec (httptools when installed) for h11's.
+    """
     import uvloop
 
     from pyrama_core import Shutdown
@@ -129,7 +134,19 @@ def serve_pyrama(port: int) -> None:
     async def main() -> None:
         shutdown = Shutdown(deadline=2.0)
         shutdown.install_signal_handlers()
-        await HttpServer.auto().listen(
+        server = HttpServer.auto()
+        if codec == "h11":
+            from pyrama_http import DEFAULT_MAX_BODY_SIZE
+            from pyrama_http_core import H11ServerCodec, Http1Config, HttpLimits
+
+            server = HttpServer.auto(
+                http1_config=Http1Config(
+                    limits=HttpLimits(max_body_size=DEFAULT_MAX_BODY_SIZE),
+                    codec_factory=lambda cfg: H11ServerCodec(cfg.limits),
+                    send_408_on_header_timeout=True,
+                )
+            )
+        await server.listen(
             f"127.0.0.1:{port}",
             app,
             shutdown=shutdown,
@@ -250,8 +267,10 @@ def _start_server(name: str, work: Path) -> tuple[Proc, int]:
     py = sys.executable
     port = free_port()
     argv: list[str]
-    if name == "pyrama":
+    if name in OURS:
         argv = [py, "-m", "benchmarks.web_json", "serve-pyrama", "--port", str(port)]
+        if name == "pyrama-h11":
+            argv += ["--codec", "h11"]
     elif name == "aiohttp":
         argv = [py, "-m", "benchmarks.web_json", "serve-aiohttp", "--port", str(port)]
     elif name == "starlette-uvicorn-h11":
@@ -276,6 +295,7 @@ def _tool_missing(name: str) -> str | None:
 
     modules = {
         "pyrama": ("pyrama_http", "uvloop"),
+        "pyrama-h11": ("pyrama_http", "h11", "uvloop"),
         "starlette-uvicorn-h11": ("starlette", "uvicorn", "h11", "uvloop"),
         "aiohttp": ("aiohttp", "uvloop"),
     }[name]
@@ -374,6 +394,7 @@ def _report(
     argvs: dict[str, list[str]],
 ) -> str:
     peers = [p for p in PEERS if p in names]
+    ours = [o for o in OURS if o in names]
     s = max(1, round(args.seconds))
     load = f"wrk -t{args.threads} -c{args.connections} -d{s}s (3 requests in turn)"
     lines = [
@@ -389,29 +410,34 @@ def _report(
         "",
         "## Ratios (pyrama / peer, requests per second; higher is better for pyrama)",
         "",
-        "| run | " + " | ".join(f"pyrama / {p}" for p in peers) + " |",
+        f"Load: {load}.",
+        "",
+        "| server | " + " | ".join(f"/ {p}" for p in peers) + " |",
         "|---|" + "---|" * len(peers),
-        f"| {load} | "
-        + " | ".join(_ratio(samples.ratio("rps", "pyrama", p)) for p in peers)
-        + " |",
+    ]
+    for o in ours:
+        row = [_ratio(samples.ratio("rps", o, p)) for p in peers]
+        lines.append(f"| {o} | " + " | ".join(row) + " |")
+    lines += [
         "",
         "CPU efficiency (peer's server CPU per request / pyrama's; higher is better for pyrama):",
         "",
-        "| run | " + " | ".join(f"{p} / pyrama" for p in peers) + " |",
+        "| server | " + " | ".join(f"{p} /" for p in peers) + " |",
         "|---|" + "---|" * len(peers),
-        "| cpu | " + " | ".join(_ratio(samples.ratio("cpu", p, "pyrama")) for p in peers) + " |",
-        "",
-        "Target (requests per second):",
-        "",
     ]
+    for o in ours:
+        row = [_ratio(samples.ratio("cpu", p, o)) for p in peers]
+        lines.append(f"| {o} | " + " | ".join(row) + " |")
+    lines += ["", "Target (requests per second):", ""]
     peer, want = TARGET
-    if peer in names and "pyrama" in names:
-        r = samples.ratio("rps", "pyrama", peer)
+    for o in ours:
+        if peer not in names:
+            lines.append(f"- {o} >= {want:g}x {peer}: n/a (not measured)")
+            continue
+        r = samples.ratio("rps", o, peer)
         verdict = "n/a" if math.isnan(r) else ("met" if r >= want else "NOT met")
         shown = "n/a" if math.isnan(r) else f"{r:.2f}x"
-        lines.append(f"- pyrama >= {want:g}x {peer}: **{verdict}** ({shown})")
-    else:
-        lines.append(f"- pyrama >= {want:g}x {peer}: n/a (not measured)")
+        lines.append(f"- {o} >= {want:g}x {peer}: **{verdict}** ({shown})")
     lines += [
         "",
         "## Requests per second and server CPU per request (medians)",
@@ -435,7 +461,7 @@ def _report(
     for k, v in host_facts({}):
         lines.append(f"- {k}: {v}")
     versions = []
-    for mod in ("starlette", "uvicorn", "h11", "aiohttp", "uvloop"):
+    for mod in ("starlette", "uvicorn", "h11", "httptools", "aiohttp", "uvloop"):
         try:
             from importlib.metadata import version
 
@@ -445,7 +471,9 @@ def _report(
     lines.append("- Python packages: " + ", ".join(versions))
     lines.append(
         "- pyrama: `pyrama_http.web.Router` with `Path[int]`, `Query[Options]`, `Json[Item]` "
-        "extractors (dataclasses), dict/tuple return values, `HttpServer.auto()` (h11 codec)"
+        "extractors (dataclasses), dict/tuple return values, `HttpServer.auto()`; `pyrama` "
+        "with the default HTTP/1.1 codec (httptools when installed), `pyrama-h11` with "
+        "`H11ServerCodec`"
     )
     lines.append(
         "- Starlette and aiohttp: `request.path_params`/`match_info`, `query_params`/`query`, "
@@ -517,11 +545,17 @@ def _main(argv: list[str]) -> int:
     if argv[:1] in (["serve-pyrama"], ["serve-aiohttp"]):
         p = argparse.ArgumentParser(prog=f"python -m benchmarks.web_json {argv[0]}")
         p.add_argument("--port", type=int, required=True)
+        if argv[0] == "serve-pyrama":
+            p.add_argument("--codec", choices=("default", "h11"), default="default")
         args = p.parse_args(argv[1:])
-        (serve_pyrama if argv[0] == "serve-pyrama" else serve_aiohttp)(args.port)
+        if argv[0] == "serve-pyrama":
+            serve_pyrama(args.port, args.codec)
+        else:
+            serve_aiohttp(args.port)
         return 0
     print(
-        "usage: python -m benchmarks.web_json serve-pyrama|serve-aiohttp --port N", file=sys.stderr
+        "usage: python -m benchmarks.web_json serve-pyrama [--codec h11]|serve-aiohttp --port N",
+        file=sys.stderr,
     )
     return 2
 
