@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import struct
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -32,6 +33,7 @@ import h2.connection
 import h2.events
 import h2.exceptions
 import h2.settings
+import h2.stream
 
 from pyrama_core import Extensions
 from pyrama_core.errors import Side
@@ -216,6 +218,15 @@ class _WindowCounter:
         self._count += n
         return self._count > self._limit
 
+
+_FRAME_HEAD: Final = struct.Struct(">IBI")  # length << 8 | type, flags, stream id
+_END_STREAM: Final = 0x1
+_END_HEADERS: Final = 0x4
+_SEND_HEADERS: Final = h2.connection.ConnectionInputs.SEND_HEADERS
+_SEND_DATA: Final = h2.connection.ConnectionInputs.SEND_DATA
+_S_SEND_HEADERS: Final = h2.stream.StreamInputs.SEND_HEADERS
+_S_SEND_DATA: Final = h2.stream.StreamInputs.SEND_DATA
+_S_SEND_END_STREAM: Final = h2.stream.StreamInputs.SEND_END_STREAM
 
 _OPEN_STATES: Final = frozenset(
     {h2.connection.ConnectionState.CLIENT_OPEN, h2.connection.ConnectionState.SERVER_OPEN}
@@ -552,6 +563,64 @@ class H2Engine:
             _wake(st.send_waiter)
             self._maybe_forget(st)
         self.flush_soon()
+
+    def send_whole(self, st: H2StreamState, headers: list[Header], data: bytes) -> bool:
+        """Send a complete message on *st* at once: HEADERS, and *data* in one DATA frame.
+
+        The fast path of a response whose body is in memory: the frames are written by hand
+        and only h2's state machines and flow-control windows are updated (as h2's own
+        ``send_headers`` + ``send_data`` would). Returns ``False``, having done nothing, when
+        *data* does not fit the peer's windows or one frame (the caller then queues it).
+        """
+        if st.send_error is not None:
+            raise st.send_error
+        conn = self.conn
+        sid = st.sid
+        stream = conn.streams.get(sid)
+        n = len(data)
+        if stream is None or self.closed:
+            return False
+        max_frame = conn.max_outbound_frame_size
+        if n and (
+            n > max_frame
+            or n > stream.outbound_flow_control_window
+            or n > conn.outbound_flow_control_window
+        ):
+            return False
+        # the transitions h2 makes; they raise (StreamClosedError...) before anything is
+        # encoded or written when the stream cannot send any more
+        conn.state_machine.process_input(_SEND_HEADERS)
+        machine = stream.state_machine
+        machine.process_input(_S_SEND_HEADERS)
+        if n:
+            conn.state_machine.process_input(_SEND_DATA)
+            machine.process_input(_S_SEND_DATA)
+        machine.process_input(_S_SEND_END_STREAM)
+        block = conn.encoder.encode(headers)
+        if n:
+            stream.outbound_flow_control_window -= n
+            conn.outbound_flow_control_window -= n
+        flags = _END_HEADERS if n else _END_HEADERS | _END_STREAM
+        buf = conn._data_to_send
+        if len(block) <= max_frame:
+            buf += _FRAME_HEAD.pack((len(block) << 8) | 0x1, flags, sid)
+            buf += block
+        else:
+            buf += _split_headers(block, max_frame, flags, sid)
+        if n:
+            buf += _FRAME_HEAD.pack((n << 8) | 0x0, _END_STREAM, sid)
+            buf += data
+        st.headers_sent = True
+        st.out_end = True
+        st.end_sent = True
+        _wake(st.send_waiter)
+        self._unflushed += n
+        if self._unflushed >= FLUSH_AT:
+            self.flush()
+        else:
+            self.flush_soon()
+        self._maybe_forget(st)
+        return True
 
     def send_informational(self, st: H2StreamState, headers: list[Header]) -> None:
         """Send an informational (1xx) HEADERS block on *st* (server side)."""
@@ -945,6 +1014,18 @@ class H2Engine:
             last_stream_id=last_stream_id,
             retryable=retryable,
         )
+
+
+def _split_headers(block: bytes, max_frame: int, flags: int, sid: int) -> bytes:
+    """HEADERS + CONTINUATION frames carrying *block* (END_HEADERS on the last one)."""
+    parts = [block[i : i + max_frame] for i in range(0, len(block), max_frame)]
+    end_stream = flags & _END_STREAM
+    out = [_FRAME_HEAD.pack((len(parts[0]) << 8) | 0x1, end_stream, sid), parts[0]]
+    for i, part in enumerate(parts[1:], 2):
+        last = _END_HEADERS if i == len(parts) else 0
+        out.append(_FRAME_HEAD.pack((len(part) << 8) | 0x9, last, sid))
+        out.append(part)
+    return b"".join(out)
 
 
 def _ignore(ev: h2.events.Event) -> None:

@@ -584,13 +584,16 @@ class H2ServerConnection(H2Engine):
             return
         if (isinstance(info, _Req) and info.head) or status in _NO_BODY_STATUS:
             await body.aclose()
-            self.send_headers(st, headers, end_stream=True)
+            if not self.send_whole(st, headers, b""):
+                self.send_headers(st, headers, end_stream=True)
             return
         data = body.try_take_bytes()
         if data is not None:
             trailers = body.trailers
             if not has_length:
                 headers.append((b"content-length", b"%d" % len(data)))
+            if trailers is None and self.send_whole(st, headers, data):
+                return
             if not data and trailers is None:
                 self.send_headers(st, headers, end_stream=True)
                 return
