@@ -89,7 +89,7 @@ async def test_methods_405_allow_and_head() -> None:
 
     r.get("/item", read).post("/item", write).route(["PUT", "PATCH"], "/item", write)
     r.delete("/only-delete", write)
-    r.route("QUERY,OPTIONS", "/q", read)
+    r.route("QUERY, options", "/q", read)
     assert await body(await call(r, "POST", "/item")) == b"write"
     assert await body(await call(r, "PATCH", "/item")) == b"write"
     resp = await call(r, "DELETE", "/item")

@@ -296,11 +296,15 @@ class Router:
         node.endpoint = ep
 
     def route(self, methods: str | Iterable[str], path: str, handler: Any) -> Self:
-        """Serve *methods* (``"GET"``, ``"GET,POST"`` or a list) on *path* with *handler*."""
+        """Serve *methods* (``"GET"``, ``"GET,POST"`` or a list) on *path* with *handler*.
+
+        Method names are uppercased (``"get"`` routes ``GET``): methods on the wire are
+        case-sensitive, route tables are written by people.
+        """
         if isinstance(methods, str):
-            names = [m.strip() for m in methods.split(",") if m.strip()]
+            names = [m.strip().upper() for m in methods.split(",") if m.strip()]
         else:
-            names = [str(m) for m in methods]
+            names = [str(m).upper() for m in methods]
         if not names:
             raise RouteError(f"route {path!r}: no methods given")
         checked = tuple(str(Method(m)) for m in names)
