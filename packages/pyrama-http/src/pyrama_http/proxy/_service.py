@@ -46,8 +46,9 @@ class HttpProxy:
     * A request with an absolute ``http://`` or ``https://`` target (what clients send to a
       proxy; over HTTP/2 the ``:scheme``/``:authority`` form) is forwarded through *client*
       (default: an :class:`~pyrama_http.EasyHttpWebClient` that adds no ``User-Agent``,
-      ignores proxy environment variables and puts no cap on its pool: bound concurrency
-      with the listener's ``max_connections``). Hop-by-hop fields are removed both ways
+      ignores proxy environment variables, puts no cap on its pool (bound concurrency with
+      the listener's ``max_connections``) and keeps up to 64 idle connections per origin).
+      Hop-by-hop fields are removed both ways
       (``Connection`` and the fields it names, ``Keep-Alive``, ``Proxy-Authorization``,
       ``Proxy-Connection``, ``TE``, ``Trailer``, ``Transfer-Encoding``, ``Upgrade``...); every
       other field keeps its case and position. ``Host`` is made to match the target.
@@ -107,12 +108,15 @@ class HttpProxy:
         self._owned = client is None
         if client is None:
             # no pool-wide cap: the listener's connection limit bounds the upstream requests,
-            # and a cap here would make unrelated origins wait for long downloads
+            # and a cap here would make unrelated origins wait for long downloads; many
+            # clients share few origins, so keep more idle connections per origin (fewer
+            # connects under load)
             client = EasyHttpWebClient(
                 user_agent=None,
                 trust_env=False,
                 connect_timeout=connect_timeout,
                 max_connections=None,
+                max_idle_per_host=64,
             )
         self._client = client
         if connector is None:
