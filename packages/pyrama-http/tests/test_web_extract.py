@@ -506,3 +506,27 @@ def test_parse_query_field_limit() -> None:
     assert len(parse_query("&".join(["a=1"] * 10), max_fields=10)["a"]) == 10
     with pytest.raises(ValueError, match="more than 10 fields"):
         parse_query("&".join(["a=1"] * 11), max_fields=10)
+
+
+async def greet_with(greeting: str, name: Path[str], q: Query[dict[str, str]]) -> str:
+    return f"{greeting}, {name}{q.get('end', '')}"
+
+
+class Greeter:
+    """A callable object as a handler."""
+
+    def __init__(self, greeting: str) -> None:
+        self.greeting = greeting
+
+    async def __call__(self, name: Path[str]) -> str:
+        return f"{self.greeting}, {name}"
+
+
+async def test_partials_and_callable_objects_are_handlers() -> None:
+    import functools
+
+    r = Router()
+    r.get("/p/{name}", functools.partial(greet_with, "hi"))
+    r.get("/c/{name}", Greeter("hey"))
+    assert await text(await r.serve(req("GET", "/p/ada?end=!"))) == "hi, ada!"
+    assert await text(await r.serve(req("GET", "/c/bob"))) == "hey, bob"

@@ -10,6 +10,7 @@ extractor callable and the route keeps the list. Per request only those calls ru
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import types
@@ -530,14 +531,22 @@ def compile_handler(
     state: Any = None,
     body_limit: int | None = DEFAULT_BODY_LIMIT,
 ) -> Handler:
-    """Compile *fn* (``async def``, or a plain function) into a :class:`Handler`.
+    """Compile *fn* into a :class:`Handler`.
+
+    *fn* is an ``async def`` or plain function, a ``functools.partial`` of one, or an object
+    with such a ``__call__``.
 
     *route_params* are the path parameter names of the route (``None``: unknown, as under a
     matcher); unannotated-by-marker parameters named like one of them are path parameters.
     Raises :class:`~pyrama_http.web.RouteError` for a parameter that cannot be extracted.
     """
+    source: Any = fn
+    while isinstance(source, functools.partial):
+        source = source.func
+    if not (inspect.isfunction(source) or inspect.ismethod(source)) and callable(source):
+        source = type(source).__call__  # a callable object: its __call__'s annotations
     try:
-        hints = typing.get_type_hints(fn, include_extras=True)
+        hints = typing.get_type_hints(source, include_extras=True)
     except Exception as exc:  # unresolvable forward references
         raise RouteError(f"cannot resolve the annotations of {fn!r}: {exc}") from exc
     extractors: list[tuple[Extractor, bool]] = []
@@ -552,7 +561,8 @@ def compile_handler(
             elif p.default is not inspect.Parameter.empty:
                 continue
             else:
-                raise RouteError(f"parameter {p.name!r} of {fn.__qualname__} has no annotation")
+                shown = getattr(fn, "__qualname__", repr(fn))
+                raise RouteError(f"parameter {p.name!r} of {shown} has no annotation")
         extractors.append(
             compile_param(
                 p.name,
