@@ -136,6 +136,9 @@ async def test_env_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
         async with HttpClient(trust_env=False) as c:  # opt-out
             r = await c.get(f"{srv.url}/direct").send()
             assert (await r.text()).startswith("GET /direct")
+        async with HttpClient(no_proxy="127.0.0.1") as c:  # replaces NO_PROXY
+            r = await c.get(f"{srv.url}/given").send()
+            assert (await r.text()).startswith("GET /given")
         monkeypatch.setenv("NO_PROXY", "127.0.0.0/8")
         async with HttpClient() as c:
             r = await c.get(f"{srv.url}/bypass").send()

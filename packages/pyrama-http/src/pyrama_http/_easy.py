@@ -78,7 +78,8 @@ class EasyHttpWebClient:
       request through that proxy except for hosts in *no_proxy* (see
       :class:`~pyrama_http.NoProxy`). Without *proxy* and with *trust_env* (the default) the
       environment decides: ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY`` (either
-      case; see :class:`~pyrama_http.ProxyConfig`). A request's own
+      case; see :class:`~pyrama_http.ProxyConfig`; a *no_proxy* given here replaces
+      ``NO_PROXY``). A request's own
       :class:`~pyrama_net.ProxyAddress` extension wins over both. ``https`` targets go
       through a ``CONNECT`` tunnel, plain ``http`` targets through an HTTP proxy as
       absolute-form requests (with ``Proxy-Authorization``); *proxy_tls* is the TLS to an
@@ -156,6 +157,8 @@ class EasyHttpWebClient:
             proxies = ProxyConfig.fixed(proxy, None if no_proxy is None else _no_proxy(no_proxy))
         elif trust_env and own_transport:
             proxies = ProxyConfig.from_env()
+            if no_proxy is not None:
+                proxies = proxies.with_no_proxy(_no_proxy(no_proxy))
         self._proxies = None if proxies is None or proxies.is_empty else proxies
         if connector is None:
             if transport is None:

@@ -202,6 +202,10 @@ class ProxyConfig:
         no_proxy = env.get("no_proxy") or env.get("NO_PROXY") or ""
         return cls(http=http, https=https, no_proxy=NoProxy.parse(no_proxy))
 
+    def with_no_proxy(self, no_proxy: NoProxy) -> ProxyConfig:
+        """The same proxies, with *no_proxy* as the list of hosts reached directly."""
+        return ProxyConfig(http=self._http, https=self._https, no_proxy=no_proxy)
+
     @property
     def is_empty(self) -> bool:
         """Whether no target ever goes through a proxy."""
