@@ -2,9 +2,9 @@
 
 ``POST /upload`` takes a :class:`~pyrama_http.web.Multipart` parameter: parts arrive one at a
 time and file content is hashed chunk by chunk, never held in memory whole. The answer is a
-JSON summary: text fields as values, files as name, size and SHA-256. Limits
-(:class:`~pyrama_http.web.MultipartLimits`): at most 16 parts, 32 MiB per part (``413``
-beyond); a request that is not multipart gets ``415``.
+JSON summary: text fields as values, files as name, size and SHA-256. Limits, given by the
+annotation ``Annotated[Multipart, MultipartLimits(...)]``: at most 16 parts, 32 MiB per part
+(``413`` beyond); a request that is not multipart gets ``415``.
 
 Run it::
 
@@ -21,13 +21,12 @@ import asyncio
 import hashlib
 import os
 import sys
-from typing import Any
+from typing import Annotated, Any
 
 from pyrama_core import Shutdown
 from pyrama_core.telemetry import get_logger, setup_logging
 from pyrama_http import HttpServer
-from pyrama_http.web import Html, Multipart, MultipartLimits, Router, boundary_of
-from pyrama_http_types import Request
+from pyrama_http.web import Html, Multipart, MultipartLimits, Router
 from pyrama_net import SocketAddress
 
 DEFAULT_PORT = 62014
@@ -48,9 +47,8 @@ async def page() -> Html:
     return Html(PAGE)
 
 
-async def upload(request: Request) -> dict[str, Any]:
+async def upload(form: Annotated[Multipart, LIMITS]) -> dict[str, Any]:
     """Summarise every part: text fields by value, files by size and SHA-256."""
-    form = Multipart(request.body, boundary_of(request.headers.get_raw("content-type")), LIMITS)
     fields: dict[str, str] = {}
     files: list[dict[str, Any]] = []
     async for part in form:

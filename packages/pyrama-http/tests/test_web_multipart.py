@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -221,3 +221,15 @@ async def test_extractor_body_limit_and_fields() -> None:
     assert resp.status == 413
     ok = await r.serve(upload_request(raw))
     assert json.loads(await ok.body.collect()) == {"a": "1" * 50, "b": "2"}
+
+
+async def test_limits_by_annotation() -> None:
+    async def strict(form: Annotated[Multipart, MultipartLimits(max_parts=1)]) -> str:
+        return str(len(await form.fields()))
+
+    r = Router().post("/up", strict)
+    one = await r.serve(upload_request(encode([("a", None, b"1")])))
+    assert await one.body.collect() == b"1"
+    two = await r.serve(upload_request(encode([("a", None, b"1"), ("b", None, b"2")])))
+    assert two.status == 413
+    assert (await r.serve(upload_request(b"", "text/plain"))).status == 415

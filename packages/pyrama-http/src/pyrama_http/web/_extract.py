@@ -22,6 +22,7 @@ from urllib.parse import unquote_plus
 from pyrama_core import Extensions
 from pyrama_http.web._convert import Invalid, json_converter, model_converter, text_converter
 from pyrama_http.web._errors import ExtractError, RouteError
+from pyrama_http.web._multipart import Multipart, MultipartLimits, boundary_of
 from pyrama_http.web._params import PathParams
 from pyrama_http.web._response import into_response
 from pyrama_http_types import (
@@ -351,6 +352,14 @@ def _extension_extractor(tp: Any) -> Extractor:
     return _ext
 
 
+def _multipart_extractor(limits: MultipartLimits) -> Extractor:
+    async def _multipart(request: Request) -> Multipart:
+        boundary = boundary_of(request.headers.get_raw("content-type"))
+        return Multipart(request.body, boundary, limits)
+
+    return _multipart
+
+
 async def _body_bytes(request: Request, limit: int | None) -> bytes:
     return await _read_body(request.body, limit)
 
@@ -389,6 +398,9 @@ def compile_param(
                     f"the state is a {type(state).__name__}"
                 )
             return (lambda _request: state), False
+        limits = next((m for m in meta if isinstance(m, MultipartLimits)), None)
+        if limits is not None and inner is Multipart:
+            return _multipart_extractor(limits), True
         annotation = inner  # a user's own Annotated: use the type
     if annotation is Request:
         return (lambda request: request), False

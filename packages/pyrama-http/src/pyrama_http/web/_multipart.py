@@ -368,8 +368,9 @@ class Multipart:
 
     A request that is not ``multipart/form-data`` is answered ``415``; a malformed body
     ``400``; a body over :class:`MultipartLimits` ``413`` (errors raised while the handler
-    iterates become those responses too). ``Multipart(body, boundary, limits)`` builds one by
-    hand, with other limits.
+    iterates become those responses too). Other limits: annotate the parameter
+    ``Annotated[Multipart, MultipartLimits(max_parts=...)]``, or build one by hand with
+    ``Multipart(body, boundary, limits)``.
     """
 
     __slots__ = ("_current", "_events", "_iter", "_parser")
