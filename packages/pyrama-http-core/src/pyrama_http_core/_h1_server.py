@@ -38,6 +38,7 @@ from pyrama_http_core._codec_write import http_date
 from pyrama_http_core._config import ContinueMode, Http1Config
 from pyrama_http_core._h1_upgrade import OnUpgrade, Upgraded
 from pyrama_http_core._targets import request_method, request_uri
+from pyrama_http_core._timer_wheel import TimerWheel, timer_wheel
 from pyrama_http_core.errors import (
     BodyLimitError,
     ConnectionClosedError,
@@ -194,8 +195,8 @@ class Http1ServerConnection:
         "_server",
         "_service",
         "_task",
-        "_timer",
         "_upgraded",
+        "_wheel",
         "codec",
         "stream",
     )
@@ -215,7 +216,7 @@ class Http1ServerConnection:
         """The codec parsing requests and framing responses."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[object] | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._wheel: TimerWheel | None = None
         self._deadline: float | None = None
         self._expired = False
         self._interrupt: str | None = None
@@ -246,6 +247,7 @@ class Http1ServerConnection:
         """Serve requests until the client leaves, an error ends the connection, or shutdown."""
         loop = asyncio.get_running_loop()
         self._loop = loop
+        self._wheel = timer_wheel(loop)
         self._task = asyncio.current_task()
         try:
             await self._serve()
@@ -254,10 +256,9 @@ class Http1ServerConnection:
         except Exception as exc:  # a bug or an unexpected stream failure: never escape
             _log.debug("http/1.1 connection ended by error", error=f"{type(exc).__name__}: {exc}")
         finally:
-            timer = self._timer
-            if timer is not None:
-                timer.cancel()
-                self._timer = None
+            wheel = self._wheel
+            if wheel is not None:
+                wheel.cancel(self)
             if not self._upgraded:
                 with contextlib.suppress(Exception):
                     await self.stream.close()
@@ -270,24 +271,24 @@ class Http1ServerConnection:
             self._deadline = None
             return
         loop = self._loop
+        wheel = self._wheel
         assert loop is not None
+        assert wheel is not None
         when = loop.time() + seconds
         self._deadline = when
-        timer = self._timer
-        if timer is None or timer.when() > when:
-            if timer is not None:
-                timer.cancel()
-            self._timer = loop.call_at(when, self._on_timer)
+        wheel.schedule(self, when)
 
     def _on_timer(self) -> None:
-        self._timer = None
+        """The timer wheel's call: cut the read if the deadline passed, else wait for it."""
         when = self._deadline
         if when is None:
             return
         loop = self._loop
+        wheel = self._wheel
         assert loop is not None
+        assert wheel is not None
         if loop.time() < when:
-            self._timer = loop.call_at(when, self._on_timer)
+            wheel.schedule(self, when)
             return
         self._expired = True
         self._cut_read("timeout")
