@@ -530,3 +530,21 @@ async def test_partials_and_callable_objects_are_handlers() -> None:
     r.get("/c/{name}", Greeter("hey"))
     assert await text(await r.serve(req("GET", "/p/ada?end=!"))) == "hi, ada!"
     assert await text(await r.serve(req("GET", "/c/bob"))) == "hey, bob"
+
+
+async def test_unsupported_types_fail_at_build_time() -> None:
+    async def q(page: Query[int]) -> str:
+        return ""
+
+    async def j(v: Json[set[complex]]) -> str:
+        return ""
+
+    async def p(v: Path[complex]) -> str:
+        return ""
+
+    with pytest.raises(RouteError, match="parameter 'page': cannot build int"):
+        Router().get("/", q)
+    with pytest.raises(RouteError, match="parameter 'v': cannot validate JSON as complex"):
+        Router().post("/", j)
+    with pytest.raises(RouteError, match="parameter 'v': cannot build complex"):
+        Router().get("/{v}", p)

@@ -575,14 +575,12 @@ def compile_handler(
             else:
                 shown = getattr(fn, "__qualname__", repr(fn))
                 raise RouteError(f"parameter {p.name!r} of {shown} has no annotation")
-        extractors.append(
-            compile_param(
-                p.name,
-                annotation,
-                route_params=route_params,
-                state=state,
-                body_limit=body_limit,
+        try:
+            extractor = compile_param(
+                p.name, annotation, route_params=route_params, state=state, body_limit=body_limit
             )
-        )
+        except TypeError as exc:  # a type the converters do not support
+            raise RouteError(f"parameter {p.name!r}: {exc}") from exc
+        extractors.append(extractor)
         keywords.append(p.name if p.kind is inspect.Parameter.KEYWORD_ONLY else None)
     return Handler(fn, extractors, keywords)
