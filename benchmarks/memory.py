@@ -62,22 +62,34 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 # ------------------------------------------------------------------------------ the client
 
 
-async def _hold(port: int, count: int, concurrency: int = 200) -> None:
+async def _hold(port: int, count: int, concurrency: int = 100) -> None:
     """Open *count* connections, one request each, and keep them idle until stdin closes."""
     writers: list[asyncio.StreamWriter] = []
     sem = asyncio.Semaphore(concurrency)
 
+    async def connect() -> asyncio.StreamWriter:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(_REQUEST)
+        got = b""
+        while not got.endswith(b"hello"):
+            chunk = await reader.read(4096)
+            if not chunk:
+                raise ConnectionError(f"server closed after {got!r}")
+            got += chunk
+        return writer
+
     async def one() -> None:
         async with sem:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(_REQUEST)
-            got = b""
-            while not got.endswith(b"hello"):
-                chunk = await reader.read(4096)
-                if not chunk:
-                    raise ConnectionError(f"server closed after {got!r}")
-                got += chunk
-            writers.append(writer)
+            # a server's accept backlog can overflow while thousands of connections arrive:
+            # a refused or reset set-up is retried (it is not what is being measured)
+            for attempt in range(5):
+                try:
+                    writers.append(await connect())
+                    return
+                except OSError:
+                    if attempt == 4:
+                        raise
+                    await asyncio.sleep(0.2 * (attempt + 1))
 
     await asyncio.gather(*(one() for _ in range(count)))
     print(f"held {len(writers)}", flush=True)
