@@ -222,9 +222,17 @@ def test_missing_dependency_of_installed_member_names_that_dependency(tmp_path: 
 
 
 def test_member_without_an_umbrella_extra_gets_only_the_direct_fix() -> None:
-    # no pyrama[socks5] extra exists (yet): the message must not suggest one
+    # no pyrama[ua] extra exists (yet): the message must not suggest one
+    r = _missing(["pyrama_ua"], "pyrama.ua")
+    assert r["distribution"] == "pyrama-ua"
+    assert r["extra"] is None
+    assert "pip install pyrama-ua" in str(r["message"])
+    assert "pyrama[" not in str(r["message"])
+
+
+def test_member_with_an_umbrella_extra_suggests_it() -> None:
     r = _missing(["pyrama_socks5"], "pyrama.socks5")
     assert r["distribution"] == "pyrama-socks5"
-    assert r["extra"] is None
+    assert r["extra"] == "socks5"
     assert "pip install pyrama-socks5" in str(r["message"])
-    assert "pyrama[" not in str(r["message"])
+    assert 'pip install "pyrama[socks5]"' in str(r["message"])
