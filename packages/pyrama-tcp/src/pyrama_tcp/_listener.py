@@ -76,6 +76,41 @@ def _accept_backoff() -> ExponentialBackoff:
     return ExponentialBackoff(0.005, 1.0, jitter="equal")
 
 
+class _AcceptWatch:
+    """Wakes the accept loop when the listening socket is readable (a pending connection)."""
+
+    __slots__ = ("_fd", "_loop", "_waiter", "_watching")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int) -> None:
+        self._loop = loop
+        self._fd = fd
+        self._waiter: asyncio.Future[None] | None = None
+        self._watching = False
+
+    def readable(self) -> asyncio.Future[None]:
+        """A future done when a connection may be pending (register the socket if needed)."""
+        if not self._watching:
+            self._loop.add_reader(self._fd, self._wake)
+            self._watching = True
+        w: asyncio.Future[None] = self._loop.create_future()
+        self._waiter = w
+        return w
+
+    def _wake(self) -> None:
+        w = self._waiter
+        if w is not None:
+            self._waiter = None
+            if not w.done():
+                w.set_result(None)
+
+    def stop(self) -> None:
+        """Unregister the socket (idempotent)."""
+        self._waiter = None
+        if self._watching:
+            self._watching = False
+            self._loop.remove_reader(self._fd)
+
+
 class _Serving(Generic[StreamT]):
     """The state of one ``serve()`` call: in-flight connections and the accept loop."""
 
@@ -127,11 +162,32 @@ class _Serving(Generic[StreamT]):
         limit = self.limit
         backoff = self.backoff
         guard = self.guard
+        # The listening socket stays registered with the loop while the backlog is empty
+        # (one registration for the listener's life, not one per accept as with
+        # loop.sock_accept); it is unregistered whenever this loop waits for something
+        # else, so pending connections never make the loop spin.
+        watch = _AcceptWatch(loop, lsock.fileno())
+        try:
+            await self._accept_until_stopped(lsock, loop, conns, limit, backoff, guard, watch)
+        finally:
+            watch.stop()
+
+    async def _accept_until_stopped(
+        self,
+        lsock: socket.socket,
+        loop: asyncio.AbstractEventLoop,
+        conns: set[asyncio.Task[None]],
+        limit: int | None,
+        backoff: ExponentialBackoff,
+        guard: ShutdownGuard | None,
+        watch: _AcceptWatch,
+    ) -> None:
         failing = False
         burst = 0
         while True:
             if limit is not None and len(conns) >= limit:
                 # leave further connections in the kernel's backlog until a slot frees
+                watch.stop()
                 w = loop.create_future()
                 self.slot_waiter = w
                 await w
@@ -141,9 +197,11 @@ class _Serving(Generic[StreamT]):
                     conn, _ = lsock.accept()
                 except (BlockingIOError, InterruptedError):
                     burst = 0
-                    conn, _ = await loop.sock_accept(lsock)
+                    await watch.readable()
+                    continue
             except OSError as exc:
                 if exc.errno in _RESOURCE_ERRNOS:
+                    watch.stop()
                     if not failing:
                         failing = True
                         _log.warning(
@@ -358,7 +416,7 @@ async def _stop_accepting(
 ) -> None:
     if not accept_task.done():
         accept_task.cancel()
-        # the cancelled sock_accept removes its reader before the socket is closed
+        # the cancelled accept loop unregisters the socket before it is closed
         await asyncio.wait([accept_task])
     try:
         listener._close_socket()
