@@ -443,20 +443,52 @@ async def test_via_loop_is_508() -> None:
     assert status == 508
 
 
-async def test_connect_without_tunnel_keeper_is_warned_about() -> None:
-    from structlog.testing import capture_logs
-
+async def test_connect_through_a_plain_http_server_listen() -> None:
+    # no TunnelKeeper, no http_proxy_service: HttpServer.auto().listen(addr, HttpProxy())
     proxy = HttpProxy()
-    with capture_logs() as logs:
-        async with tcp_echo() as port, running(proxy) as srv:  # HttpServer.listen, no keeper
-            for _ in range(2):
-                status, _ = await status_of(
-                    srv.port, f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
-                )
-                assert status == 200
-    warnings = [e for e in logs if "TunnelKeeper" in e["event"]]
-    assert len(warnings) == 1  # once per proxy
+    async with tcp_echo() as port, running(proxy) as srv:
+        r, w = await exchange(
+            srv.port, f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        )
+        assert (await read_head(r)).startswith(b"HTTP/1.1 200")
+        for i in range(3):  # the tunnel outlives the h1 driver, round after round
+            await asyncio.sleep(0.02)
+            w.write(f"ping {i}\n".encode())
+            assert await asyncio.wait_for(r.readline(), GUARD) == f"ping {i}\n".encode()
+        w.write_eof()
+        assert await asyncio.wait_for(r.read(), GUARD) == b""  # the echo's EOF came through
+        w.close()
     await proxy.close()
+
+
+async def test_upgraded_stream_stays_open_until_its_taker_closes_it() -> None:
+    from pyrama_http_core import OnUpgrade
+
+    tasks: list[asyncio.Task[None]] = []
+
+    async def take(on_upgrade: OnUpgrade) -> None:
+        upgraded = await on_upgrade
+        stream = upgraded.stream
+        line = await stream.read(100)
+        await asyncio.sleep(0.05)  # long after the h1 driver returned
+        stream.write(b"late " + line)
+        await stream.drain()
+        await stream.close()
+
+    async def handler(req: Request) -> Response:
+        tasks.append(asyncio.create_task(take(req.extensions.require(OnUpgrade))))
+        return Response(101, headers=[("Upgrade", "echo"), ("Connection", "upgrade")])
+
+    async with running(handler) as srv:
+        r, w = await exchange(
+            srv.port,
+            b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: upgrade\r\n\r\n",
+        )
+        assert (await read_head(r)).startswith(b"HTTP/1.1 101")
+        w.write(b"hello")
+        assert await asyncio.wait_for(r.read(), GUARD) == b"late hello"  # then EOF
+        w.close()
+    await asyncio.gather(*tasks)
 
 
 async def test_upstream_connections_are_pooled() -> None:

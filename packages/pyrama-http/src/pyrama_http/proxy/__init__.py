@@ -1,11 +1,12 @@
 """pyrama_http.proxy: an HTTP(S) forward proxy (absolute-form forwarding and CONNECT tunnels).
 
-The pieces, as services and layers:
+The pieces, as services and layers (a plain ``HttpServer.auto().listen(addr, HttpProxy())``
+serves CONNECT tunnels too: the server keeps a switched connection open until its tunnel
+is over; ``TunnelKeeper`` is a pass-through kept for compatibility):
 
 * :class:`HttpProxy`: the ``Service[Request, Response]`` that forwards absolute-form requests
   through an HTTP client and relays ``CONNECT`` tunnels (HTTP/1.1 and HTTP/2);
 * :class:`ProxyAuthLayer`: Basic proxy authentication (``407``), with a username-label hook;
-* :class:`TunnelKeeper`: keeps a connection open for its tunnels under a listener;
 * :func:`http_proxy_service` / :func:`http_proxy_server`: the ready stack.
 
 Recipe (what :func:`http_proxy_server` does), an HTTPS proxy when *tls* is given::
@@ -16,7 +17,7 @@ Recipe (what :func:`http_proxy_server` does), an HTTPS proxy when *tls* is given
     from pyrama_tcp import TcpListener
 
     proxy = layers(ProxyAuthLayer(Basic("john", "secret"))).into(HttpProxy())
-    service = http_proxy_service(proxy)            # TunnelKeeper + HttpServer.auto()
+    service = http_proxy_service(proxy)            # HttpServer.auto().service(proxy)
     # service = http_proxy_service(proxy, tls=TlsAcceptorData(certified_key=key))  # HTTPS
     listener = await TcpListener.bind("127.0.0.1:8080")
     await listener.serve_graceful(service)

@@ -9,7 +9,6 @@ from pyrama_core import Service, Shutdown, ShutdownResult
 from pyrama_core.telemetry import get_logger
 from pyrama_http._server import HttpServer
 from pyrama_http.proxy._service import HttpProxy
-from pyrama_http.proxy._tunnel import TunnelKeeper
 from pyrama_http_core import HttpLimits
 from pyrama_http_types import Request, Response
 from pyrama_net import AddrLike, SocketAddress, Stream
@@ -42,16 +41,15 @@ def http_proxy_service(
     """The stream service of an HTTP(S) proxy, for any listener.
 
     The stack, outermost first: :class:`~pyrama_tls.TlsAcceptorLayer` (only with *tls*:
-    an HTTPS proxy, ALPN ``h2``/``http/1.1`` unless *tls* names its own), a
-    :class:`~pyrama_http.proxy.TunnelKeeper` (keeps the connection for its CONNECT tunnels),
-    the *server* (default :func:`proxy_http_server`), and *service* (default a new
-    :class:`~pyrama_http.proxy.HttpProxy`; put :class:`~pyrama_http.proxy.ProxyAuthLayer`
-    and other layers in front of it yourself).
+    an HTTPS proxy, ALPN ``h2``/``http/1.1`` unless *tls* names its own), the *server*
+    (default :func:`proxy_http_server`; it keeps a connection open until its CONNECT tunnel
+    is over), and *service* (default a new :class:`~pyrama_http.proxy.HttpProxy`; put
+    :class:`~pyrama_http.proxy.ProxyAuthLayer` and other layers in front of it yourself).
     """
     if server is None:
         server = proxy_http_server()
     inner: Service[Request, Response] = HttpProxy() if service is None else service
-    stream_svc: Service[Stream, None] = TunnelKeeper(server.service(inner))
+    stream_svc: Service[Stream, None] = server.service(inner)
     if tls is not None:
         stream_svc = TlsAcceptorLayer(server.tls_acceptor_data(tls)).layer(stream_svc)
     return stream_svc

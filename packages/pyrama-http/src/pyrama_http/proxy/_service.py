@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from typing import Any, Final
 
-from pyrama_core import Executor, Service
+from pyrama_core import Service
 from pyrama_core.errors import ConfigError, PyramaError, PyramaTimeoutError
 from pyrama_core.telemetry import get_logger
 from pyrama_http._easy import EasyHttpWebClient
@@ -17,7 +17,6 @@ from pyrama_http.proxy._tunnel import (
     ConnectTargetError,
     TunnelTarget,
     connect_authority,
-    has_tunnel_keeper,
     spawn_tunnel,
 )
 from pyrama_http_core import OnUpgrade
@@ -67,8 +66,8 @@ class HttpProxy:
     that is not ``host:port``), ``502`` when the target is unreachable or its answer
     broken, ``504`` when *connect_timeout* (seconds, CONNECT) or the client's own timeouts
     pass. Tunnels are spawned with the connection's :class:`~pyrama_core.Executor` (tied to
-    graceful shutdown) and kept by a :class:`~pyrama_http.proxy.TunnelKeeper` when the
-    stream service has one (see :func:`~pyrama_http.proxy.http_proxy_service`).
+    graceful shutdown); the :class:`~pyrama_http.HttpServerService` keeps an HTTP/1.1
+    connection open until its tunnel is over, so any ``HttpServer`` serves them.
     *tunnel_idle_timeout* closes tunnels idle for that long.
     """
 
@@ -81,7 +80,6 @@ class HttpProxy:
         "_owned",
         "_via",
         "_via_token",
-        "_warned",
     )
 
     def __init__(
@@ -127,7 +125,6 @@ class HttpProxy:
         self._via = via
         self._via_token = None if via is None else via.lower().encode("latin-1")
         self._idle = tunnel_idle_timeout
-        self._warned = False
 
     @property
     def client(self) -> Service[Request, Response]:
@@ -218,15 +215,6 @@ class HttpProxy:
         if on_upgrade is None:
             return _answer(501, "this connection cannot be turned into a tunnel")
         target = TunnelTarget.for_request(request, authority)
-        if not self._warned and request.version is not Version.HTTP_2:
-            ext = request.extensions
-            if ext.get(Executor) is not None and not has_tunnel_keeper(ext):
-                self._warned = True
-                _log.warning(
-                    "HttpProxy serves CONNECT under a listener without a TunnelKeeper: the "
-                    "listener closes HTTP/1.1 tunnels when the connection's service returns; "
-                    "use http_proxy_service() or wrap the server's service in TunnelKeeper"
-                )
         if self._lazy:
             spawn_tunnel(request, self._lazy_tunnel(on_upgrade, target), name="proxy-tunnel")
             return Response(200)

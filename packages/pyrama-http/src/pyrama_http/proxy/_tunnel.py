@@ -1,9 +1,8 @@
-"""CONNECT tunnels: the target of a CONNECT request, and the keeper of a connection's tunnels."""
+"""CONNECT tunnels: the target of a CONNECT request, and the task that relays one."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,59 +83,45 @@ class TunnelTarget:
         return cls(host, authority.port, request.extensions.get(ProxyAddress), request)
 
 
-class _Tunnels:
-    """The tunnel tasks started on one connection (an extension of its stream)."""
-
-    __slots__ = ("tasks",)
-
-    def __init__(self) -> None:
-        self.tasks: set[asyncio.Task[Any]] = set()
-
-    def add(self, task: asyncio.Task[Any]) -> None:
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-
 _orphans: set[asyncio.Task[Any]] = set()
 
 
 def has_tunnel_keeper(extensions: Extensions) -> bool:
-    """Whether a :class:`TunnelKeeper` keeps the connection these extensions belong to."""
-    return extensions.get(_Tunnels) is not None
+    """Whether a connection needs a :class:`TunnelKeeper` to keep its tunnels: never now.
+
+    :class:`~pyrama_http.HttpServerService` itself keeps a switched HTTP/1.1 connection
+    open until its tunnel closed the stream; kept for compatibility, always ``False``.
+    """
+    del extensions
+    return False
 
 
 def spawn_tunnel(request: Request, coro: Any, *, name: str | None = None) -> asyncio.Task[Any]:
     """Run *coro* (a tunnel relay) as a task tied to *request*'s connection.
 
     The task is spawned with the connection's :class:`~pyrama_core.Executor` when there is
-    one (graceful shutdown waits for it, then cancels it at its deadline), and registered
-    with the :class:`TunnelKeeper` of the connection when there is one, so the connection
-    (and its stream) stays open until the tunnel is over.
+    one (graceful shutdown waits for it, then cancels it at its deadline). The connection
+    itself stays open until the relay closes the switched stream: the
+    :class:`~pyrama_http.HttpServerService` waits for that.
     """
-    ext = request.extensions
-    executor = ext.get(Executor)
+    executor = request.extensions.get(Executor)
     if executor is not None:
         task: asyncio.Task[Any] = executor.spawn_task(coro, name=name)
     else:
         task = asyncio.get_running_loop().create_task(coro, name=name)
         _orphans.add(task)
         task.add_done_callback(_orphans.discard)
-    keeper = ext.get(_Tunnels)
-    if keeper is not None:
-        keeper.add(task)
     return task
 
 
 class TunnelKeeper:
-    """``Service[Stream, None]``: keeps a connection open until its CONNECT tunnels are over.
+    """``Service[Stream, None]``: a pass-through, kept for compatibility.
 
-    An HTTP/1.1 connection hands its stream to the tunnel once it answered ``CONNECT``
-    with ``2xx``, and its driver returns. Listeners such as :class:`~pyrama_tcp.TcpListener`
-    (and :class:`~pyrama_tls.TlsAcceptorLayer`) close a connection's stream when its service
-    returns; this wrapper sits between them and the :class:`~pyrama_http.HttpServerService`
-    and waits for the tunnels the connection started (see :func:`spawn_tunnel`, which
-    :class:`~pyrama_http.proxy.HttpProxy` uses) before returning. When it is cancelled
-    (shutdown deadline) it cancels them.
+    It used to keep a connection open until its CONNECT tunnels were over, because the
+    HTTP/1.1 driver returned (and the listener closed the stream) once it answered ``2xx``.
+    :class:`~pyrama_http.HttpServerService` now waits itself until whoever took a switched
+    connection's stream has closed it, so a plain ``HttpServer.auto().listen(addr,
+    HttpProxy())`` serves tunnels and this wrapper only calls *inner*.
     """
 
     __slots__ = ("inner",)
@@ -146,29 +131,15 @@ class TunnelKeeper:
         self.inner = inner
 
     async def serve(self, stream: Stream, /) -> None:
-        """Serve *stream* with the inner service, then wait for the connection's tunnels."""
-        tunnels = _Tunnels()
-        stream.extensions.insert(tunnels)
-        try:
-            await self.inner.serve(stream)
-        finally:
-            tasks = tunnels.tasks
-            if tasks:
-                try:
-                    await asyncio.wait(list(tasks))
-                except asyncio.CancelledError:
-                    for t in list(tasks):
-                        t.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await asyncio.wait(list(tasks))
-                    raise
+        """Serve *stream* with the inner service."""
+        await self.inner.serve(stream)
 
     def __repr__(self) -> str:
         return f"TunnelKeeper({self.inner!r})"
 
 
 class TunnelKeeperLayer:
-    """Layer form of :class:`TunnelKeeper`."""
+    """Layer form of :class:`TunnelKeeper` (a pass-through, kept for compatibility)."""
 
     __slots__ = ()
 
