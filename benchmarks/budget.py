@@ -12,6 +12,8 @@ Cases:
 * the no-op service (``Response.text("hello")``) with each HTTP/1.1 codec (httptools,
   h11), requests arriving one per read (``sequential``: a client waiting for each
   response) and many per read (``pipelined``: 64 KiB reads);
+* ``unique heads``: sequential, but every head differs (an ``X-Request-Id`` field), so the
+  codecs' head cache (a repeated head is not parsed again) never hits: the parse cost;
 * one connection per request (``1 req/conn``): the per-connection cost on top;
 * then, with the default codec and sequential requests, each built-in layer on its own
   around the no-op service, reported as microseconds added to the bare server.
@@ -121,7 +123,14 @@ class FeedStream:
         self._closing = True
 
 
+def _unique(i: int) -> bytes:
+    """REQUEST with an ``X-Request-Id`` of its own: a head no cache has seen."""
+    return REQUEST[:-2] + b"X-Request-Id: %08d\r\n\r\n" % i
+
+
 def _chunks(n: int, mode: str) -> list[bytes]:
+    if mode == "unique heads":
+        return [_unique(i) for i in range(n)]
     if mode == "pipelined":
         per = max(1, PIPELINE_READ // len(REQUEST))
         out = []
@@ -184,7 +193,7 @@ def _cases(codecs: list[str]) -> list[Case]:
 
     cases: list[Case] = []
     for codec in codecs:
-        for mode in ("sequential", "pipelined"):
+        for mode in ("sequential", "pipelined", "unique heads"):
             cases.append(Case(f"{codec} {mode}", _hello_service, codec=codec, mode=mode))
         cases.append(Case(f"{codec} 1 req/conn", _hello_service, codec=codec, per_conn=True))
     default = codecs[0]
@@ -313,7 +322,10 @@ def report(cases: list[Case], n: int, repeat: int, argv: str) -> str:
             )
     lines += [
         "",
-        "`1 req/conn`: a new connection (stream, sniff, driver, close) for every request.",
+        "`sequential`: one request per read; `pipelined`: 64 KiB reads of back-to-back "
+        "requests; `unique heads`: sequential, every head different (an `X-Request-Id`), so "
+        "each one is parsed (no head cache hit); `1 req/conn`: a new connection (stream, "
+        "sniff, driver, close) for every request.",
         "",
         "## Added per request by each layer (on its own, default codec, sequential)",
         "",

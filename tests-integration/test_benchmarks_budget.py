@@ -29,7 +29,7 @@ def test_budget_workload_smoke(tmp_path: Path) -> None:
     num = r"\d+\.\d"
     # the bare server: both codecs, three arrival modes each
     for codec in ("httptools", "h11"):
-        for mode in ("sequential", "pipelined", "1 req/conn"):
+        for mode in ("sequential", "pipelined", "unique heads", "1 req/conn"):
             row = rf"\| {codec} {mode} \| \*\*{num}\*\* \| {num}\.\.{num} \|\n"
             assert re.search(row, report), (codec, mode)
     # one row per layer, each with an added cost, its spread and the total

@@ -15,6 +15,19 @@ limit and reject requests identically:
 Chunked bodies are decoded by an ``h11.Connection`` positioned at the start of a chunked
 body, fed in bounded pieces: h11 is the reference codec, and a chunked body parsed by one
 codec must end exactly where it ends for the other.
+
+Repeated heads are not parsed again. Clients send the same head over and over (a keep-alive
+connection polling one URL, a load generator, a health checker), and turning a head into a
+:class:`RequestHead` is a pure function of its bytes. So each head parser has a bounded cache
+(:class:`HeadCache`: at most :data:`HEAD_CACHE_ENTRIES` heads of up to
+:data:`HEAD_CACHE_MAX_LEN` bytes, each kept from its second parse on) from the bytes of a
+body-less head (no ``Content-Length``,
+no chunked body, no ``Upgrade``, not ``CONNECT``) to its immutable :class:`RequestHead`. A
+head found there skips the scan and the parse; the per-codec limits (head size, field
+count) are still checked on every hit, since codecs with different limits share a parser.
+A miss costs one search for the end of the head and one dictionary look-up. The cache only
+ever answers for the exact bytes it saw, so it tells a client nothing about other clients'
+heads that it could not have guessed in full.
 """
 
 from __future__ import annotations
@@ -42,6 +55,9 @@ from pyrama_http_core._config import HttpLimits
 from pyrama_http_core.errors import HeaderLimitError, HttpProtocolError
 
 __all__ = [
+    "HEAD_CACHE_ENTRIES",
+    "HEAD_CACHE_MAX_LEN",
+    "HeadCache",
     "HeadParser",
     "HeadScanner",
     "ParsedHead",
@@ -73,6 +89,64 @@ _H11EOM = h11.EndOfMessage
 _H11_NEED_DATA = h11.NEED_DATA
 # the field names request_facts looks at, by their first byte in either case
 _FACT_INITIALS: Final = frozenset(b"cCtTeEuUhH")
+
+
+HEAD_CACHE_ENTRIES: Final = 256
+"""How many distinct request heads a head parser's cache keeps (then it starts over)."""
+
+HEAD_CACHE_MAX_LEN: Final = 2048
+"""Longer request heads are parsed every time (never cached)."""
+
+
+class HeadCache:
+    """Parsed body-less request heads by their bytes, for one head parser (bounded).
+
+    Values are the immutable :class:`RequestHead` events themselves (their ``headers`` list
+    is shared by every hit: readers must not modify it). When full, the cache is emptied and
+    fills again with what is current.
+    """
+
+    __slots__ = ("heads", "max_entries", "seen")
+
+    def __init__(self, max_entries: int = HEAD_CACHE_ENTRIES) -> None:
+        self.heads: dict[bytes, RequestHead] = {}
+        self.max_entries = max_entries
+        # hashes of heads parsed once: a head is kept the second time it is parsed, so
+        # heads that never repeat (a request id in each) do not churn the cache (keeping
+        # their parses alive would cost the garbage collector more than the cache saves)
+        self.seen: set[int] = set()
+
+    def add(self, head: bytes, event: RequestHead) -> None:
+        """Remember *event* as the parse of *head* if it may be cached and was seen before."""
+        if (
+            len(head) <= HEAD_CACHE_MAX_LEN
+            and not event.chunked
+            and not event.content_length
+            and event.upgrade is None
+            and event.method != b"CONNECT"
+        ):
+            key = hash(head)
+            seen = self.seen
+            if key not in seen:
+                if len(seen) >= 4 * self.max_entries:
+                    seen.clear()
+                seen.add(key)
+                return
+            heads = self.heads
+            if len(heads) >= self.max_entries:
+                heads.clear()
+            heads[head] = event
+
+
+_HEAD_CACHES: dict[HeadParser, HeadCache] = {}
+
+
+def head_cache_for(parse_head: HeadParser) -> HeadCache:
+    """The shared :class:`HeadCache` of *parse_head* (made on first use)."""
+    cache = _HEAD_CACHES.get(parse_head)
+    if cache is None:
+        cache = _HEAD_CACHES[parse_head] = HeadCache()
+    return cache
 
 
 def h11_remote_error(exc: h11.ProtocolError) -> HttpProtocolError:
@@ -227,6 +301,7 @@ class ServerReader(ServerWriter):
         "_eof_fed",
         "_error",
         "_head_limit",
+        "_heads",
         "_max_headers",
         "_parse_head",
         "_phase",
@@ -237,6 +312,7 @@ class ServerReader(ServerWriter):
     def __init__(self, parse_head: HeadParser, limits: HttpLimits | None = None) -> None:
         super().__init__()
         self._parse_head = parse_head
+        self._heads = head_cache_for(parse_head)
         lim = HttpLimits() if limits is None else limits
         self._head_limit = lim.max_header_size
         self._max_headers = lim.max_headers
@@ -353,6 +429,26 @@ class ServerReader(ServerWriter):
             while n < len(buf) and buf[n] in _CR_LF:
                 n += 1
             del buf[:n]
+        head: bytes | None = None
+        if self._scanner.pos == 0:
+            # a head seen before (and found good) needs neither the scan nor the parse
+            end = buf.find(b"\r\n\r\n")
+            if 0 < end < HEAD_CACHE_MAX_LEN:
+                end += 4
+                head = bytes(buf) if end == len(buf) else bytes(buf[:end])
+                hit = self._heads.heads.get(head)
+                if (
+                    hit is not None
+                    and end <= self._head_limit
+                    and len(hit.headers) <= self._max_headers
+                ):
+                    if end == len(buf):
+                        buf.clear()
+                    else:
+                        del buf[:end]
+                    self._phase = _EMPTY
+                    self._request_started(hit.method, hit.version, hit.keep_alive, False)
+                    return hit
         found = self._scanner.check(buf)
         if type(found) is not int:
             return self._fail(found)  # type: ignore[arg-type]
@@ -360,16 +456,19 @@ class ServerReader(ServerWriter):
             if self._eof:
                 return ConnectionClosed(complete=not buf)
             return NEED_DATA
+        if head is None or found != len(head):
+            head = bytes(buf[:found])
         if found == len(buf):
-            head = bytes(buf)
             buf.clear()
         else:
-            head = bytes(buf[:found])
             del buf[:found]
         parsed = self._parse_head(head)
         if type(parsed) is not tuple:
             return self._fail(parsed)  # type: ignore[arg-type]
-        return self._head(*parsed)
+        ev = self._head(*parsed)
+        if type(ev) is RequestHead:
+            self._heads.add(head, ev)
+        return ev
 
     def _fail(self, err: HttpProtocolError) -> CodecError:
         ev = CodecError(err)

@@ -1,0 +1,172 @@
+"""The request head cache of the HTTP/1.1 server codecs: same events, limits kept, bounded."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pyrama_http_core import (
+    NEED_DATA,
+    PAUSED,
+    CodecError,
+    ConnectionClosed,
+    EndOfMessage,
+    H11ServerCodec,
+    HttpLimits,
+    HttptoolsServerCodec,
+    RequestHead,
+)
+from pyrama_http_core._codec_server import (
+    HEAD_CACHE_ENTRIES,
+    HEAD_CACHE_MAX_LEN,
+    HeadCache,
+    ServerReader,
+)
+
+CODECS = [H11ServerCodec, HttptoolsServerCodec]
+GET = b"GET /poll HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n\r\n"
+
+
+def _answer(codec: ServerReader) -> None:
+    codec.send_response(200, [(b"content-length", b"0")])
+    codec.send_end()
+
+
+def _events(codec: ServerReader, data: bytes, *, uncached: bool = False) -> list[object]:
+    """Every event of *data* (pipelined requests), answering each request with a 200."""
+    codec.receive(data)
+    codec.receive(b"")
+    out: list[object] = []
+    for _ in range(200):
+        if uncached:
+            codec._heads.heads.clear()
+        ev = codec.next_event()
+        if isinstance(ev, CodecError):
+            out.append(("refused", ev.error.hint))
+            return out
+        if ev is NEED_DATA or isinstance(ev, ConnectionClosed):
+            out.append(ev)
+            return out
+        if ev is PAUSED:
+            if not codec.keep_alive:
+                return out
+            _answer(codec)
+            continue
+        out.append(ev)
+        if isinstance(ev, EndOfMessage) and not codec.response_started:
+            _answer(codec)
+    raise AssertionError("too many events")
+
+
+def _fresh(make: type[ServerReader], limits: HttpLimits | None = None) -> ServerReader:
+    codec = make(HttpLimits() if limits is None else limits)
+    codec._heads = HeadCache()
+    return codec
+
+
+@pytest.mark.parametrize("make", CODECS)
+def test_a_repeated_head_is_answered_from_the_cache(make: type[ServerReader]) -> None:
+    codec = _fresh(make)
+    events = _events(codec, GET * 4)
+    heads = [ev for ev in events if isinstance(ev, RequestHead)]
+    assert len(heads) == 4
+    # parsed twice (kept from the second parse on), then answered from the cache
+    assert heads[1] is not heads[0]
+    assert heads[1] == heads[0]
+    assert heads[2] is heads[1]
+    assert heads[3] is heads[1]
+    assert heads[0].method == b"GET"
+    assert heads[0].target == b"/poll"
+    assert heads[0].headers == [(b"Host", b"a"), (b"Accept", b"*/*")]
+    assert sum(isinstance(ev, EndOfMessage) for ev in events) == 4
+    assert codec._heads.heads[GET] is heads[1]
+
+
+@pytest.mark.parametrize("make", CODECS)
+def test_a_head_parsed_once_is_not_kept(make: type[ServerReader]) -> None:
+    codec = _fresh(make)
+    _events(codec, GET)
+    assert codec._heads.heads == {}
+    assert codec._heads.seen == {hash(GET)}
+
+
+@pytest.mark.parametrize("make", CODECS)
+def test_a_cached_head_still_meets_this_codecs_limits(make: type[ServerReader]) -> None:
+    big = _fresh(make)
+    _events(big, GET * 2)
+    assert GET in big._heads.heads
+    # another codec on the same parser, with smaller limits, refuses what the cache holds
+    small_head = _fresh(make, HttpLimits(max_header_size=len(GET) - 1))
+    small_head._heads = big._heads
+    assert _events(small_head, GET) == [("refused", 431)]
+    few_fields = _fresh(make, HttpLimits(max_headers=1))
+    few_fields._heads = big._heads
+    assert _events(few_fields, GET) == [("refused", 431)]
+
+
+@pytest.mark.parametrize("make", CODECS)
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi",
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n",
+        b"CONNECT a:1 HTTP/1.1\r\nHost: a:1\r\n\r\n",
+        b"GET /" + b"a" * HEAD_CACHE_MAX_LEN + b" HTTP/1.1\r\nHost: a\r\n\r\n",
+    ],
+)
+def test_heads_with_bodies_switches_or_size_are_not_cached(
+    make: type[ServerReader], request_bytes: bytes
+) -> None:
+    cache = HeadCache()
+    for _ in range(3):
+        codec = make(HttpLimits())
+        codec._heads = cache
+        events = _events(codec, request_bytes)
+        assert isinstance(events[0], RequestHead)
+    assert cache.heads == {}
+    assert cache.seen == set()
+
+
+def test_the_cache_is_bounded() -> None:
+    cache = HeadCache(max_entries=4)
+    codec = HttptoolsServerCodec(HttpLimits())
+    codec._heads = cache
+    data = b"".join(b"GET /%d HTTP/1.1\r\nHost: a\r\n\r\n" % i for i in range(11))
+    events = _events(codec, data * 2)
+    assert sum(isinstance(ev, RequestHead) for ev in events) == 22
+    assert 1 <= len(cache.heads) <= 4
+    assert 1 <= len(cache.seen) <= 16  # heads parsed once: 4x the entries at most
+    # the default bound
+    assert HeadCache().max_entries == HEAD_CACHE_ENTRIES
+
+
+HEADS = [
+    GET,
+    b"GET /poll HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n\r\n",
+    b"GET /poll HTTP/1.0\r\nHost: a\r\n\r\n",
+    b"HEAD /x HTTP/1.1\r\nhost: b\r\nConnection: close\r\n\r\n",
+    b"GET / HTTP/1.2\r\nHost: a\r\nExpect: 100-continue\r\n\r\n",
+    b"POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc",
+    b"POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nz\r\n0\r\n\r\n",
+    b"GET / HTTP/1.1\r\n\r\n",  # no Host: 400
+    b"GET / HTTP/1.1\r\nHost: a\r\nX: a\nb\r\n\r\n",  # bare LF
+    b"GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n",  # too many fields
+    b"\r\nGET /lead HTTP/1.1\r\nHost: a\r\n\r\n",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    picks=st.lists(st.sampled_from(HEADS), min_size=1, max_size=8),
+    make=st.sampled_from(CODECS),
+)
+def test_cached_and_uncached_parses_agree(picks: list[bytes], make: type[ServerReader]) -> None:
+    data = b"".join(picks)
+    limits = HttpLimits(max_headers=4)
+    cached = _events(make(limits), data)
+    again = _events(make(limits), data)  # the cache is warm now
+    uncached = _events(make(limits), data, uncached=True)
+    assert cached == uncached, data
+    assert again == uncached, data
