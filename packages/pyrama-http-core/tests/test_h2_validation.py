@@ -19,7 +19,7 @@ import pytest
 from h2_support import h2_pair, loopback_server
 
 from pyrama_core.errors import ConfigError
-from pyrama_http_core import H2_PREFACE, H2ServerConfig
+from pyrama_http_core import H2_PREFACE, H2ServerConfig, HttpLimits
 from pyrama_http_core._h2_frames import encode_settings
 from pyrama_http_types import Request, Response
 
@@ -282,3 +282,19 @@ async def test_date_header_can_be_switched_off() -> None:
 def test_date_header_must_be_a_bool() -> None:
     with pytest.raises(ConfigError):
         H2ServerConfig(date_header=1)  # type: ignore[arg-type]
+
+
+async def test_remembered_fields_still_count_toward_the_header_limit() -> None:
+    cfg = H2ServerConfig(limits=HttpLimits(max_header_size=2000))
+    field = (b"x-a", b"v" * 50)  # 85 bytes as HPACK counts it
+    async with loopback_server(echo, cfg) as srv:
+        peer = await Peer.connect(srv.port)
+        try:
+            await peer.send(peer.headers(1, [*GOOD, *[field] * 10]))
+            frames = await peer.until_stream_done(1)
+            assert peer.status(frames, 1) == b"200"
+            await peer.send(peer.headers(3, [*GOOD, *[field] * 30]))  # checked once, counted 30x
+            frames = await peer.until_stream_done(3)
+            assert peer.status(frames, 3) == b"431"
+        finally:
+            peer.sock.close()

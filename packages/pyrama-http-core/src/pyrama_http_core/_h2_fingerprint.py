@@ -11,6 +11,7 @@ __all__ = [
     "H2ClientFingerprintData",
     "H2PseudoHeaderOrder",
     "pseudo_header_order",
+    "pseudo_order_of",
 ]
 
 
@@ -65,7 +66,11 @@ def pseudo_header_order(headers: list[tuple[bytes, bytes]]) -> H2PseudoHeaderOrd
         if name[:1] != b":":
             break
         names.append(name)
-    key = tuple(names)
+    return pseudo_order_of(tuple(names))
+
+
+def pseudo_order_of(key: tuple[bytes, ...]) -> H2PseudoHeaderOrder:
+    """The (shared, cached) :class:`H2PseudoHeaderOrder` of these pseudo-header names."""
     order = _ORDERS.get(key)
     if order is None:
         order = H2PseudoHeaderOrder(tuple(n.decode("ascii", "replace") for n in key))

@@ -28,7 +28,11 @@ from pyrama_http_core._h2_engine import (
     RecvBodyIter,
     h2_fields,
 )
-from pyrama_http_core._h2_fingerprint import H2ClientFingerprintData, pseudo_header_order
+from pyrama_http_core._h2_fingerprint import (
+    H2ClientFingerprintData,
+    pseudo_header_order,
+    pseudo_order_of,
+)
 from pyrama_http_core._h2_frames import H2ErrorCode, encode_ping, encode_settings
 from pyrama_http_core._h2_stream_io import H2StreamIo
 from pyrama_http_core._hpack_cache import SENSITIVE, CachingHpackDecoder, StaticHpackEncoder
@@ -359,16 +363,19 @@ class H2ServerConnection(H2Engine):
         """
         method = scheme = authority = path = cl = expect = host = protocol = None
         regular: list[Header] = []
+        pseudo: list[bytes] = []
         size = 0
         good = _GOOD_REQUEST_FIELDS
         for field in headers:
             name, value = field
-            size += len(name) + len(value) + 32
-            if field not in good:
-                _check_request_field(name, value)
+            field_size = good.get(field)
+            if field_size is None:
+                field_size = _check_request_field(name, value)
+            size += field_size
             if name and name[0] == 58:  # b":"
                 if regular:
                     raise _Malformed(f"pseudo-header {name!r} after a regular field")
+                pseudo.append(name)
                 if name == _PSEUDO_METHOD:
                     if method is not None:
                         raise _Malformed("duplicate :method")
@@ -454,7 +461,7 @@ class H2ServerConnection(H2Engine):
         info = _Req(m == Method.HEAD)
         st.extra = info
         ext = self.extensions.fork()
-        ext.insert(pseudo_header_order(headers))
+        ext.insert(pseudo_order_of(tuple(pseudo)))
         if not has_body:
             body = Body.empty()
         elif m == Method.CONNECT:
@@ -685,7 +692,7 @@ class _Malformed(Exception):
     """A malformed request head (RFC 9113 8.1.1): refused with RST_STREAM(PROTOCOL_ERROR)."""
 
 
-_GOOD_REQUEST_FIELDS: set[tuple[bytes, bytes]] = set()  # fields already checked: they repeat
+_GOOD_REQUEST_FIELDS: dict[tuple[bytes, bytes], int] = {}  # checked fields -> size: they repeat
 _GOOD_REQUEST_FIELDS_MAX: Final = 4096
 _GOOD_VALUE_MAX: Final = 256
 # RFC 9113 8.2.1: no CTLs, SP, uppercase, DEL or non-ASCII in a name, no colon but the
@@ -694,8 +701,13 @@ _BAD_NAME: Final = re.compile(rb"[\x00-\x20A-Z\x7f-\xff]|(?<!^):")
 _BAD_VALUE: Final = re.compile(rb"[\x00\r\n]|^[ \t]|[ \t]$")
 
 
-def _check_request_field(name: bytes, value: bytes) -> None:
-    """Raise :class:`_Malformed` unless (*name*, *value*) may appear in a request head."""
+def _check_request_field(name: bytes, value: bytes) -> int:
+    """Raise :class:`_Malformed` unless (*name*, *value*) may appear in a request head.
+
+    Returns the field's size as HPACK counts it (RFC 7541 4.1) and remembers short,
+    non-secret fields with it (bounded), so a repeated field is neither checked nor measured
+    again.
+    """
     if not name or _BAD_NAME.search(name) is not None:
         raise _Malformed(f"invalid field name {name!r}")
     if _BAD_VALUE.search(value) is not None:
@@ -704,11 +716,13 @@ def _check_request_field(name: bytes, value: bytes) -> None:
         raise _Malformed(f"connection-specific field {name!r}")
     if name == b"te" and value.lower() != b"trailers":
         raise _Malformed("te other than trailers")
+    size = len(name) + len(value) + 32
     if len(value) <= _GOOD_VALUE_MAX and name not in SENSITIVE:
         good = _GOOD_REQUEST_FIELDS
         if len(good) >= _GOOD_REQUEST_FIELDS_MAX:
             good.clear()
-        good.add((name, value))
+        good[(name, value)] = size
+    return size
 
 
 def _trailers_problem(headers: list[Header]) -> str | None:
