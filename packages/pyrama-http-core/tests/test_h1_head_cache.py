@@ -170,3 +170,63 @@ def test_cached_and_uncached_parses_agree(picks: list[bytes], make: type[ServerR
     uncached = _events(make(limits), data, uncached=True)
     assert cached == uncached, data
     assert again == uncached, data
+
+
+# -- the encoder's cache of plain fields ---------------------------------------------------
+
+
+def _response(codec: ServerReader, headers: list[tuple[bytes, bytes]]) -> bytes:
+    codec._request_started(b"GET", b"1.1", True, False)
+    codec._new_exchange()
+    codec._request_started(b"GET", b"1.1", True, False)
+    return codec.send_response(200, headers, content_length=0)
+
+
+def test_a_plain_field_is_written_the_same_from_the_cache() -> None:
+    from pyrama_http_core import _codec_write as cw
+
+    cw._PLAIN.clear()
+    codec = HttptoolsServerCodec()
+    fields = [(b"Content-Type", b"text/plain"), (b"X-Custom", b"1")]
+    first = _response(codec, fields)
+    assert (b"Content-Type", b"text/plain") in cw._PLAIN
+    second = _response(codec, list(fields))
+    assert first == second
+    assert b"\r\nContent-Type: text/plain\r\nX-Custom: 1\r\n" in second
+
+
+def test_framing_long_and_invalid_fields_are_never_cached() -> None:
+    from pyrama_http_core import _codec_write as cw
+    from pyrama_http_core.errors import HttpProtocolError
+
+    cw._PLAIN.clear()
+    codec = HttptoolsServerCodec()
+    long_value = b"v" * (cw._PLAIN_FIELD_MAX + 1)
+    _response(codec, [(b"Content-Length", b"0"), (b"Connection", b"close"), (b"X", long_value)])
+    assert set() == cw._PLAIN
+    # one bad field in the block: nothing of the block is remembered, and it stays refused
+    for _ in range(2):
+        with pytest.raises(HttpProtocolError):
+            _response(codec, [(b"X-Good", b"1"), (b"X-Bad", b"a\r\nb")])
+    assert set() == cw._PLAIN
+    with pytest.raises(HttpProtocolError):
+        _response(codec, [(b"Bad Name", b"1")])
+    assert set() == cw._PLAIN
+
+
+def test_unhashable_fields_are_encoded_without_the_cache() -> None:
+    codec = HttptoolsServerCodec()
+    fields = [[b"X-List", b"1"], (b"X-Array", bytearray(b"2"))]
+    for _ in range(2):
+        out = _response(codec, fields)  # type: ignore[arg-type]
+        assert b"X-List: 1\r\nX-Array: 2\r\n" in out
+
+
+def test_the_plain_field_cache_is_bounded() -> None:
+    from pyrama_http_core import _codec_write as cw
+
+    cw._PLAIN.clear()
+    codec = HttptoolsServerCodec()
+    for i in range(cw._PLAIN_MAX + 10):
+        _response(codec, [(b"X-Id", b"%d" % i)])
+    assert 1 <= len(cw._PLAIN) <= cw._PLAIN_MAX

@@ -20,6 +20,7 @@ import time
 from collections.abc import Sequence
 from email.utils import formatdate
 from http import HTTPStatus
+from typing import Final
 
 from pyrama_core.errors import Side
 from pyrama_http_core.errors import HttpProtocolError
@@ -53,6 +54,13 @@ _FRAMING: dict[bytes, int] = {
 }
 
 _STATUS_LINES: dict[int, bytes] = {}
+
+# (name, value) fields written before that passed the checks and say nothing about framing:
+# a server sends the same few (``Content-Type: text/plain``...) over and over, and a field
+# found here is written without a look at its name or value. Bounded in entries and size.
+_PLAIN: set[tuple[bytes, bytes]] = set()
+_PLAIN_MAX: Final = 1024
+_PLAIN_FIELD_MAX: Final = 256
 
 
 def _local(message: str) -> HttpProtocolError:
@@ -153,15 +161,30 @@ def encode_fields(
     """
     facts = HeadFacts()
     framing = _FRAMING
+    plain = _PLAIN
     names: list[bytes] = []
     values: list[bytes] = []
     cl_at: list[int] = []
-    for name, value in headers:
+    fresh: list[tuple[bytes, bytes]] | None = None
+    for field in headers:
+        name, value = field
+        try:
+            known = field in plain
+        except TypeError:  # an unhashable pair (a list, a bytearray): checked every time
+            known = False
+        if known:
+            parts += (name, b": ", value, b"\r\n")
+            continue
         names.append(name)
         values.append(value)
         code = framing.get(name.lower())
         if code is None:
             parts += (name, b": ", value, b"\r\n")
+            if len(name) + len(value) <= _PLAIN_FIELD_MAX:
+                if fresh is None:
+                    fresh = [field]
+                else:
+                    fresh.append(field)
             continue
         if code == _CL:
             v = value.strip()
@@ -205,6 +228,14 @@ def encode_fields(
     if values and _BAD_VALUE_RE.search(b"".join(values)) is not None:
         bad = next(v for v in values if _BAD_VALUE_RE.search(v) is not None)
         raise _local(f"invalid header value {bad!r} (CR, LF and NUL are not allowed)")
+    if fresh is not None:  # every name and value passed: remember the plain fields
+        if len(plain) + len(fresh) > _PLAIN_MAX:
+            plain.clear()
+        for f in fresh:
+            # only exact (bytes, bytes) pairs: a subclass could compare equal to a cached
+            # field and still write something else
+            if type(f) is tuple and type(f[0]) is bytes and type(f[1]) is bytes:
+                plain.add(f)
     if facts.chunked and cl_at:
         # Transfer-Encoding wins: drop the Content-Length fields we wrote (4 parts each)
         for start in reversed(cl_at):

@@ -472,7 +472,13 @@ class Http1ServerConnection:
             ):
                 close = True
         try:
-            await self._respond(response, close)
+            rbody = response.body
+            data = rbody.try_take_bytes()
+            if data is not None:  # in memory: the whole response in one write, no coroutine
+                self._write_whole(status, response.headers.raw_items(), data, rbody, close)
+                await stream.drain()
+            else:
+                await self._respond(response, close)
         except HttpProtocolError as exc:
             if on_upgrade is not None:
                 on_upgrade.fail("the response could not be sent")
@@ -499,34 +505,43 @@ class Http1ServerConnection:
             return await self._discard(reader)
         return True
 
+    def _write_whole(
+        self,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        data: bytes,
+        body: Body,
+        close: bool,
+    ) -> None:
+        """Frame and write a response whose body is in memory (one write when small)."""
+        codec = self.codec
+        stream = self.stream
+        trailers = body.trailers
+        out = codec.send_response(
+            status,
+            headers,
+            content_length=None if trailers else len(data),
+            close=close,
+            date=http_date() if self._date else None,
+            server=self._server,
+        )
+        if data and codec.response_has_body:
+            framed = codec.send_data(data)
+            if len(framed) + len(out) <= _SMALL_WRITE:
+                out += framed
+            else:
+                stream.write(out)
+                out = framed
+        end = codec.send_end(trailers.raw_items() if trailers else _EMPTY_HEADERS)
+        stream.write(out + end if end else out)
+
     async def _respond(self, response: Response, close: bool) -> None:
+        """Send a response whose body streams (in-memory ones go through _write_whole)."""
         codec = self.codec
         stream = self.stream
         status = int(response.status)
         headers = response.headers.raw_items()
         body = response.body
-        data = body.try_take_bytes()
-        if data is not None:
-            trailers = body.trailers
-            out = codec.send_response(
-                status,
-                headers,
-                content_length=None if trailers else len(data),
-                close=close,
-                date=http_date() if self._date else None,
-                server=self._server,
-            )
-            if codec.response_has_body and data:
-                framed = codec.send_data(data)
-                if len(framed) <= _SMALL_WRITE:
-                    out += framed
-                else:
-                    stream.write(out)
-                    out = framed
-            end = codec.send_end(trailers.raw_items() if trailers else _EMPTY_HEADERS)
-            stream.write(out + end if end else out)
-            await stream.drain()
-            return
         out = codec.send_response(
             status,
             headers,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from typing import ClassVar, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from pyrama_http_types.errors import HeaderError, TypedHeaderError
 
@@ -145,7 +145,12 @@ class HeaderMap:
     :meth:`add` and :meth:`set` validate what they store.
     """
 
-    __slots__ = ("_entries", "_index")
+    # ``_entries``: (original name, lowercase name, value) per field. A map made by
+    # :meth:`from_raw` holds the wire pairs in ``_raw`` and leaves ``_entries`` unset until
+    # something reads it (``__getattr__`` builds it then and drops ``_raw``): a driver's
+    # request whose headers nobody looks at never lowercases a name. ``_raw`` is ``None``
+    # whenever ``_entries`` is the truth.
+    __slots__ = ("_entries", "_index", "_raw")
 
     def __init__(
         self,
@@ -153,6 +158,7 @@ class HeaderMap:
     ) -> None:
         self._entries: list[tuple[bytes, bytes, bytes]] = []
         self._index: dict[bytes, list[int]] | None = None
+        self._raw: list[tuple[bytes, bytes]] | None = None
         if items is None:
             return
         if isinstance(items, HeaderMap):
@@ -171,12 +177,26 @@ class HeaderMap:
         """Build from already validated wire pairs (original-case name, value), without checks.
 
         For protocol drivers whose parser validated the fields; user input goes through
-        :meth:`validated` or the constructor.
+        :meth:`validated` or the constructor. A ``list`` is kept as it is (not copied) until
+        the map is first read or changed: the caller must not modify it afterwards.
         """
         self = cls.__new__(cls)
-        self._entries = [(n, n.lower(), v) for n, v in items]
+        self._raw = items if type(items) is list else list(items)
         self._index = None
         return self
+
+    if not TYPE_CHECKING:  # (kept from the type checker: it would make any attribute valid)
+
+        def __getattr__(self, name: str) -> object:
+            # only called for a slot that is not set: the entries of a from_raw map
+            if name == "_entries":
+                raw = self._raw
+                if raw is not None:
+                    entries = [(n, n.lower(), v) for n, v in raw]
+                    self._entries = entries
+                    self._raw = None
+                    return entries
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @classmethod
     def validated(cls, items: HeaderItems) -> HeaderMap:
@@ -186,7 +206,12 @@ class HeaderMap:
     def copy(self) -> HeaderMap:
         """A shallow copy (entries are immutable, so the copy is independent)."""
         new = HeaderMap.__new__(HeaderMap)
-        new._entries = list(self._entries)
+        raw = self._raw
+        if raw is not None:  # neither map ever modifies the shared pairs (see from_raw)
+            new._raw = raw
+        else:
+            new._entries = list(self._entries)
+            new._raw = None
         new._index = None
         return new
 
@@ -283,6 +308,9 @@ class HeaderMap:
 
     def raw_items(self) -> list[tuple[bytes, bytes]]:
         """Every (original-case name, value) pair in order, as bytes: what goes on the wire."""
+        raw = self._raw
+        if raw is not None:
+            return list(raw)
         return [(n, v) for n, _, v in self._entries]
 
     def lower_items(self) -> list[tuple[bytes, bytes]]:
@@ -388,6 +416,7 @@ class HeaderMap:
     def clear(self) -> None:
         """Remove every field."""
         self._entries = []
+        self._raw = None
         self._index = None
 
     # -- typed headers ---------------------------------------------------------------------
