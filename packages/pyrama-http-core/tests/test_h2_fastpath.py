@@ -8,6 +8,8 @@ fall back to the queued path.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import h2.events
 import h2.settings
 from h2_support import RawClient, loopback_server, request_headers
@@ -37,6 +39,10 @@ def _body(c: RawClient, sid: int) -> bytes:
     )
 
 
+def _end_of(sid: int) -> Callable[[h2.events.Event], bool]:
+    return lambda e: isinstance(e, h2.events.StreamEnded) and e.stream_id == sid
+
+
 def _ended(c: RawClient, sid: int) -> bool:
     return any(isinstance(e, h2.events.StreamEnded) and e.stream_id == sid for e in c.events)
 
@@ -51,9 +57,7 @@ async def test_connection_window_is_accounted_and_respected() -> None:
                 c.conn.send_headers(sid, request_headers("/n/10000"), end_stream=True)
             await c.flush()
             for sid in sids[:6]:
-                await c.until(
-                    lambda e, s=sid: isinstance(e, h2.events.StreamEnded) and e.stream_id == s
-                )  # type: ignore[misc]
+                await c.until(_end_of(sid))
             # the 7th got what was left of the window (h2 would have raised on more)
             await c.until(
                 lambda e: isinstance(e, h2.events.DataReceived) and e.stream_id == sids[6]

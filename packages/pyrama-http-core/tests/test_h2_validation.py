@@ -12,6 +12,7 @@ import asyncio
 import re
 import socket
 import struct
+from collections.abc import Iterable
 from email.utils import parsedate_to_datetime
 
 import hpack
@@ -19,9 +20,9 @@ import pytest
 from h2_support import h2_pair, loopback_server
 
 from pyrama_core.errors import ConfigError
-from pyrama_http_core import H2_PREFACE, H2ServerConfig, HttpLimits
+from pyrama_http_core import H2_PREFACE, H2ServerConfig, HttpLimits, _h2_server
 from pyrama_http_core._h2_frames import encode_settings
-from pyrama_http_types import Request, Response
+from pyrama_http_types import HeaderMap, Request, Response
 
 PROTOCOL_ERROR = 0x1
 END_STREAM = 0x1
@@ -296,5 +297,44 @@ async def test_remembered_fields_still_count_toward_the_header_limit() -> None:
             await peer.send(peer.headers(3, [*GOOD, *[field] * 30]))  # checked once, counted 30x
             frames = await peer.until_stream_done(3)
             assert peer.status(frames, 3) == b"431"
+        finally:
+            peer.sock.close()
+
+
+async def test_a_flood_of_malformed_requests_ends_the_connection() -> None:
+    """Malformed requests count as resets: too many and the peer gets ENHANCE_YOUR_CALM."""
+    async with loopback_server(echo, H2ServerConfig(max_resets=5)) as srv:
+        peer = await Peer.connect(srv.port)
+        try:
+            bad = [*GOOD, (b"connection", b"close")]
+            await peer.send(b"".join(peer.headers(sid, bad) for sid in range(1, 40, 2)))
+            loop = asyncio.get_running_loop()
+            while data := await asyncio.wait_for(loop.sock_recv(peer.sock, 1 << 16), GUARD):
+                peer.raw += data
+            goaways = [p for t, _, _, p in split_frames(peer.raw) if t == 0x7]
+            assert [struct.unpack(">II", p[:8])[1] for p in goaways] == [0xB]
+        finally:
+            peer.sock.close()
+
+
+async def test_a_failure_building_one_request_resets_only_its_stream(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Boom(HeaderMap):
+        @classmethod
+        def from_raw(cls, items: Iterable[tuple[bytes, bytes]]) -> HeaderMap:
+            items = list(items)
+            if (b"x-boom", b"1") in items:
+                raise RuntimeError("a bug")
+            return HeaderMap.from_raw(items)
+
+    monkeypatch.setattr(_h2_server, "HeaderMap", Boom)
+    async with loopback_server(echo) as srv:
+        peer = await Peer.connect(srv.port)
+        try:
+            await peer.send(peer.headers(1, [*GOOD, (b"x-boom", b"1")]) + peer.headers(3, GOOD))
+            frames = await peer.until_stream_done(3)
+            assert rst_code(frames, 1) == 0x2  # INTERNAL_ERROR
+            assert peer.status(frames, 3) == b"200"
         finally:
             peer.sock.close()

@@ -312,6 +312,10 @@ class H2ServerConnection(H2Engine):
             return
         except _Reject as exc:
             reject = exc
+        except Exception as exc:  # a bug building the request must not end the connection
+            _log.exception("HTTP/2 request could not be built", stream=sid, error=repr(exc))
+            self._refuse(sid, H2ErrorCode.INTERNAL_ERROR)
+            return
         self.streams[sid] = st
         h = self._idle_timer
         if h is not None:
