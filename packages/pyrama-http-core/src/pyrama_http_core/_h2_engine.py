@@ -589,11 +589,14 @@ class H2Engine:
             return False
         # the transitions h2 makes; they raise (StreamClosedError...) before anything is
         # encoded or written when the stream cannot send any more
-        conn.state_machine.process_input(_SEND_HEADERS)
+        if conn.state_machine.state not in _OPEN_STATES:
+            # sending HEADERS/DATA leaves an open connection as it is: only ask otherwise
+            conn.state_machine.process_input(_SEND_HEADERS)
+            if n:
+                conn.state_machine.process_input(_SEND_DATA)
         machine = stream.state_machine
         machine.process_input(_S_SEND_HEADERS)
         if n:
-            conn.state_machine.process_input(_SEND_DATA)
             machine.process_input(_S_SEND_DATA)
         machine.process_input(_S_SEND_END_STREAM)
         block = conn.encoder.encode(headers)
