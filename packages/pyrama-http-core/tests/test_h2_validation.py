@@ -338,3 +338,38 @@ async def test_a_failure_building_one_request_resets_only_its_stream(
             assert peer.status(frames, 3) == b"200"
         finally:
             peer.sock.close()
+
+
+# -- HPACK encoder choice ---------------------------------------------------------------------
+
+
+async def _response_blocks(config: H2ServerConfig) -> tuple[list[bytes], hpack.Decoder]:
+    async with loopback_server(hello, config) as srv:
+        peer = await Peer.connect(srv.port)
+        try:
+            await peer.send(peer.headers(1, GOOD) + peer.headers(3, GOOD))
+            await peer.until_stream_done(3)
+            await peer.until_stream_done(1)
+            blocks = [p for t, _, s, p in split_frames(peer.raw) if t == 0x1 and s in (1, 3)]
+            for block in blocks:
+                assert dict(peer.decoder.decode(block, raw=True))[b":status"] == b"200"
+            return blocks, peer.decoder
+        finally:
+            peer.sock.close()
+
+
+async def test_responses_use_no_dynamic_table_by_default() -> None:
+    blocks, decoder = await _response_blocks(H2ServerConfig())
+    assert blocks[0][:1] == b"\x20"  # table size update to 0 first
+    assert len(decoder.header_table.dynamic_entries) == 0
+
+
+async def test_hpack_dynamic_table_can_be_switched_on() -> None:
+    blocks, decoder = await _response_blocks(H2ServerConfig(hpack_dynamic_table=True))
+    assert len(decoder.header_table.dynamic_entries) > 0  # h2's encoder indexes fields
+    assert len(blocks[1]) < len(blocks[0])  # the second response refers to them
+
+
+def test_hpack_dynamic_table_must_be_a_bool() -> None:
+    with pytest.raises(ConfigError):
+        H2ServerConfig(hpack_dynamic_table="yes")  # type: ignore[arg-type]

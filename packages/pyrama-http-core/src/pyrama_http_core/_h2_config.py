@@ -78,6 +78,10 @@ class H2ServerConfig:
     * ``extra_settings``: more (identifier, value) pairs to advertise, in order.
     * ``date_header``: give every response without a ``date`` field one (the current time,
       formatted at most once per second), like HTTP/1.1's ``Http1Config.date_header``.
+    * ``hpack_dynamic_table``: HPACK-encode responses with the dynamic table (h2's encoder:
+      smaller HEADERS frames when responses repeat large fields, more CPU per response). Off
+      by default: every field goes out as a static-table index or a literal without
+      indexing, and the encoded blocks are cached (much cheaper; a few more bytes).
     """
 
     limits: HttpLimits = field(default_factory=HttpLimits)
@@ -93,11 +97,14 @@ class H2ServerConfig:
     graceful_timeout: float = 30.0
     extra_settings: tuple[tuple[int, int], ...] = ()
     date_header: bool = True
+    hpack_dynamic_table: bool = False
 
     def __post_init__(self) -> None:
         _positive("max_concurrent_streams", self.max_concurrent_streams)
-        if not isinstance(self.date_header, bool):
-            raise ConfigError(f"date_header must be a bool, got {self.date_header!r}")
+        for flag in ("date_header", "hpack_dynamic_table"):
+            value = getattr(self, flag)
+            if not isinstance(value, bool):
+                raise ConfigError(f"{flag} must be a bool, got {value!r}")
         _window("initial_window_size", self.initial_window_size)
         _window("connection_window_size", self.connection_window_size)
         if self.connection_window_size < _DEFAULT_CONN_WINDOW:

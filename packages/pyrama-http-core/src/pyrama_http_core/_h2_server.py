@@ -129,7 +129,8 @@ class H2ServerConnection(H2Engine):
                 normalize_outbound_headers=False,
             )
         )
-        conn.encoder = StaticHpackEncoder()  # type: ignore[assignment]
+        if not cfg.hpack_dynamic_table:
+            conn.encoder = StaticHpackEncoder()  # type: ignore[assignment]
         conn.decoder = CachingHpackDecoder(conn.decoder)  # type: ignore[assignment]
         # h2 keeps MAX_CONCURRENT_STREAMS unlimited internally: it would end the whole
         # connection on an excess stream, while we refuse just that stream (REFUSED_STREAM).
