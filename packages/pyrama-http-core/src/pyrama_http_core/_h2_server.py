@@ -789,9 +789,14 @@ async def serve_h2(
     cannot be sent (a 1xx status, an invalid field) become a ``500`` (or
     RST_STREAM(INTERNAL_ERROR) once the headers are out); one stream never takes the
     connection down. Connection-specific fields (``connection``, ``transfer-encoding``, ...,
-    RFC 9113 8.2.2) of a response relayed from HTTP/1.1 are dropped. When *guard* (a
-    :class:`~pyrama_core.ShutdownGuard`) is cancelled the connection closes gracefully:
-    GOAWAY, in-flight streams get ``config.graceful_timeout`` seconds, then it closes. A
+    RFC 9113 8.2.2) of a response relayed from HTTP/1.1 are dropped. A malformed request
+    head or trailer block (RFC 9113 8.1.1: invalid field names or values, connection-specific
+    fields, misplaced, duplicate or missing pseudo-headers, ``:authority``/``host``
+    disagreeing) is refused with RST_STREAM(PROTOCOL_ERROR) on its stream alone and counts
+    toward ``max_resets``. Responses get a ``date`` field unless ``config.date_header`` is
+    off. When *guard* (a :class:`~pyrama_core.ShutdownGuard`) is cancelled the connection
+    closes gracefully: GOAWAY, in-flight streams get ``config.graceful_timeout`` seconds,
+    then it closes. A
     transport that fails (reset, TLS alert, any error a wrapping stream raises) ends the
     connection and cancels its streams' tasks. Returns when the connection is over.
     """
