@@ -55,7 +55,7 @@ from benchmarks._harness import (
 from benchmarks.forward import Samples
 from benchmarks.tls import Certs, make_certs
 
-__all__ = ["add_arguments", "asgi_app", "run"]
+__all__ = ["WrkRun", "add_arguments", "asgi_app", "run", "run_wrk", "tree_cpu_seconds"]
 
 SERVERS = ("pyrama", "uvicorn-h11", "uvicorn-httptools", "hypercorn", "nginx")
 PROTOCOLS = ("h1", "h2c", "h2")
@@ -387,21 +387,39 @@ class Result:
     output: str = field(repr=False, default="")
 
 
-def _wrk(args: argparse.Namespace, port: int, proc: Proc) -> Result:
+@dataclass
+class WrkRun:
+    """What one ``wrk`` run measured: requests per second and done, failures, server CPU."""
+
+    rps: float
+    requests: int
+    failures: int
+    cpu: float
+    output: str = field(repr=False, default="")
+
+
+def run_wrk(args: argparse.Namespace, url: str, pid: int, *, script: Path | None = None) -> WrkRun:
+    """Load *url* with wrk (``args.threads``, ``args.connections``, ``args.seconds``).
+
+    *pid*'s process tree is the server whose CPU time is measured; non-2xx answers and
+    socket errors count as failures.
+    """
     wrk = find_tool("wrk")
     assert wrk is not None
     argv = [
         wrk, f"-t{args.threads}", f"-c{args.connections}", f"-d{max(1, round(args.seconds))}s",
-        f"http://127.0.0.1:{port}/",
     ]  # fmt: skip
-    cpu0 = tree_cpu_seconds(proc.pid)
+    if script is not None:
+        argv += ["-s", str(script)]
+    argv.append(url)
+    cpu0 = tree_cpu_seconds(pid)
     out = subprocess.run(argv, capture_output=True, text=True, timeout=args.seconds + 120)
-    cpu = tree_cpu_seconds(proc.pid) - cpu0
+    cpu = tree_cpu_seconds(pid) - cpu0
     text = out.stdout + out.stderr
     rps = _WRK_RPS.search(text)
     total = _WRK_TOTAL.search(text)
     if out.returncode != 0 or rps is None or total is None:
-        raise BenchError(f"wrk failed against port {port}:\n{text[-2000:]}")
+        raise BenchError(f"wrk failed against {url}:\n{text[-2000:]}")
     failures = 0
     m = _WRK_NON2XX.search(text)
     if m:
@@ -409,7 +427,12 @@ def _wrk(args: argparse.Namespace, port: int, proc: Proc) -> Result:
     m = _WRK_ERRORS.search(text)
     if m:
         failures += sum(int(g) for g in m.groups())
-    return Result(float(rps.group(1)), int(total.group(1)), failures, cpu, output=text)
+    return WrkRun(float(rps.group(1)), int(total.group(1)), failures, cpu, text)
+
+
+def _wrk(args: argparse.Namespace, port: int, proc: Proc) -> Result:
+    run = run_wrk(args, f"http://127.0.0.1:{port}/", proc.pid)
+    return Result(run.rps, run.requests, run.failures, run.cpu, output=run.output)
 
 
 def _h2load(args: argparse.Namespace, url: str, proc: Proc) -> Result:

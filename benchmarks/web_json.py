@@ -28,9 +28,7 @@ import argparse
 import datetime as _dt
 import math
 import os
-import re
 import shlex
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +46,7 @@ from benchmarks._harness import (
     wait_port,
 )
 from benchmarks.forward import Samples
-from benchmarks.http import tree_cpu_seconds
+from benchmarks.http import run_wrk
 
 __all__ = ["add_arguments", "run", "starlette_app"]
 
@@ -333,11 +331,6 @@ def _check_api(name: str, port: int) -> None:
 
 # ------------------------------------------------------------------------------------ load
 
-_WRK_RPS = re.compile(r"Requests/sec:\s+([\d.]+)")
-_WRK_TOTAL = re.compile(r"(\d+) requests in ")
-_WRK_NON2XX = re.compile(r"Non-2xx or 3xx responses: (\d+)")
-_WRK_ERRORS = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
-
 
 @dataclass
 class Result:
@@ -350,28 +343,8 @@ class Result:
 
 
 def _wrk(args: argparse.Namespace, port: int, proc: Proc, script: Path) -> Result:
-    wrk = find_tool("wrk")
-    assert wrk is not None
-    argv = [
-        wrk, f"-t{args.threads}", f"-c{args.connections}", f"-d{max(1, round(args.seconds))}s",
-        "-s", str(script), f"http://127.0.0.1:{port}",
-    ]  # fmt: skip
-    cpu0 = tree_cpu_seconds(proc.pid)
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=args.seconds + 120)
-    cpu = tree_cpu_seconds(proc.pid) - cpu0
-    text = out.stdout + out.stderr
-    rps = _WRK_RPS.search(text)
-    total = _WRK_TOTAL.search(text)
-    if out.returncode != 0 or rps is None or total is None:
-        raise BenchError(f"wrk failed against port {port}:\n{text[-2000:]}")
-    failures = 0
-    m = _WRK_NON2XX.search(text)
-    if m:
-        failures += int(m.group(1))
-    m = _WRK_ERRORS.search(text)
-    if m:
-        failures += sum(int(g) for g in m.groups())
-    return Result(float(rps.group(1)), int(total.group(1)), failures, cpu)
+    run = run_wrk(args, f"http://127.0.0.1:{port}", proc.pid, script=script)
+    return Result(run.rps, run.requests, run.failures, run.cpu)
 
 
 # ---------------------------------------------------------------------------------- report
