@@ -423,7 +423,9 @@ class ServerReader(ServerWriter):
 
     def _next_head(self) -> ServerEvent:
         buf = self._buf
-        if buf and self._scanner.pos == 0 and buf[0] in _CR_LF:
+        if not buf:  # the usual state between keep-alive requests
+            return ConnectionClosed(complete=True) if self._eof else NEED_DATA
+        if self._scanner.pos == 0 and buf[0] in _CR_LF:
             # a server should ignore empty lines before a request line (RFC 9112 2.2)
             n = 1
             while n < len(buf) and buf[n] in _CR_LF:

@@ -409,7 +409,7 @@ class Http1ServerConnection:
             return False
         ext = stream.extensions.fork()
         reader: _RequestBody | None = None
-        if head.has_body:
+        if head.chunked or head.content_length:  # head.has_body, without the property call
             max_body = cfg.limits.max_body_size
             cl = head.content_length
             if max_body is not None and cl is not None and cl > max_body:

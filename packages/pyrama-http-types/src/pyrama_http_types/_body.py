@@ -24,6 +24,9 @@ def _too_large(limit: int, got: int | None = None) -> BodyTooLargeError:
     return BodyTooLargeError(f"body is larger than the limit of {limit} bytes{detail}", limit=limit)
 
 
+_new_body = object.__new__
+
+
 class Body:
     """The content of an HTTP message: bytes in memory or an async stream of ``bytes`` chunks.
 
@@ -103,7 +106,21 @@ class Body:
     @classmethod
     def empty(cls) -> Body:
         """An empty body (size hint ``0``)."""
-        return cls(None)
+        if cls is not Body:  # a subclass gets its own constructor
+            return cls(None)
+        # what __init__ does for None, without the call and the type checks (one per request
+        # without a body on a server)
+        body = _new_body(Body)
+        body._iter = None
+        body._limit = None
+        body._read = 0
+        body._state = _READY
+        body._trailers = None
+        body._trailers_fn = None
+        body._stream = None
+        body._data = b""
+        body._size_hint = 0
+        return body
 
     @classmethod
     def from_bytes(cls, data: bytes, *, trailers: HeaderMap | None = None) -> Body:
