@@ -461,6 +461,51 @@ async def test_connect_through_a_plain_http_server_listen() -> None:
     await proxy.close()
 
 
+class _NoDetach:
+    """A stream wrapper without ``detach_socket``: the bridge falls back to its buffered copy."""
+
+    def __init__(self, inner: Stream) -> None:
+        self.inner = inner
+        self.extensions = inner.extensions
+        self.read = inner.read
+        self.write = inner.write
+        self.drain = inner.drain
+        self.can_write_eof = inner.can_write_eof
+        self.write_eof = inner.write_eof
+        self.is_closing = inner.is_closing
+        self.close = inner.close
+
+
+async def test_buffered_tunnel_under_plain_listen_ends_and_releases() -> None:
+    from pyrama_tcp import TcpConnector
+
+    tcp = TcpConnector()
+
+    async def dial(target: Any) -> EstablishedConnection[Any, Any]:
+        stream = await tcp.connect(target.host, target.port)
+        return EstablishedConnection(conn=_NoDetach(stream), target=target)
+
+    proxy = HttpProxy(connector=service_fn(dial))
+    async with tcp_echo() as port, running(proxy) as srv:
+        for _ in range(2):  # the first connection was released: a second one works as well
+            r, w = await exchange(
+                srv.port, f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+            )
+            assert (await read_head(r)).startswith(b"HTTP/1.1 200")
+            await asyncio.sleep(0.02)
+            w.write(b"buffered\n")
+            assert await asyncio.wait_for(r.readline(), GUARD) == b"buffered\n"
+            w.write_eof()
+            assert await asyncio.wait_for(r.read(), GUARD) == b""
+            w.close()
+        await asyncio.sleep(0.05)  # let the relay finish closing both ends
+        srv.shutdown.trigger("check the drain")
+        result = await asyncio.wait_for(srv.task, GUARD)
+    # every connection's service returned on its own: none waited for the deadline
+    assert result.cancelled == 0
+    await proxy.close()
+
+
 async def test_upgraded_stream_stays_open_until_its_taker_closes_it() -> None:
     from pyrama_http_core import OnUpgrade
 

@@ -170,6 +170,11 @@ class _KeptStream:
         finally:
             _release(self._released)
 
+    def is_closed(self) -> bool:
+        """Whether the connection is released and the wrapped stream closed (or detached)."""
+        inner_closed: Any = getattr(self._inner, "is_closed", None)
+        return self._released.done() and callable(inner_closed) and inner_closed() is True
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 

@@ -456,8 +456,13 @@ async def _close_all(owned: list[Stream]) -> None:
     about one loop iteration per stream. Errors are dropped: the streams are thrown away.
     """
     for i, st in enumerate(owned):
-        if type(st).close is _socket_close and cast(SocketStream, st).is_closed():
-            continue  # a detached socket stream: closed already, close() would do nothing
+        if type(st).close is _socket_close:
+            if cast(SocketStream, st).is_closed():
+                continue  # a detached socket stream: closed already, close() would do nothing
+        else:
+            is_closed: Any = getattr(st, "is_closed", None)
+            if callable(is_closed) and is_closed() is True:
+                continue  # a wrapper over a closed (detached) socket stream: nothing to do
         try:
             async with asyncio.timeout(_CLOSE_TIMEOUT):
                 await st.close()
