@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pyrama_core import Extensions
@@ -95,6 +95,8 @@ def test_binary_body_is_piped_through_printf() -> None:
 
 @settings(max_examples=40, deadline=None)
 @given(st.binary(max_size=200))
+@example(b"-\x00")  # a leading "-" is not an option to printf
+@example(b"--help\xff")
 def test_printf_pipe_reproduces_any_bytes(data: bytes) -> None:
     command = to_curl(Request("POST", "http://h/", body=data))
     if not data:

@@ -56,8 +56,10 @@ def _header_arg(name: str, value: str) -> str:
 def _printf_format(data: bytes) -> str:
     """A POSIX ``printf`` format that prints exactly *data* (octal escapes, no NUL issue)."""
     out: list[str] = []
-    for b in data:
-        if b == 0x25:  # %
+    for i, b in enumerate(data):
+        if b == 0x2D and i == 0:  # a leading "-" would be read as an option by printf
+            out.append("\\055")
+        elif b == 0x25:  # %
             out.append("%%")
         elif b == 0x5C:  # backslash
             out.append("\\\\")
