@@ -174,10 +174,11 @@ class HeadScanner:
         self.pos = 0  # bytes before this have been checked
         self.limit = limit
 
-    def check(self, buf: bytearray) -> int | HttpProtocolError:
+    def check(self, buf: bytearray, end: int | None = None) -> int | HttpProtocolError:
         """Scan what arrived since the last call.
 
         Returns the length of the complete head, ``0`` while it is incomplete, or an error.
+        *end*: where the first blank line starts, when the caller searched already (scan from 0).
         """
         pos = self.pos
         n = len(buf)
@@ -186,8 +187,10 @@ class HeadScanner:
         if pos == 0 and buf[0] < 0x21:
             # a request line starts with a token; TLS (0x16) to a plain port ends here too
             return HttpProtocolError("illegal request line")
-        start = pos - 3 if pos >= 3 else 0
-        idx = buf.find(b"\r\n\r\n", start)
+        if end is not None and pos == 0:
+            idx = end
+        else:
+            idx = buf.find(b"\r\n\r\n", pos - 3 if pos >= 3 else 0)
         stop = n if idx < 0 else idx + 4
         # every LF must end a CRLF: count the LFs in [pos, stop) and the CRLFs ending there
         lf = buf.count(b"\n", pos, stop)
@@ -432,26 +435,27 @@ class ServerReader(ServerWriter):
                 n += 1
             del buf[:n]
         head: bytes | None = None
+        end: int | None = None
         if self._scanner.pos == 0:
             # a head seen before (and found good) needs neither the scan nor the parse
             end = buf.find(b"\r\n\r\n")
             if 0 < end < HEAD_CACHE_MAX_LEN:
-                end += 4
-                head = bytes(buf) if end == len(buf) else bytes(buf[:end])
+                n = end + 4
+                head = bytes(buf) if n == len(buf) else bytes(buf[:n])
                 hit = self._heads.heads.get(head)
                 if (
                     hit is not None
-                    and end <= self._head_limit
+                    and n <= self._head_limit
                     and len(hit.headers) <= self._max_headers
                 ):
-                    if end == len(buf):
+                    if n == len(buf):
                         buf.clear()
                     else:
-                        del buf[:end]
+                        del buf[:n]
                     self._phase = _EMPTY
                     self._request_started(hit.method, hit.version, hit.keep_alive, False)
                     return hit
-        found = self._scanner.check(buf)
+        found = self._scanner.check(buf, end)
         if type(found) is not int:
             return self._fail(found)  # type: ignore[arg-type]
         if not found:
