@@ -10,6 +10,16 @@ Every proxy listens on 127.0.0.1 and tunnels to the same loopback origins, drive
 
 Both are measured for each protocol a proxy speaks: HTTP CONNECT (pyrama, pproxy, proxy.py,
 mitmproxy with ``--ignore-hosts '.*'``, squid) and SOCKS5 (pyrama, pproxy, mitmproxy, dante).
+Two more rows, from the same run:
+
+* plain forward proxying: ``wrk`` sends absolute-form ``GET http://127.0.0.1:<nginx>/``
+  requests on ``--forward-connections`` keep-alive connections to each HTTP proxy that
+  forwards (pyrama, pproxy, proxy.py, squid); every message is parsed by the proxy, the
+  origin is nginx answering ``hello`` (requests/s, proxy CPU per 1000 requests);
+* a kernel-speed bulk reference: haproxy ``mode tcp``, ``nbthread 1``, ``option
+  splice-request`` / ``splice-response`` forwarding straight to the bulk origin (a tunnel
+  without the handshake), and ``pyrama serve forward`` (L4) the same way; pyrama's CONNECT
+  and SOCKS5 bulk and its L4 forwarder are compared with it.
 Each measurement runs ``--repeat`` rounds with the order rotated every round; the report shows
 medians and per-round ratios. The Python peers run from their own virtualenvs (pproxy breaks
 under uvloop, and none of them belongs in the workspace), made with ``uv`` under
@@ -37,6 +47,7 @@ from benchmarks._harness import (
     find_tool,
     free_port,
     host_facts,
+    median,
     pyrama_executable,
     rotate,
     start,
@@ -51,6 +62,11 @@ __all__ = ["add_arguments", "run"]
 PROXIES = ("pyrama", "pproxy", "proxy.py", "mitmproxy", "squid", "dante")
 PROTOCOLS = ("http", "socks5")
 PYTHON_PEERS = ("pproxy", "proxy.py", "mitmproxy")
+# proxies whose HTTP listener forwards absolute-form requests (the ``forward`` row)
+FORWARDS = ("pyrama", "pproxy", "proxy.py", "squid")
+# the L4 bulk references: haproxy (splice) and pyrama's own L4 forwarder
+REFERENCES = ("haproxy", "pyrama-forward")
+DEFAULT_PYRAMA_FORWARD = "{pyrama} serve forward --bind 127.0.0.1:{port} --to 127.0.0.1:{target}"
 SPEAKS: dict[str, tuple[str, ...]] = {
     "pyrama": ("http", "socks5"),
     "pproxy": ("http", "socks5"),
@@ -94,8 +110,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pyrama-bench",
         help="where the Python peers' virtualenvs live (default: %(default)s)",
     )
+    p.add_argument(
+        "--pyrama-forward-cmd", default=DEFAULT_PYRAMA_FORWARD, help="{pyrama} {port} {target}"
+    )
+    p.add_argument(
+        "--forward-seconds", type=float, default=5.0, help="wrk duration of the forward row (5)"
+    )
+    p.add_argument(
+        "--forward-connections",
+        type=int,
+        default=16,
+        help="wrk keep-alive connections of the forward row (16, one wrk thread)",
+    )
     p.add_argument("--skip-throughput", action="store_true")
     p.add_argument("--skip-rate", action="store_true")
+    p.add_argument("--skip-forward", action="store_true", help="no plain forward-proxy row")
+    p.add_argument(
+        "--skip-reference", action="store_true", help="no haproxy / pyrama forward L4 reference"
+    )
 
 
 # --------------------------------------------------------------------------------- tools
@@ -178,6 +210,52 @@ clientmethod: none
 socksmethod: none
 {users}client pass {{ from: 127.0.0.0/8 to: 0.0.0.0/0 }}
 socks pass {{ from: 127.0.0.0/8 to: 0.0.0.0/0 }}
+"""
+
+
+_NGINX_CFG = """\
+worker_processes 1;
+master_process off;
+daemon off;
+pid {work}/nginx-origin.pid;
+error_log {work}/nginx-origin-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    keepalive_requests 1000000;
+    default_type text/plain;
+    client_body_temp_path {work}/body;
+    proxy_temp_path {work}/proxy;
+    fastcgi_temp_path {work}/fastcgi;
+    uwsgi_temp_path {work}/uwsgi;
+    scgi_temp_path {work}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{ return 200 "hello"; }}
+    }}
+}}
+"""
+
+_HAPROXY_CFG = """\
+global
+    nbthread 1
+    maxconn 4096
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+    option splice-request
+    option splice-response
+listen bulk
+    bind 127.0.0.1:{port}
+    server origin 127.0.0.1:{target}
+"""
+
+_WRK_SCRIPT = """\
+wrk.method = "GET"
+wrk.path = "http://127.0.0.1:{port}/"
+wrk.headers["Host"] = "127.0.0.1:{port}"
 """
 
 
@@ -310,6 +388,59 @@ def _rate(
     return float(data["rate"]), int(data["errors"]), cpu
 
 
+_WRK_RPS = re.compile(r"Requests/sec:\s+([\d.]+)")
+_WRK_TOTAL = re.compile(r"(\d+) requests in ")
+_WRK_NON2XX = re.compile(r"Non-2xx or 3xx responses: (\d+)")
+_WRK_ERRORS = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+
+
+def _forward(
+    wrk: str, port: int, script: Path, seconds: float, conns: int, proc: Proc
+) -> tuple[float, int, int, float]:
+    """(requests/s, requests, failed requests, proxy CPU seconds) of one wrk run."""
+    cpu0 = group_cpu(proc.pid)
+    argv = [
+        wrk, "-t1", f"-c{conns}", f"-d{max(1, round(seconds))}s", "-s", str(script),
+        f"http://127.0.0.1:{port}/",
+    ]  # fmt: skip
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 120, check=False)
+    text = out.stdout + out.stderr
+    rps = _WRK_RPS.search(text)
+    total = _WRK_TOTAL.search(text)
+    if out.returncode != 0 or rps is None or total is None:
+        raise BenchError(f"wrk through 127.0.0.1:{port} failed:\n{text[-2000:]}")
+    failures = 0
+    m = _WRK_NON2XX.search(text)
+    if m:
+        failures += int(m.group(1))
+    m = _WRK_ERRORS.search(text)
+    if m:
+        failures += sum(int(g) for g in m.groups())
+    time.sleep(0.2)
+    return float(rps.group(1)), int(total.group(1)), failures, group_cpu(proc.pid) - cpu0
+
+
+def _reference_argv(
+    name: str, port: int, target: int, work: Path, args: argparse.Namespace
+) -> list[str]:
+    """The command line of L4 reference *name* on *port*, forwarding to *target*."""
+    if name == "haproxy":
+        haproxy = find_tool("haproxy")
+        assert haproxy is not None
+        cfg = work / f"haproxy-{port}.cfg"
+        cfg.write_text(_HAPROXY_CFG.format(port=port, target=target))
+        return [haproxy, "-db", "-f", str(cfg)]
+    template = args.pyrama_forward_cmd
+    return shlex.split(template.format(pyrama=pyrama_executable(), port=port, target=target))
+
+
+def _cross_ratio(samples: Samples, key_a: str, who_a: str, key_b: str, who_b: str) -> float:
+    """Median over rounds of ``key_a/who_a`` over ``key_b/who_b`` (paired by round)."""
+    a = samples.values.get(key_a, {}).get(who_a, [])
+    b = samples.values.get(key_b, {}).get(who_b, [])
+    return median([x / y for x, y in zip(a, b, strict=False) if y > 0])
+
+
 # -------------------------------------------------------------------------------- report
 
 _LABEL = {"http": "HTTP CONNECT", "socks5": "SOCKS5"}
@@ -361,6 +492,61 @@ def _targets(samples: Samples, names: list[str], protocols: list[str]) -> list[s
     return lines
 
 
+def _cpu_per_1000(samples: Samples, who: str) -> float:
+    """Median proxy CPU milliseconds per 1000 forwarded requests (per round: CPU / requests)."""
+    cpu = samples.values.get("forward:cpu", {}).get(who, [])
+    done = samples.values.get("forward:requests", {}).get(who, [])
+    return median([c / n * 1e6 for c, n in zip(cpu, done, strict=False) if n > 0])
+
+
+def _per_request_cpu_ratio(samples: Samples, peer: str) -> float:
+    """Median over rounds of (peer CPU per request) / (pyrama CPU per request)."""
+    pc = samples.values.get("forward:cpu", {})
+    pr = samples.values.get("forward:requests", {})
+    out = []
+    for cp, rp, cy, ry in zip(
+        pc.get(peer, []),
+        pr.get(peer, []),
+        pc.get("pyrama", []),
+        pr.get("pyrama", []),
+        strict=False,
+    ):
+        if rp > 0 and ry > 0 and cy > 0:
+            out.append((cp / rp) / (cy / ry))
+    return median(out)
+
+
+def _more_targets(
+    samples: Samples, protocols: list[str], fwd_names: list[str], ref_names: list[str]
+) -> list[str]:
+    lines: list[str] = []
+    if "http:rate" in samples.values and {"pyrama", "squid"} <= set(samples.values["http:rate"]):
+        r = samples.ratio("http:rate", "pyrama", "squid")
+        verdict = "met" if r >= 0.8 else "NOT met"
+        lines.append(f"- HTTP CONNECT tunnel rate >= 0.8x squid: **{verdict}** ({_fmt(r)}x)")
+    if {"pyrama", "squid"} <= set(fwd_names) and "forward:rps" in samples.values:
+        r = samples.ratio("forward:rps", "pyrama", "squid")
+        verdict = "met" if r >= 1.0 else "NOT met"
+        lines.append(f"- plain forward proxying >= 1.0x squid: **{verdict}** ({_fmt(r)}x)")
+    if "haproxy" in ref_names and "l4:bulk" in samples.values:
+        for proto in protocols:
+            key = f"{proto}:bulk"
+            if "pyrama" in samples.values.get(key, {}):
+                r = _cross_ratio(samples, key, "pyrama", "l4:bulk", "haproxy")
+                verdict = "met" if r >= 1.0 else "NOT met"
+                lines.append(
+                    f"- {_LABEL[proto]} bulk >= 1.0x haproxy L4 splice: **{verdict}** ({_fmt(r)}x)"
+                )
+        if "pyrama-forward" in ref_names:
+            r = samples.ratio("l4:bulk", "pyrama-forward", "haproxy")
+            verdict = "met" if r >= 1.0 else "NOT met"
+            lines.append(
+                f"- `pyrama serve forward` bulk >= 1.0x haproxy L4 splice: **{verdict}** "
+                f"({_fmt(r)}x)"
+            )
+    return lines
+
+
 def _report(
     args: argparse.Namespace,
     names: list[str],
@@ -370,7 +556,11 @@ def _report(
     argvs: dict[str, list[str]],
     versions: dict[str, str],
     pyrama_loop: str | None,
+    fwd_names: list[str] | None = None,
+    ref_names: list[str] | None = None,
 ) -> str:
+    fwd_names = fwd_names or []
+    ref_names = ref_names or []
     gib = args.bytes / (1 << 30)
     lines = [
         "# Benchmark: `proxy` (CONNECT and SOCKS5 tunnels)",
@@ -413,7 +603,42 @@ def _report(
             lines.append(
                 "| CPU efficiency per tunnel (peer CPU / pyrama CPU) | " + " | ".join(row) + " |"
             )
+    fwd_peers = [n for n in fwd_names if n != "pyrama"]
+    if "pyrama" in fwd_names and fwd_peers and "forward:rps" in samples.values:
+        lines += [
+            "",
+            "### Plain forward proxying (absolute-form GET on keep-alive connections)",
+            "",
+            "| metric | " + " | ".join(f"pyrama / {p}" for p in fwd_peers) + " |",
+            "|---|" + "---|" * len(fwd_peers),
+            "| requests per second | "
+            + " | ".join(_ratio(samples.ratio("forward:rps", "pyrama", p)) for p in fwd_peers)
+            + " |",
+            "| CPU efficiency per request (peer CPU / pyrama CPU, per request) | "
+            + " | ".join(_ratio(_per_request_cpu_ratio(samples, p)) for p in fwd_peers)
+            + " |",
+        ]
+    if "haproxy" in ref_names and "l4:bulk" in samples.values:
+        rows: list[str] = []
+        for proto in protocols:
+            key = f"{proto}:bulk"
+            if "pyrama" in samples.values.get(key, {}):
+                r = _cross_ratio(samples, key, "pyrama", "l4:bulk", "haproxy")
+                rows.append(f"| pyrama {_LABEL[proto]} bulk / haproxy L4 bulk | {_ratio(r)} |")
+        if "pyrama-forward" in ref_names:
+            r = samples.ratio("l4:bulk", "pyrama-forward", "haproxy")
+            rows.append(f"| `pyrama serve forward` (L4) bulk / haproxy L4 bulk | {_ratio(r)} |")
+        lines += [
+            "",
+            "### Kernel-speed reference: haproxy `mode tcp`, splice, one thread "
+            f"({_size(args.bytes)} download, paired by round)",
+            "",
+            "| metric | ratio |",
+            "|---|---|",
+            *rows,
+        ]
     targets = _targets(samples, names, protocols)
+    targets += _more_targets(samples, protocols, fwd_names, ref_names)
     if targets:
         lines += ["", "## Targets", "", *targets]
 
@@ -464,6 +689,42 @@ def _report(
                 + " |"
             )
 
+    if "forward:rps" in samples.values:
+        lines += [
+            "",
+            "### Plain forward proxying (nginx origin, wrk, "
+            f"{args.forward_connections} keep-alive connections)",
+            "",
+            "| metric | " + " | ".join(fwd_names) + " |",
+            "|---|" + "---|" * len(fwd_names),
+            "| requests/s | "
+            + " | ".join(_fmt(samples.med("forward:rps", c), 0) for c in fwd_names)
+            + " |",
+            "| proxy CPU, ms per 1000 requests | "
+            + " | ".join(_fmt(_cpu_per_1000(samples, c), 1) for c in fwd_names)
+            + " |",
+            "| failed requests (total, all rounds) | "
+            + " | ".join(
+                str(int(sum(samples.values.get("forward:errors", {}).get(c, []))))
+                for c in fwd_names
+            )
+            + " |",
+        ]
+    if "l4:bulk" in samples.values:
+        lines += [
+            "",
+            "### L4 bulk references (straight to the bulk origin)",
+            "",
+            "| metric | " + " | ".join(ref_names) + " |",
+            "|---|" + "---|" * len(ref_names),
+            "| throughput, Gbit/s | "
+            + " | ".join(_fmt(samples.med("l4:bulk", c)) for c in ref_names)
+            + " |",
+            "| CPU, s per GiB | "
+            + " | ".join(_fmt(samples.med("l4:cpu_bulk", c) / gib, 3) for c in ref_names)
+            + " |",
+        ]
+
     lines += ["", "## Every sample", ""]
     for metric, per in samples.values.items():
         for who, vals in per.items():
@@ -491,6 +752,33 @@ def _report(
         lines.append(f"- {key}: `{_display(argv)}`")
     if pyrama_loop:
         lines.append(f"- pyrama event loop: {pyrama_loop}")
+    if "forward:rps" in samples.values:
+        lines += [
+            f"- forward row: `wrk -t1 -c{args.forward_connections} "
+            f"-d{max(1, round(args.forward_seconds))}s -s forward.lua http://127.0.0.1:<proxy>/`"
+            ' against nginx `return 200 "hello"` (one worker); forward.lua:',
+            "",
+            "```lua",
+            _WRK_SCRIPT.format(port="<nginx>").rstrip(),
+            "```",
+            "",
+        ]
+    if "pproxy" in fwd_names:
+        lines.append(
+            "- pproxy's forward row is not like-for-like: after the first request on a "
+            "connection it relays the connection's bytes raw to that request's origin (checked: "
+            "a second request on the connection for another origin reaches the first one), so "
+            "it parses one message per connection, not every message"
+        )
+    if "haproxy" in ref_names:
+        lines += [
+            "- haproxy config (the L4 reference):",
+            "",
+            "```",
+            _HAPROXY_CFG.format(port="<port>", target="<bulk origin>").rstrip(),
+            "```",
+            "",
+        ]
     for name, why in missing.items():
         lines.append(f"- {name}: not measured ({why})")
     return "\n".join(lines) + "\n"
@@ -550,6 +838,38 @@ def run(args: argparse.Namespace, work: Path) -> str:
                 running.procs[(name, proto)] = proc
                 wait_port(proc, port, timeout=60.0)
                 running.ports[(name, proto)] = port
+        # the plain forward-proxy row: an nginx origin, wrk with an absolute-form request
+        fwd_names: list[str] = []
+        fwd_script: Path | None = None
+        wrk = find_tool("wrk")
+        if not args.skip_forward and "http" in protocols:
+            nginx = find_tool("nginx")
+            if nginx is None or wrk is None:
+                missing["forward row"] = "`nginx` and `wrk` are needed"
+            else:
+                nport = free_port()
+                cfg = work / "nginx-origin.conf"
+                cfg.write_text(_NGINX_CFG.format(work=work, port=nport))
+                for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+                    (work / sub).mkdir(exist_ok=True)
+                ngx = start("nginx-origin", [nginx, "-p", str(work), "-c", str(cfg)], work)
+                origins.append(ngx)
+                wait_port(ngx, nport)
+                fwd_script = work / "forward.lua"
+                fwd_script.write_text(_WRK_SCRIPT.format(port=nport))
+                fwd_names = [n for n in names if n in FORWARDS and (n, "http") in running.procs]
+        # the L4 bulk references, straight to the bulk origin
+        refs: dict[str, tuple[Proc, int]] = {}
+        if not args.skip_reference and not args.skip_throughput:
+            for ref in REFERENCES:
+                if ref == "haproxy" and find_tool("haproxy") is None:
+                    missing["haproxy"] = "`haproxy` is not installed"
+                    continue
+                rport = free_port()
+                rproc = start(ref, _reference_argv(ref, rport, bulk_origin, work, args), work)
+                running.procs[(ref, "l4")] = rproc
+                wait_port(rproc, rport, timeout=60.0)
+                refs[ref] = (rproc, rport)
         argvs = {f"{n} ({p})": proc.argv for (n, p), proc in running.procs.items()}
         pyrama_loop = None
         for (n, _p), proc in running.procs.items():
@@ -585,10 +905,37 @@ def run(args: argparse.Namespace, work: Path) -> str:
                             f"({errors} errors)",
                             flush=True,
                         )
+            if refs:
+                for who in rotate(list(refs), r):
+                    rproc, rport = refs[who]
+                    gbps, cpu = _bulk(tool, who, "direct", 0, rport, args.bytes, rproc)
+                    samples.add("l4:bulk", who, gbps)
+                    samples.add("l4:cpu_bulk", who, cpu)
+                    print(f"round {r + 1}: l4     bulk {who:9s} {gbps:7.2f} Gbit/s", flush=True)
+            if fwd_script is not None and wrk is not None:
+                for who in rotate(fwd_names, r):
+                    fproc = running.procs[(who, "http")]
+                    fport = running.ports[(who, "http")]
+                    rps, done, fails, cpu = _forward(
+                        wrk, fport, fwd_script, args.forward_seconds, args.forward_connections,
+                        fproc,
+                    )  # fmt: skip
+                    samples.add("forward:rps", who, rps)
+                    samples.add("forward:requests", who, done)
+                    samples.add("forward:errors", who, fails)
+                    samples.add("forward:cpu", who, cpu)
+                    print(
+                        f"round {r + 1}: forward     {who:9s} {rps:7.0f} requests/s "
+                        f"({fails} failed)",
+                        flush=True,
+                    )
         for proc in running.procs.values():
             proc.check_alive()
     finally:
         running.stop()
         for o in origins:
             o.stop()
-    return _report(args, names, protocols, missing, samples, argvs, versions, pyrama_loop)
+    return _report(
+        args, names, protocols, missing, samples, argvs, versions, pyrama_loop, fwd_names,
+        list(refs),
+    )  # fmt: skip
