@@ -62,6 +62,15 @@ _PLAIN: set[tuple[bytes, bytes]] = set()
 _PLAIN_MAX: Final = 1024
 _PLAIN_FIELD_MAX: Final = 256
 
+# Whole response heads by everything that decides their bytes (status, fields, length,
+# close, Date, Server, HEAD or not, the request's version and keep-alive), for exchanges
+# that propose no protocol switch: value (head, keep-alive after it, body framing, length).
+# A key is kept the second time it is seen (``_HEADS_SEEN`` holds hashes of the first), so
+# heads that never repeat (a request id in each) do not churn it. Bounded in entries.
+_HEADS: dict[tuple[object, ...], tuple[bytes, bool, int, int]] = {}
+_HEADS_SEEN: set[int] = set()
+_HEADS_MAX: Final = 256
+
 
 def _local(message: str) -> HttpProtocolError:
     return HttpProtocolError(message, side=Side.LOCAL, hint=None)
@@ -423,6 +432,55 @@ class ServerWriter:
             raise _local("the response head has already been sent")
         if status < 200:
             raise _local(f"status {status} is not a final status (use send_informational)")
+        key: tuple[object, ...] | None = None
+        if reason is None and not self._switch:
+            key = (
+                status,
+                tuple(headers),
+                content_length,
+                close,
+                date,
+                server,
+                self._method == b"HEAD",
+                self._version,
+                self._keep_alive,
+            )
+            try:
+                known = _HEADS.get(key)
+            except TypeError:  # an unhashable field (a list, a bytearray): no cache
+                key = None
+            else:
+                if known is not None:
+                    head, keep, kind, length = known
+                    self._keep_alive = keep
+                    self._resp_started = True
+                    self._body = BodyWriter(kind, length)
+                    return head
+        out = self._encode_response(status, headers, reason, content_length, close, date, server)
+        if key is not None:
+            body = self._body
+            assert body is not None
+            h = hash(key)
+            if h in _HEADS_SEEN:
+                if len(_HEADS) >= _HEADS_MAX:
+                    _HEADS.clear()
+                _HEADS[key] = (out, self._keep_alive, body.kind, body.remaining)
+            else:
+                if len(_HEADS_SEEN) >= 4 * _HEADS_MAX:
+                    _HEADS_SEEN.clear()
+                _HEADS_SEEN.add(h)
+        return out
+
+    def _encode_response(
+        self,
+        status: int,
+        headers: Sequence[tuple[bytes, bytes]],
+        reason: bytes | None,
+        content_length: int | None,
+        close: bool,
+        date: bytes | None,
+        server: bytes | None,
+    ) -> bytes:
         method = self._method
         switching = self._switch == 2 and 200 <= status < 300
         no_body = status == 204 or status == 304 or method == b"HEAD" or switching

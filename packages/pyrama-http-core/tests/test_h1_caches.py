@@ -1,4 +1,4 @@
-"""The request head cache of the HTTP/1.1 server codecs: same events, limits kept, bounded."""
+"""The HTTP/1.1 server codecs' caches (request heads, plain fields, response heads): same bytes."""
 
 from __future__ import annotations
 
@@ -230,3 +230,114 @@ def test_the_plain_field_cache_is_bounded() -> None:
     for i in range(cw._PLAIN_MAX + 10):
         _response(codec, [(b"X-Id", b"%d" % i)])
     assert 1 <= len(cw._PLAIN) <= cw._PLAIN_MAX
+
+
+# -- the cache of whole response heads ------------------------------------------------------
+
+STATUSES = [200, 204, 304, 404, 500]
+FIELD_SETS = [
+    [],
+    [(b"Content-Type", b"text/plain")],
+    [(b"content-length", b"5")],
+    [(b"Transfer-Encoding", b"chunked")],
+    [(b"Connection", b"close"), (b"X", b"1")],
+    [(b"Connection", b"keep-alive")],
+    [(b"Date", b"x"), (b"Server", b"y"), (b"Trailer", b"t")],
+]
+
+
+def _cycle(
+    codec: ServerReader,
+    method: bytes,
+    version: bytes,
+    keep_alive: bool,
+    status: int,
+    fields: list[tuple[bytes, bytes]],
+    content_length: int | None,
+    close: bool,
+    date: bytes | None,
+) -> tuple[bytes, bool, int, int]:
+    codec._new_exchange()
+    codec._request_started(method, version, keep_alive, False)
+    out = codec.send_response(
+        status, list(fields), content_length=content_length, close=close, date=date, server=b"s"
+    )
+    body = codec._body
+    assert body is not None
+    return out, codec._keep_alive, body.kind, body.remaining
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    method=st.sampled_from([b"GET", b"HEAD", b"POST"]),
+    version=st.sampled_from([b"1.1", b"1.0"]),
+    keep_alive=st.booleans(),
+    status=st.sampled_from(STATUSES),
+    fields=st.sampled_from(FIELD_SETS),
+    content_length=st.sampled_from([None, 0, 5]),
+    close=st.booleans(),
+    date=st.sampled_from([None, b"Sat, 21 Nov 2026 20:00:00 GMT"]),
+)
+def test_cached_response_heads_are_the_encoded_ones(
+    method: bytes,
+    version: bytes,
+    keep_alive: bool,
+    status: int,
+    fields: list[tuple[bytes, bytes]],
+    content_length: int | None,
+    close: bool,
+    date: bytes | None,
+) -> None:
+    from pyrama_http_core import _codec_write as cw
+
+    codec = HttptoolsServerCodec()
+    args = (method, version, keep_alive, status, fields, content_length, close, date)
+    cw._HEADS.clear()
+    cw._HEADS_SEEN.clear()
+    fresh = _cycle(codec, *args)
+    for _ in range(3):  # seen once, kept, then answered from the cache
+        assert _cycle(codec, *args) == fresh
+    assert len(cw._HEADS) == 1
+
+
+def test_response_heads_with_a_reason_or_a_switch_are_not_cached() -> None:
+    from pyrama_http_core import _codec_write as cw
+
+    cw._HEADS.clear()
+    cw._HEADS_SEEN.clear()
+    codec = HttptoolsServerCodec()
+    for _ in range(3):
+        codec._new_exchange()
+        codec._request_started(b"GET", b"1.1", True, False)
+        codec.send_response(200, [], reason=b"Fine", content_length=0)
+        codec._new_exchange()
+        codec._request_started(b"GET", b"1.1", True, True)  # an Upgrade proposal, declined
+        codec.send_response(200, [], content_length=0)
+    assert cw._HEADS == {}
+    assert set() == cw._HEADS_SEEN
+
+
+def test_an_invalid_response_head_is_refused_every_time() -> None:
+    from pyrama_http_core.errors import HttpProtocolError
+
+    codec = HttptoolsServerCodec()
+    for _ in range(3):
+        codec._new_exchange()
+        codec._request_started(b"GET", b"1.1", True, False)
+        with pytest.raises(HttpProtocolError):
+            codec.send_response(200, [(b"X", b"a\nb")], content_length=0)
+
+
+def test_the_response_head_cache_is_bounded() -> None:
+    from pyrama_http_core import _codec_write as cw
+
+    cw._HEADS.clear()
+    cw._HEADS_SEEN.clear()
+    codec = HttptoolsServerCodec()
+    for i in range(cw._HEADS_MAX * 5):
+        for _ in range(2):
+            codec._new_exchange()
+            codec._request_started(b"GET", b"1.1", True, False)
+            codec.send_response(200, [(b"X-Id", b"%d" % i)], content_length=0)
+    assert 1 <= len(cw._HEADS) <= cw._HEADS_MAX
+    assert len(cw._HEADS_SEEN) <= 4 * cw._HEADS_MAX
