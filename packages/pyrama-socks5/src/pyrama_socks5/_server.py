@@ -247,6 +247,32 @@ def _established_local(established: EstablishedConnection[Any, Any]) -> Authorit
     return _UNSPECIFIED if addr is None else addr.to_authority()
 
 
+_SUCCESS_V4: Final = bytes((5, ReplyCode.SUCCEEDED, 0, 0x01))
+_SUCCESS_V6: Final = bytes((5, ReplyCode.SUCCEEDED, 0, 0x04))
+
+
+def _success_reply(established: EstablishedConnection[Any, Any]) -> bytes:
+    """The ``SUCCEEDED`` reply naming the upstream socket's local address.
+
+    Built straight from the OS's ``(host, port)`` tuple when it is a plain IPv4 or IPv6
+    address (no address objects per tunnel); anything else (a zone, no socket info) takes
+    the general path. Both give the same bytes.
+    """
+    info = established.extensions.get(SocketInfo)
+    local = None if info is None else info.local
+    if type(local) is tuple:
+        try:
+            host: str = local[0]
+            port: int = local[1]
+            if len(local) == 2:
+                return _SUCCESS_V4 + socket.inet_pton(socket.AF_INET, host) + port.to_bytes(2)
+            if len(local) == 4 and "%" not in host:
+                return _SUCCESS_V6 + socket.inet_pton(socket.AF_INET6, host) + port.to_bytes(2)
+        except (OSError, TypeError, ValueError, OverflowError, AttributeError):
+            pass
+    return Reply(ReplyCode.SUCCEEDED, _established_local(established)).encode()
+
+
 class Socks5Acceptor:
     """A SOCKS5 proxy server (RFC 1928, RFC 1929): a ``Service[Stream, None]``.
 
@@ -475,7 +501,8 @@ class Socks5Acceptor:
             raise
         upstream: Stream = established.conn
         try:
-            await _reply(stream, ReplyCode.SUCCEEDED, _established_local(established))
+            stream.write(_success_reply(established))
+            await stream.drain()
         except BaseException:
             await upstream.close()
             raise
