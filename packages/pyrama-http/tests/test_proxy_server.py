@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 from collections.abc import AsyncIterator
@@ -326,9 +327,87 @@ def test_config_errors() -> None:
     with pytest.raises(ConfigError):
         HttpProxy(via="a\r\nb")
     with pytest.raises(ConfigError):
+        HttpProxy(buffer_small_responses=-1)
+    with pytest.raises(ConfigError):
+        HttpProxy(buffer_small_responses=True)
+    with pytest.raises(ConfigError):
         ProxyAuthLayer([])
     with pytest.raises(ConfigError):
         ProxyAuthLayer(Basic("a", "b"), realm='x"y')
+
+
+@contextlib.asynccontextmanager
+async def raw_origin(length: int, first: bytes, rest: asyncio.Event | None) -> AsyncIterator[int]:
+    """An origin that answers ``Content-Length: length`` with *first*, then either the rest
+    once *rest* is set, or (``rest=None``) a hang-up in the middle of the body."""
+
+    async def handle(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        try:
+            await r.readuntil(b"\r\n\r\n")
+            w.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % length + first)
+            await w.drain()
+            if rest is not None:
+                await rest.wait()
+                w.write(b"y" * (length - len(first)))
+                await w.drain()
+        finally:
+            w.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+
+
+async def test_small_response_is_read_whole_before_the_answer() -> None:
+    # the origin hangs up in the middle of a small body: the proxy had not answered yet
+    proxy = HttpProxy()
+    async with raw_origin(100, b"x" * 40, None) as port, running(proxy) as srv:
+        status, _ = await status_of(
+            srv.port, f"GET http://127.0.0.1:{port}/ HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        )
+    assert status == 502
+    await proxy.close()
+
+
+async def test_response_buffering_off_streams_small_bodies() -> None:
+    proxy = HttpProxy(buffer_small_responses=0)
+    rest = asyncio.Event()
+    async with raw_origin(100, b"x" * 40, rest) as port, running(proxy) as srv:
+        r, w = await exchange(
+            srv.port, f"GET http://127.0.0.1:{port}/ HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        )
+        assert (await read_head(r)).startswith(b"HTTP/1.1 200")  # before the body is complete
+        rest.set()
+        body = await asyncio.wait_for(r.readexactly(100), GUARD)
+        assert body == b"x" * 40 + b"y" * 60
+        w.close()
+    await proxy.close()
+
+
+async def test_response_longer_than_the_buffer_limit_streams() -> None:
+    proxy = HttpProxy(buffer_small_responses=99)  # one byte short of the body
+    rest = asyncio.Event()
+    async with raw_origin(100, b"x" * 40, rest) as port, running(proxy) as srv:
+        r, w = await exchange(
+            srv.port, f"GET http://127.0.0.1:{port}/ HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        )
+        assert (await read_head(r)).startswith(b"HTTP/1.1 200")
+        rest.set()
+        assert await asyncio.wait_for(r.readexactly(100), GUARD) == b"x" * 40 + b"y" * 60
+        w.close()
+    await proxy.close()
+
+
+async def test_response_at_the_buffer_limit_is_buffered() -> None:
+    proxy = HttpProxy(buffer_small_responses=100)  # exactly the body's length
+    async with raw_origin(100, b"x" * 40, None) as port, running(proxy) as srv:
+        status, _ = await status_of(
+            srv.port, f"GET http://127.0.0.1:{port}/ HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        )
+    assert status == 502  # read whole (and found cut) before answering
+    await proxy.close()
 
 
 async def test_plain_tunnel_is_zero_copy() -> None:

@@ -20,11 +20,11 @@ from pyrama_http.proxy._tunnel import (
     spawn_tunnel,
 )
 from pyrama_http_core import OnUpgrade
-from pyrama_http_types import Method, Request, Response, UriForm, Version
+from pyrama_http_types import Body, Method, Request, Response, UriForm, Version
 from pyrama_net import BridgeError, EstablishedConnection, Stream, bridge
 from pyrama_tcp import TcpConnector
 
-__all__ = ["HttpProxy", "TunnelConnector"]
+__all__ = ["DEFAULT_RESPONSE_BUFFER", "HttpProxy", "TunnelConnector"]
 
 TunnelConnector = Service[TunnelTarget, EstablishedConnection[Any, Stream]]
 """What :class:`HttpProxy` dials CONNECT targets with: a stream connector for a
@@ -33,6 +33,11 @@ TunnelConnector = Service[TunnelTarget, EstablishedConnection[Any, Stream]]
 _log = get_logger(__name__)
 
 _FORWARD_SCHEMES: Final = frozenset({"http", "https"})
+_NO_BODY_STATUSES: Final = frozenset({204, 304})
+
+DEFAULT_RESPONSE_BUFFER: Final = 64 * 1024
+"""Forwarded responses with a ``Content-Length`` up to this many bytes are read whole before
+they are answered (see :class:`HttpProxy`'s *buffer_small_responses*)."""
 
 
 def _answer(status: int, reason: str) -> Response:
@@ -68,10 +73,16 @@ class HttpProxy:
     pass. Tunnels are spawned with the connection's :class:`~pyrama_core.Executor` (tied to
     graceful shutdown); the :class:`~pyrama_http.HttpServerService` keeps an HTTP/1.1
     connection open until its tunnel is over, so any ``HttpServer`` serves them.
-    *tunnel_idle_timeout* closes tunnels idle for that long.
+    *tunnel_idle_timeout* closes tunnels idle for that long. A forwarded response whose
+    ``Content-Length`` is at most *buffer_small_responses* bytes (default 64 KiB; ``0``
+    streams every body) is read whole before it is answered, as nginx's proxy buffering
+    does: usually it arrived with its head, and the client then gets head and body in one
+    write; an upstream that fails before the body is complete gets a ``502`` instead of
+    a cut response. Longer bodies, bodies of unknown length and ``HEAD`` answers stream.
     """
 
     __slots__ = (
+        "_buffer",
         "_client",
         "_connect_timeout",
         "_connector",
@@ -91,6 +102,7 @@ class HttpProxy:
         lazy_connect: bool = False,
         via: str | None = None,
         tunnel_idle_timeout: float | None = None,
+        buffer_small_responses: int = DEFAULT_RESPONSE_BUFFER,
     ) -> None:
         """Configure the proxy (see the class docs); :class:`ConfigError` on bad values."""
         for name, t in (
@@ -99,6 +111,14 @@ class HttpProxy:
         ):
             if t is not None and not t > 0:
                 raise ConfigError(f"{name} must be > 0 seconds or None, got {t!r}")
+        if (
+            isinstance(buffer_small_responses, bool)
+            or not isinstance(buffer_small_responses, int)
+            or buffer_small_responses < 0
+        ):
+            raise ConfigError(
+                f"buffer_small_responses must be an int >= 0, got {buffer_small_responses!r}"
+            )
         if via is not None:
             via = via.strip()
             if not via or any(c in via for c in "\r\n\0"):
@@ -125,6 +145,7 @@ class HttpProxy:
         self._via = via
         self._via_token = None if via is None else via.lower().encode("latin-1")
         self._idle = tunnel_idle_timeout
+        self._buffer = buffer_small_responses
 
     @property
     def client(self) -> Service[Request, Response]:
@@ -192,6 +213,26 @@ class HttpProxy:
         response.headers = strip_hop_by_hop(response.headers)
         if via is not None:
             response.headers.add(b"Via", via_value(response.version, via))
+        body = response.body
+        size = body.size_hint
+        if (
+            size is not None
+            and 0 < size <= self._buffer
+            and not body.is_in_memory
+            and request.method != Method.HEAD
+            and int(response.status) not in _NO_BODY_STATUSES
+        ):
+            # small and of known length: read it whole (usually it came with the head), so
+            # the head and the body leave in one write instead of a streamed pair
+            try:
+                response.body = Body.from_bytes(await body.collect())
+            except (PyramaError, OSError) as exc:
+                _log.info(
+                    "proxy upstream body failed",
+                    target=authority,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+                return _answer(502, f"upstream {authority} failed: {type(exc).__name__}")
         return response
 
     def _looped(self, request: Request) -> bool:
