@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import datetime as _dt
 import gc
+import socket
 import statistics
 import time
 from collections.abc import Callable
@@ -37,7 +38,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._harness import host_facts
+from pyrama_core import Extensions
 from pyrama_http_types import Request, Response
+from pyrama_net import SocketInfo
 
 __all__ = ["FeedStream", "add_arguments", "run"]
 
@@ -54,6 +57,7 @@ REQUEST = (
 HELLO = "hello"
 TEXT_4K = ("pyrama budget: the quick brown fox jumps over the lazy dog. " * 70)[:4096]
 PIPELINE_READ = 65536
+_PEER = SocketInfo(local=("127.0.0.1", 8080), peer=("127.0.0.1", 50000), family=socket.AF_INET)
 
 
 class FeedStream:
@@ -65,18 +69,11 @@ class FeedStream:
     __slots__ = ("_chunks", "_closing", "_extensions", "_i", "responses", "writes", "written")
 
     def __init__(self, chunks: list[bytes]) -> None:
-        from pyrama_core import Extensions
-        from pyrama_net import SocketInfo
-
         self._chunks = chunks
         self._i = 0
         self._closing = False
         self._extensions = Extensions()
-        import socket
-
-        self._extensions.insert(
-            SocketInfo(local=("127.0.0.1", 8080), peer=("127.0.0.1", 50000), family=socket.AF_INET)
-        )
+        self._extensions.insert(_PEER)
         self.written = 0
         self.writes = 0
         self.responses = 0
