@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar, runtime_checkable
+from typing import ClassVar, Protocol, TypeVar, runtime_checkable
 
 from pyrama_http_types.errors import HeaderError, TypedHeaderError
 
@@ -145,18 +145,18 @@ class HeaderMap:
     :meth:`add` and :meth:`set` validate what they store.
     """
 
-    # ``_entries``: (original name, lowercase name, value) per field. A map made by
-    # :meth:`from_raw` holds the wire pairs in ``_raw`` and leaves ``_entries`` unset until
-    # something reads it (``__getattr__`` builds it then and drops ``_raw``): a driver's
-    # request whose headers nobody looks at never lowercases a name. ``_raw`` is ``None``
-    # whenever ``_entries`` is the truth.
-    __slots__ = ("_entries", "_index", "_raw")
+    # ``_ents``: (original name, lowercase name, value) per field. A map made by
+    # :meth:`from_raw` holds the wire pairs in ``_raw`` and ``_ents`` is ``None`` until
+    # something reads the map (:attr:`_entries` builds it then and drops ``_raw``): a driver's
+    # request whose headers nobody looks at never lowercases a name. Exactly one of the two
+    # is ``None`` at any time.
+    __slots__ = ("_ents", "_index", "_raw")
 
     def __init__(
         self,
         items: HeaderItems | HeaderMap | None = None,
     ) -> None:
-        self._entries: list[tuple[bytes, bytes, bytes]] = []
+        self._ents: list[tuple[bytes, bytes, bytes]] | None = []
         self._index: dict[bytes, list[int]] | None = None
         self._raw: list[tuple[bytes, bytes]] | None = None
         if items is None:
@@ -182,21 +182,29 @@ class HeaderMap:
         """
         self = cls.__new__(cls)
         self._raw = items if type(items) is list else list(items)
+        self._ents = None
         self._index = None
         return self
 
-    if not TYPE_CHECKING:  # (kept from the type checker: it would make any attribute valid)
+    def _materialize(self) -> list[tuple[bytes, bytes, bytes]]:
+        raw = self._raw
+        assert raw is not None
+        entries = [(n, n.lower(), v) for n, v in raw]
+        self._ents = entries
+        self._raw = None
+        return entries
 
-        def __getattr__(self, name: str) -> object:
-            # only called for a slot that is not set: the entries of a from_raw map
-            if name == "_entries":
-                raw = self._raw
-                if raw is not None:
-                    entries = [(n, n.lower(), v) for n, v in raw]
-                    self._entries = entries
-                    self._raw = None
-                    return entries
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+    @property
+    def _entries(self) -> list[tuple[bytes, bytes, bytes]]:
+        entries = self._ents
+        if entries is None:
+            return self._materialize()
+        return entries
+
+    @_entries.setter
+    def _entries(self, entries: list[tuple[bytes, bytes, bytes]]) -> None:
+        self._ents = entries
+        self._raw = None
 
     @classmethod
     def validated(cls, items: HeaderItems) -> HeaderMap:
@@ -209,8 +217,9 @@ class HeaderMap:
         raw = self._raw
         if raw is not None:  # neither map ever modifies the shared pairs (see from_raw)
             new._raw = raw
+            new._ents = None
         else:
-            new._entries = list(self._entries)
+            new._ents = list(self._entries)
             new._raw = None
         new._index = None
         return new
@@ -237,7 +246,9 @@ class HeaderMap:
     def get_raw(self, name: HeaderName) -> bytes | None:
         """The first value of *name* as bytes, or ``None``."""
         key = _key(name)
-        entries = self._entries
+        entries = self._ents
+        if entries is None:
+            entries = self._materialize()
         if self._index is None and len(entries) <= _SCAN_MAX:
             for entry in entries:
                 if entry[1] == key:
@@ -251,7 +262,9 @@ class HeaderMap:
     def get_all_raw(self, name: HeaderName) -> list[bytes]:
         """Every value of *name* as bytes, in order (empty if absent)."""
         key = _key(name)
-        entries = self._entries
+        entries = self._ents
+        if entries is None:
+            entries = self._materialize()
         if self._index is None and len(entries) <= _SCAN_MAX:
             return [entry[2] for entry in entries if entry[1] == key]
         positions = self._idx().get(key)
@@ -286,8 +299,11 @@ class HeaderMap:
         if not isinstance(name, str | bytes):
             return False
         key = _key(name)
-        if self._index is None and len(self._entries) <= _SCAN_MAX:
-            return any(entry[1] == key for entry in self._entries)
+        entries = self._ents
+        if entries is None:
+            entries = self._materialize()
+        if self._index is None and len(entries) <= _SCAN_MAX:
+            return any(entry[1] == key for entry in entries)
         return key in self._idx()
 
     def __len__(self) -> int:
