@@ -341,3 +341,17 @@ def test_the_response_head_cache_is_bounded() -> None:
             codec.send_response(200, [(b"X-Id", b"%d" % i)], content_length=0)
     assert 1 <= len(cw._HEADS) <= cw._HEADS_MAX
     assert len(cw._HEADS_SEEN) <= 4 * cw._HEADS_MAX
+
+
+def test_the_fast_request_head_is_a_normal_frozen_request_head() -> None:
+    import dataclasses
+
+    from pyrama_http_core._codec import make_request_head
+
+    args = (b"GET", b"/", b"1.1", [(b"Host", b"a")], True, False, 3, False, b"ws")
+    fast = make_request_head(*args)
+    assert type(fast) is RequestHead
+    assert fast == RequestHead(*args)
+    assert fast.has_body
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.method = b"POST"  # type: ignore[misc]

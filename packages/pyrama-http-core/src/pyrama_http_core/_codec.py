@@ -62,6 +62,7 @@ __all__ = [
     "RequestHead",
     "ResponseHead",
     "ServerEvent",
+    "make_request_head",
 ]
 
 RawHeaders: TypeAlias = list[tuple[bytes, bytes]]
@@ -113,6 +114,54 @@ class RequestHead:
     def has_body(self) -> bool:
         """Whether body bytes follow the head."""
         return self.chunked or bool(self.content_length)
+
+
+# A RequestHead without the frozen dataclass constructor (one object.__setattr__ look-up and
+# call per field, about twice the cost): the slots' own setters, for the server codecs that
+# make one per request. Same object, same immutability afterwards.
+_HEAD_SETTERS = tuple(
+    getattr(RequestHead, name).__set__
+    for name in (
+        "method",
+        "target",
+        "version",
+        "headers",
+        "keep_alive",
+        "expect_continue",
+        "content_length",
+        "chunked",
+        "upgrade",
+    )
+)
+_new_head = object.__new__
+
+
+def make_request_head(
+    method: bytes,
+    target: bytes,
+    version: bytes,
+    headers: RawHeaders,
+    keep_alive: bool,
+    expect_continue: bool,
+    content_length: int | None,
+    chunked: bool,
+    upgrade: bytes | None,
+) -> RequestHead:
+    """``RequestHead(...)`` with the same positional arguments, made faster (see above)."""
+    head: RequestHead = _new_head(RequestHead)
+    s_method, s_target, s_version, s_headers, s_keep, s_expect, s_length, s_chunked, s_up = (
+        _HEAD_SETTERS
+    )
+    s_method(head, method)
+    s_target(head, target)
+    s_version(head, version)
+    s_headers(head, headers)
+    s_keep(head, keep_alive)
+    s_expect(head, expect_continue)
+    s_length(head, content_length)
+    s_chunked(head, chunked)
+    s_up(head, upgrade)
+    return head
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,7 @@ from pyrama_http_core._codec import (
     RawHeaders,
     RequestHead,
     ServerEvent,
+    make_request_head,
 )
 from pyrama_http_core._codec_write import ServerWriter
 from pyrama_http_core._config import HttpLimits
@@ -517,7 +518,7 @@ class ServerReader(ServerWriter):
         else:
             self._phase = _EMPTY
         self._request_started(method, version, keep_alive, upgrade is not None)
-        return RequestHead(
+        return make_request_head(
             method,
             target,
             version,
