@@ -12,7 +12,7 @@ import brotli  # type: ignore[import-untyped]
 import pytest
 import zstandard
 from http_support import GUARD, running
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pyrama_core import layers, service_fn
@@ -97,6 +97,8 @@ weights = st.one_of(st.none(), st.floats(0, 1).map(lambda q: f"{q:.3f}"), st.tex
 
 
 @given(st.lists(st.tuples(codings, weights), max_size=8))
+@example([("x-gzip", None), ("gzip", "0.250"), ("br", "0.500")])  # gzip named itself wins
+@example([("x-gzip", None), ("gzip", "0.000")])  # an explicit gzip;q=0 refuses gzip
 def test_negotiation_property(elements: list[tuple[str, str | None]]) -> None:
     header = ", ".join(c if q is None else f"{c};q={q}" for c, q in elements)
     supported = ("zstd", "br", "gzip")

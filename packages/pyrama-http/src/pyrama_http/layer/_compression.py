@@ -95,10 +95,16 @@ def negotiate_encoding(values: Iterable[str], supported: Sequence[str]) -> str |
     the body as it is (identity): no header, nothing acceptable, or identity preferred.
     """
     weights: dict[str, float] = {}
+    x_gzip: float | None = None
     for coding, q in parse_accept_encoding(values):
         if coding == "x-gzip":
-            coding = "gzip"
+            if x_gzip is None:
+                x_gzip = q
+            continue
         weights.setdefault(coding, q)  # the first mention counts
+    if x_gzip is not None:
+        # x-gzip is an alias of gzip (RFC 9110 8.4.1.3); "gzip" named itself decides
+        weights.setdefault("gzip", x_gzip)
     if not weights:
         return None
     star = weights.get("*")
