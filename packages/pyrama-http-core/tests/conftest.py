@@ -1,4 +1,4 @@
-"""Fixtures shared by pyrama-http-core's tests: every HTTP/1.1 server codec, one at a time."""
+"""Fixtures shared by pyrama-http-core's tests: every HTTP/1.1 server (and client) codec in turn."""
 
 from __future__ import annotations
 
@@ -6,7 +6,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from pyrama_http_core import H11ServerCodec, HttpLimits, HttptoolsServerCodec
+from pyrama_http_core import (
+    H11ClientCodec,
+    H11ServerCodec,
+    HttpLimits,
+    HttptoolsClientCodec,
+    HttptoolsServerCodec,
+)
 from pyrama_http_core import _config as http_config
 from pyrama_http_core._codec_server import ServerReader
 
@@ -38,3 +44,26 @@ def each_server_codec(request: pytest.FixtureRequest) -> Iterator[str]:
         yield str(request.param)
     finally:
         http_config._server_codec_type = saved
+
+
+CLIENT_CODECS: dict[str, type[H11ClientCodec | HttptoolsClientCodec]] = {
+    "h11": H11ClientCodec,
+    "httptools": HttptoolsClientCodec,
+}
+
+
+@pytest.fixture(scope="module", params=sorted(CLIENT_CODECS))
+def client_codec(request: pytest.FixtureRequest) -> type[H11ClientCodec | HttptoolsClientCodec]:
+    """A client codec class: the client conformance tests run once per codec."""
+    return CLIENT_CODECS[request.param]
+
+
+@pytest.fixture(scope="module", params=sorted(CLIENT_CODECS))
+def each_client_codec(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Make the drivers' default client codec each codec in turn (for driver-level tests)."""
+    saved = http_config._client_codec_type
+    http_config._client_codec_type = CLIENT_CODECS[request.param]
+    try:
+        yield str(request.param)
+    finally:
+        http_config._client_codec_type = saved

@@ -28,6 +28,9 @@ from pyrama_net import SocketStream, SocketStreamProtocol, Stream
 
 GUARD = 10.0
 
+pytestmark = pytest.mark.usefixtures("each_client_codec")
+"""Every driver test runs once per client codec (h11, httptools): see conftest.py."""
+
 RawHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 

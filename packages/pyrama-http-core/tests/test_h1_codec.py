@@ -1,7 +1,7 @@
 """The HTTP/1.1 codecs: bytes in / events out, parts in / bytes out.
 
-Every server-side test runs against each server codec (h11 and httptools): one conformance
-suite, the same events and the same refusals.
+Every server-side test runs against each server codec (h11 and httptools), every client-side
+test against each client codec: one conformance suite, the same events and the same refusals.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from pyrama_http_core import (
     Http1ClientCodec,
     Http1ServerCodec,
     HttpLimits,
+    HttptoolsClientCodec,
     HttptoolsServerCodec,
     InformationalHead,
     RequestHead,
@@ -35,6 +36,9 @@ from pyrama_http_core.errors import HeaderLimitError, HttpProtocolError
 
 ServerCodecFactory = Callable[..., H11ServerCodec | HttptoolsServerCodec]
 """The ``server_codec`` fixture (conftest.py): each server codec class in turn."""
+
+ClientCodecType = type[H11ClientCodec | HttptoolsClientCodec]
+"""The ``client_codec`` fixture (conftest.py): each client codec class in turn."""
 
 
 def events(codec: H11ServerCodec | H11ClientCodec) -> list[object]:
@@ -514,8 +518,8 @@ def test_101_without_upgrade_request_is_refused(server_codec: ServerCodecFactory
 # -- client codec ---------------------------------------------------------------------------
 
 
-def test_client_request_written_exactly_and_response_parsed() -> None:
-    c = H11ClientCodec()
+def test_client_request_written_exactly_and_response_parsed(client_codec: ClientCodecType) -> None:
+    c = client_codec()
     out = c.send_request(
         b"POST",
         b"/x",
@@ -540,8 +544,8 @@ def test_client_request_written_exactly_and_response_parsed() -> None:
     assert c.is_reusable
 
 
-def test_client_interim_responses_and_head_without_body() -> None:
-    c = H11ClientCodec()
+def test_client_interim_responses_and_head_without_body(client_codec: ClientCodecType) -> None:
+    c = client_codec()
     c.send_request(b"HEAD", b"/", [(b"Host", b"a")], content_length=0)
     c.receive(
         b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n"
@@ -556,8 +560,8 @@ def test_client_interim_responses_and_head_without_body() -> None:
     assert c.is_reusable
 
 
-def test_client_chunked_request_and_close_delimited_response() -> None:
-    c = H11ClientCodec()
+def test_client_chunked_request_and_close_delimited_response(client_codec: ClientCodecType) -> None:
+    c = client_codec()
     out = c.send_request(b"PUT", b"/", [(b"Host", b"a")])
     assert out.endswith(b"transfer-encoding: chunked\r\n\r\n")
     assert c.send_data(b"ab") == b"2\r\nab\r\n"
@@ -574,8 +578,8 @@ def test_client_chunked_request_and_close_delimited_response() -> None:
     assert not c.is_reusable
 
 
-def test_client_keep_alive_reuse_and_busy() -> None:
-    c = H11ClientCodec()
+def test_client_keep_alive_reuse_and_busy(client_codec: ClientCodecType) -> None:
+    c = client_codec()
     c.send_request(b"GET", b"/1", [(b"Host", b"a")], content_length=0)
     with pytest.raises(HttpProtocolError):
         c.send_request(b"GET", b"/2", [(b"Host", b"a")], content_length=0)
@@ -592,8 +596,8 @@ def test_client_keep_alive_reuse_and_busy() -> None:
     assert not c.is_reusable
 
 
-def test_client_upgrade_and_connect() -> None:
-    c = H11ClientCodec()
+def test_client_upgrade_and_connect(client_codec: ClientCodecType) -> None:
+    c = client_codec()
     c.send_request(
         b"GET",
         b"/",
@@ -607,7 +611,7 @@ def test_client_upgrade_and_connect() -> None:
     assert not head.has_body
     assert c.take_switched() == b"first bytes"
     assert not c.is_reusable
-    c = H11ClientCodec()
+    c = client_codec()
     c.send_request(b"CONNECT", b"a:443", [(b"Host", b"a:443")], content_length=0)
     c.receive(b"HTTP/1.1 200 Connection Established\r\n\r\n\x16\x03")
     head = c.next_event()
@@ -617,8 +621,8 @@ def test_client_upgrade_and_connect() -> None:
     assert c.take_switched() == b"\x16\x03"
 
 
-def test_client_malformed_response() -> None:
-    c = H11ClientCodec()
+def test_client_malformed_response(client_codec: ClientCodecType) -> None:
+    c = client_codec()
     c.send_request(b"GET", b"/", [(b"Host", b"a")], content_length=0)
     c.receive(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n")
     ev = c.next_event()
@@ -627,13 +631,13 @@ def test_client_malformed_response() -> None:
     assert not c.is_reusable
 
 
-def test_client_refuses_bad_method_or_target() -> None:
+def test_client_refuses_bad_method_or_target(client_codec: ClientCodecType) -> None:
     with pytest.raises(HttpProtocolError):
-        H11ClientCodec().send_request(b"G T", b"/", [(b"Host", b"a")])
+        client_codec().send_request(b"G T", b"/", [(b"Host", b"a")])
     with pytest.raises(HttpProtocolError):
-        H11ClientCodec().send_request(b"GET", b"/a b", [(b"Host", b"a")])
+        client_codec().send_request(b"GET", b"/a b", [(b"Host", b"a")])
     with pytest.raises(HttpProtocolError):
-        H11ClientCodec().send_request(b"GET", b"/\r\nX: 1", [(b"Host", b"a")])
+        client_codec().send_request(b"GET", b"/\r\nX: 1", [(b"Host", b"a")])
 
 
 # -- properties -----------------------------------------------------------------------------

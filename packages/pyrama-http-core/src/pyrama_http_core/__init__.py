@@ -19,6 +19,7 @@ from pyrama_http_core._codec import (
 )
 from pyrama_http_core._codec_h11 import H11ClientCodec, H11ServerCodec
 from pyrama_http_core._codec_httptools import HTTPTOOLS_AVAILABLE, HttptoolsServerCodec
+from pyrama_http_core._codec_httptools_client import HttptoolsClientCodec
 from pyrama_http_core._config import (
     DEFAULT_HEADER_READ_TIMEOUT,
     DEFAULT_KEEP_ALIVE_TIMEOUT,
@@ -80,6 +81,7 @@ __all__: list[str] = [
     "Http1ServerCodec",
     "Http1ServerConnection",
     "HttpLimits",
+    "HttptoolsClientCodec",
     "HttptoolsServerCodec",
     "InformationalHead",
     "OnUpgrade",

@@ -134,10 +134,26 @@ def _default_server_codec(config: Http1Config) -> Http1ServerCodec:
     return _server_codec_type(config.limits)
 
 
-def _default_client_codec(config: Http1ClientConfig) -> Http1ClientCodec:
-    from pyrama_http_core._codec_h11 import H11ClientCodec
+_client_codec_type: Callable[..., Http1ClientCodec] | None = None
 
-    return H11ClientCodec(max_header_size=config.max_header_size, max_headers=config.max_headers)
+
+def _default_client_codec(config: Http1ClientConfig) -> Http1ClientCodec:
+    """Httptools' client codec when httptools is installed, else h11's."""
+    global _client_codec_type
+    if _client_codec_type is None:
+        from pyrama_http_core._codec_httptools import HTTPTOOLS_AVAILABLE
+
+        if HTTPTOOLS_AVAILABLE:
+            from pyrama_http_core._codec_httptools_client import HttptoolsClientCodec
+
+            _client_codec_type = HttptoolsClientCodec
+        else:  # pragma: no cover - the tests run with httptools installed
+            from pyrama_http_core._codec_h11 import H11ClientCodec
+
+            _client_codec_type = H11ClientCodec
+    return _client_codec_type(
+        max_header_size=config.max_header_size, max_headers=config.max_headers
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -206,7 +222,10 @@ class Http1ClientConfig:
     * ``response_header_timeout``: seconds to wait for the response head once the request
       has been sent; ``None`` (the default) waits as long as the caller does.
     * ``codec_factory``: builds the :class:`~pyrama_http_core.Http1ClientCodec`; the default
-      is the h11-based :class:`~pyrama_http_core.H11ClientCodec`.
+      is :class:`~pyrama_http_core.HttptoolsClientCodec` when httptools is installed
+      (``pyrama-http-core[fast]``), else the pure-Python
+      :class:`~pyrama_http_core.H11ClientCodec`. Both frame and refuse responses the same
+      way; pass ``lambda cfg: H11ClientCodec()`` to pick h11.
     """
 
     max_header_size: int = DEFAULT_MAX_HEADER_SIZE

@@ -1,0 +1,510 @@
+"""The fast HTTP/1.1 client codec: response heads parsed by httptools (llhttp, in C).
+
+The counterpart of :class:`~pyrama_http_core.HttptoolsServerCodec`: llhttp parses each
+response head (status line and header fields, refusing malformed ones); everything llhttp
+cannot be told is done here, with the same results as :class:`~pyrama_http_core.H11ClientCodec`:
+
+* Framing. llhttp does not know which request a response answers, so it cannot know that a
+  response to ``HEAD`` (or a ``2xx`` to ``CONNECT``) has no body, and it has no way to stop
+  at the end of a message. So llhttp only ever sees one complete head at a time (a fresh
+  parser per head costs about a third of a microsecond) and the body is framed here:
+  ``Content-Length`` bodies are sliced, chunked bodies decoded (trailer sections go through
+  llhttp as a head of their own), close-delimited bodies run to the end of the stream. The
+  codec therefore knows exactly where an exchange ends: bytes after a switching response are
+  what :meth:`~HttptoolsClientCodec.take_switched` returns, bytes after a complete response
+  wait for the next exchange (as with h11).
+* Field checks h11 makes and llhttp does not (or not the same way): one ``Transfer-Encoding``
+  field whose value is ``chunked`` (anything else is refused with hint ``501``), equal
+  repeated ``Content-Length`` values folded into the first field (different ones refused),
+  whitespace after a value dropped, ``101`` only after an ``Upgrade`` proposal.
+* Limits: a head (or trailer section) longer than ``max_header_size`` bytes or with more
+  than ``max_headers`` fields is a :class:`~pyrama_http_core.errors.HeaderLimitError`.
+
+Known differences from h11 (both refuse-or-accept the same well-formed traffic): bare LF line
+endings and obsolete line folding in a response head are refused here (h11 accepts them), as
+is a complete head bigger than ``max_header_size`` (h11 only bounds incomplete heads).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from pyrama_core.errors import Side
+from pyrama_http_core._codec import (
+    NEED_DATA,
+    PAUSED,
+    BodyData,
+    ClientEvent,
+    CodecError,
+    ConnectionClosed,
+    EndOfMessage,
+    InformationalHead,
+    RawHeaders,
+    ResponseHead,
+)
+from pyrama_http_core._codec_write import ClientWriter
+from pyrama_http_core.errors import HeaderLimitError, HttpCoreError, HttpProtocolError
+
+try:
+    import httptools as _httptools
+
+    _AVAILABLE: Final = True
+except ImportError:  # pragma: no cover - the tests run with the extra installed
+    _AVAILABLE = False  # type: ignore[misc]
+
+__all__ = ["HttptoolsClientCodec"]
+
+# where the codec is in the response
+_HEAD: Final = 0  # expecting a (1xx or final) head
+_LENGTH: Final = 1  # Content-Length body, _remaining bytes left
+_CHUNK_SIZE: Final = 2  # expecting a chunk-size line
+_CHUNK_DATA: Final = 3  # inside a chunk, _remaining bytes left
+_CHUNK_END: Final = 4  # expecting the CRLF after a chunk's data
+_TRAILERS: Final = 5  # expecting the trailer section
+_UNTIL_CLOSE: Final = 6  # close-delimited body
+_END: Final = 7  # the body is complete: EndOfMessage next
+_NONE: Final = 8  # no response expected (done or switched)
+
+_NO_FIELDS: RawHeaders = []
+_EMPTY: Final = b""
+_CHUNK_LINE_RE = re.compile(rb"([0-9A-Fa-f]{1,20})(?:;[^\r\n]*)?[ \t]*")
+_DIGITS_RE = re.compile(rb"[0-9]+")
+_TRAILER_LINE: Final = b"HTTP/1.1 200 OK\r\n"
+_MAX_CHUNK_LINE: Final = 4096
+
+
+class _Head:
+    """httptools callbacks collecting one head (the parser calls these by name)."""
+
+    __slots__ = ("complete", "fields", "reason")
+
+    def __init__(self) -> None:
+        self.reason = b""
+        self.fields: RawHeaders = []
+        self.complete = False
+
+    def on_status(self, reason: bytes) -> None:
+        self.reason += reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.fields.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self.complete = True
+
+
+def _remote(message: str, hint: int | None = None) -> HttpProtocolError:
+    return HttpProtocolError(message, side=Side.REMOTE, hint=hint)
+
+
+def _parse(head: bytes) -> tuple[int, bytes, bytes, RawHeaders] | HttpProtocolError:
+    """Parse one complete response head: ``(status, reason, version, fields)`` or an error."""
+    got = _Head()
+    parser = _httptools.HttpResponseParser(got)
+    # framing is decided here (see the module docs): llhttp must not refuse or reinterpret it
+    parser.set_dangerous_leniencies(
+        lenient_transfer_encoding=True, lenient_chunked_length=True, lenient_keep_alive=True
+    )
+    try:
+        parser.feed_data(head)
+    except _httptools.HttpParserUpgrade:
+        pass  # a 101 (or Upgrade field): the head is complete all the same
+    except _httptools.HttpParserError as exc:
+        # after a complete 101 head llhttp pauses, which httptools reports as an error
+        if not (got.complete and parser.get_status_code() == 101):
+            err = _remote(str(exc) or "malformed HTTP/1.1 response head")
+            err.__cause__ = exc
+            return err
+    if not got.complete:  # pragma: no cover - only complete heads are fed
+        return _remote("incomplete response head")
+    status: int = parser.get_status_code()
+    version = parser.get_http_version().encode("ascii")
+    fields = got.fields
+    if b" \r\n" in head or b"\t\r\n" in head:
+        # llhttp keeps whitespace after a field value; it is not part of the value
+        fields = [(name, value.rstrip(b" \t")) for name, value in fields]
+    reason = got.reason
+    if reason[-1:] in (b" ", b"\t"):
+        reason = reason.rstrip(b" \t")
+    return status, reason, version, fields
+
+
+class HttptoolsClientCodec(ClientWriter):
+    """The client side of HTTP/1.1 with httptools parsing response heads.
+
+    Same contract and results as :class:`~pyrama_http_core.H11ClientCodec` (see
+    :class:`~pyrama_http_core.Http1ClientCodec`); enforces *max_header_size* and
+    *max_headers* on response heads and trailer sections. Raises :class:`HttpCoreError` when
+    httptools is not installed.
+    """
+
+    __slots__ = (
+        "_buf",
+        "_eof",
+        "_error",
+        "_head_limit",
+        "_max_headers",
+        "_remaining",
+        "_scan",
+        "_state",
+    )
+
+    def __init__(self, *, max_header_size: int = 64 * 1024, max_headers: int = 100) -> None:
+        if not _AVAILABLE:  # pragma: no cover - the tests run with the extra
+            raise HttpCoreError("httptools is not installed: pip install 'pyrama-http-core[fast]'")
+        super().__init__()
+        self._head_limit = max_header_size
+        self._max_headers = max_headers
+        self._buf: bytes | bytearray = _EMPTY
+        self._scan = 0  # where the search for the end of a head / line resumes
+        self._state = _NONE
+        self._remaining = 0
+        self._eof = False
+        self._error: CodecError | None = None
+
+    # -- sending (the encoding is ClientWriter's) --------------------------------------------
+
+    def _ready(self) -> bool:
+        return not self._switched and self._keep_alive and self._error is None and not self._eof
+
+    def _begin_exchange(self, method: bytes, upgrade: bytes | None, close: bool) -> None:
+        # ClientWriter records the method and the switch proposal; a response head is next
+        self._state = _HEAD
+        self._scan = 0
+
+    # -- receiving -------------------------------------------------------------------------
+
+    def receive(self, data: bytes, /) -> None:
+        """Buffer bytes from the server; ``b""`` marks the end of what it sends."""
+        if self._eof:
+            return
+        if not data:
+            self._eof = True
+            return
+        buf = self._buf
+        if not buf:
+            self._buf = data
+        elif type(buf) is bytearray:
+            buf += data
+        else:
+            joined = bytearray(buf)
+            joined += data
+            self._buf = joined
+
+    def _take(self, n: int) -> bytes:
+        """Remove and return the first *n* buffered bytes."""
+        buf = self._buf
+        if n >= len(buf):
+            self._buf = _EMPTY
+            return bytes(buf)
+        data = bytes(buf[:n])
+        if type(buf) is bytearray:
+            del buf[:n]
+        else:
+            self._buf = buf[n:]
+        return data
+
+    def next_event(self) -> ClientEvent:
+        """Return the next response event, :data:`NEED_DATA` or :data:`PAUSED`."""
+        if self._error is not None:
+            return self._error
+        if not self._in_exchange or self._resp_done:
+            # no response is expected: only the end of the connection is news
+            return ConnectionClosed(complete=True) if self._eof else PAUSED
+        state = self._state
+        buf = self._buf
+        if state in (_LENGTH, _CHUNK_DATA):
+            if buf:
+                remaining = self._remaining
+                if len(buf) <= remaining:
+                    self._buf = _EMPTY
+                    data = buf if type(buf) is bytes else bytes(buf)
+                else:
+                    data = self._take(remaining)
+                remaining -= len(data)
+                self._remaining = remaining
+                if not remaining:
+                    self._state = _END if state == _LENGTH else _CHUNK_END
+                return BodyData(data)
+            return self._starved()
+        if state == _END:
+            return self._finish(_NO_FIELDS)
+        if state == _HEAD:
+            return self._next_head()
+        if state == _UNTIL_CLOSE:
+            if buf:
+                self._buf = _EMPTY
+                return BodyData(buf if type(buf) is bytes else bytes(buf))
+            if self._eof:
+                return self._finish(_NO_FIELDS)
+            return NEED_DATA
+        if state == _CHUNK_END:
+            if len(buf) < 2:
+                if buf and buf[0] != 13:
+                    return self._fail(_remote(f"malformed chunk footer: {bytes(buf)!r}"))
+                return self._starved()
+            if buf[0] != 13 or buf[1] != 10:
+                return self._fail(_remote(f"malformed chunk footer: {bytes(buf[:2])!r}"))
+            self._take(2)
+            self._state = _CHUNK_SIZE
+            self._scan = 0
+            return self.next_event()
+        if state == _CHUNK_SIZE:
+            return self._chunk_size()
+        if state == _TRAILERS:
+            return self._trailers()
+        return PAUSED  # pragma: no cover - _NONE is covered by the exchange check above
+
+    def _starved(self) -> ClientEvent:
+        """No buffered bytes for the current part of the response."""
+        if self._eof:
+            self._keep_alive = False
+            return ConnectionClosed(complete=False)
+        return NEED_DATA
+
+    def _fail(self, err: HttpProtocolError) -> CodecError:
+        ev = CodecError(err)
+        self._error = ev
+        self._keep_alive = False
+        return ev
+
+    def _finish(self, trailers: RawHeaders) -> EndOfMessage:
+        self._state = _NONE
+        self._resp_done = True
+        if self._body is not None and self._body.done:
+            self._in_exchange = False
+        return EndOfMessage(trailers)
+
+    def _find_blank_line(self) -> int:
+        """Where the head in the buffer ends (after its blank line), ``0`` if incomplete."""
+        buf = self._buf
+        if buf[:2] == b"\r\n":  # an empty section (only a trailer section can be empty)
+            return 2
+        end = buf.find(b"\r\n\r\n", self._scan)
+        if end < 0:
+            self._scan = max(0, len(buf) - 3)
+            return 0
+        return end + 4
+
+    def _next_head(self) -> ClientEvent:
+        buf = self._buf
+        end = self._find_blank_line() if buf else 0
+        if not end:
+            if len(buf) > self._head_limit:
+                return self._fail(
+                    HeaderLimitError(
+                        f"response head larger than {self._head_limit} bytes",
+                        limit=self._head_limit,
+                    )
+                )
+            if self._eof:
+                self._keep_alive = False
+                return ConnectionClosed(complete=False)
+            return NEED_DATA
+        if end > self._head_limit:
+            return self._fail(
+                HeaderLimitError(
+                    f"response head larger than {self._head_limit} bytes", limit=self._head_limit
+                )
+            )
+        head = self._take(end)
+        self._scan = 0
+        if head.count(b"\n") != head.count(b"\r\n"):
+            return self._fail(_remote("bare LF in the response head"))
+        parsed = _parse(head)
+        if type(parsed) is not tuple:
+            return self._fail(parsed)  # type: ignore[arg-type]
+        status, reason, version, fields = parsed
+        if len(fields) > self._max_headers:
+            return self._fail(
+                HeaderLimitError(
+                    f"more than {self._max_headers} header fields", limit=self._max_headers
+                )
+            )
+        if status < 200 and status != 101:
+            if status < 100:
+                return self._fail(_remote(f"invalid status code {status}"))
+            return InformationalHead(status, reason, fields)
+        return self._final_head(status, reason, version, fields)
+
+    def _final_head(
+        self, status: int, reason: bytes, version: bytes, fields: RawHeaders
+    ) -> ClientEvent:
+        content_length: int | None = None
+        length_text: bytes | None = None
+        chunked = False
+        connection: list[bytes] | None = None
+        fold = -1
+        for index, (name, value) in enumerate(fields):
+            n = len(name)
+            if n == 14 and name.lower() == b"content-length":
+                texts = {v.strip(b" \t") for v in value.split(b",")}
+                text = texts.pop()
+                if texts or _DIGITS_RE.fullmatch(text) is None:
+                    return self._fail(_remote(f"invalid Content-Length {value[:32]!r}"))
+                if length_text is None:
+                    length_text = text
+                    content_length = int(text)
+                    if text != value:
+                        fold = index
+                elif text != length_text:
+                    return self._fail(_remote("conflicting Content-Length fields"))
+                else:
+                    fold = index
+            elif n == 17 and name.lower() == b"transfer-encoding":
+                if chunked:
+                    return self._fail(_remote("multiple Transfer-Encoding fields", 501))
+                if value.lower() != b"chunked":
+                    return self._fail(_remote("Only Transfer-Encoding: chunked is supported", 501))
+                chunked = True
+                if value != b"chunked":
+                    fields[index] = (name, b"chunked")
+            elif n == 10 and name.lower() == b"connection":
+                tokens = [t.strip() for t in value.lower().split(b",")]
+                if connection is None:
+                    connection = tokens
+                else:
+                    connection += tokens
+        if fold >= 0:
+            fields = _fold_lengths(fields, length_text or b"")
+        if status == 101:
+            if self._switch != 1:
+                return self._fail(_remote("101 Switching Protocols without an Upgrade proposal"))
+            self._switched = True
+            self._resp_done = True
+            self._in_exchange = False
+            self._state = _NONE
+            return ResponseHead(101, reason, version, fields, False, None, False, False)
+        if version == b"1.1":
+            keep = connection is None or b"close" not in connection
+        else:
+            keep = connection is not None and b"keep-alive" in connection
+        switching = self._switch == 2 and status < 300
+        has_body = not (status == 204 or status == 304 or self._method == b"HEAD" or switching)
+        if chunked:
+            content_length = None
+        elif content_length is None and has_body:
+            keep = False  # close-delimited body
+        if switching:
+            content_length = None
+            self._switched = True
+            self._resp_done = True
+            self._in_exchange = False
+            self._state = _NONE
+            keep = False
+        elif not has_body:
+            self._state = _END
+        elif chunked:
+            self._state = _CHUNK_SIZE
+            self._scan = 0
+        elif content_length is not None:
+            self._remaining = content_length
+            self._state = _LENGTH if content_length else _END
+        else:
+            self._state = _UNTIL_CLOSE
+        self._keep_alive = self._keep_alive and keep
+        return ResponseHead(
+            status, reason, version, fields, keep, content_length, chunked and has_body, has_body
+        )
+
+    def _chunk_size(self) -> ClientEvent:
+        buf = self._buf
+        end = buf.find(b"\r\n", self._scan)
+        if end < 0:
+            if len(buf) > _MAX_CHUNK_LINE:
+                return self._fail(_remote("chunk-size line too long"))
+            self._scan = max(0, len(buf) - 1)
+            return self._starved()
+        line = bytes(buf[:end])
+        match = _CHUNK_LINE_RE.fullmatch(line)
+        if match is None:
+            return self._fail(_remote(f"malformed chunk-size line {line[:32]!r}"))
+        self._take(end + 2)
+        self._scan = 0
+        size = int(match.group(1), 16)
+        if size:
+            self._remaining = size
+            self._state = _CHUNK_DATA
+        else:
+            self._state = _TRAILERS
+        return self.next_event()
+
+    def _trailers(self) -> ClientEvent:
+        buf = self._buf
+        end = self._find_blank_line() if buf else 0
+        if not end:
+            if len(buf) > self._head_limit:
+                return self._fail(
+                    HeaderLimitError(
+                        f"trailer section larger than {self._head_limit} bytes",
+                        limit=self._head_limit,
+                    )
+                )
+            return self._starved()
+        if end > self._head_limit:
+            return self._fail(
+                HeaderLimitError(
+                    f"trailer section larger than {self._head_limit} bytes",
+                    limit=self._head_limit,
+                )
+            )
+        section = self._take(end)
+        self._scan = 0
+        if end == 2:
+            return self._finish(_NO_FIELDS)
+        if section.count(b"\n") != section.count(b"\r\n"):
+            return self._fail(_remote("bare LF in the trailer section"))
+        parsed = _parse(_TRAILER_LINE + section)
+        if type(parsed) is not tuple:
+            return self._fail(parsed)  # type: ignore[arg-type]
+        fields = parsed[3]
+        if len(fields) > self._max_headers:
+            return self._fail(
+                HeaderLimitError(
+                    f"more than {self._max_headers} trailer fields", limit=self._max_headers
+                )
+            )
+        return self._finish(fields)
+
+    # -- state -----------------------------------------------------------------------------
+
+    @property
+    def is_reusable(self) -> bool:
+        """Whether the exchange is over on both sides and another request may follow."""
+        return (
+            not self._in_exchange
+            and self._keep_alive
+            and not self._switched
+            and self._error is None
+            and not self._eof
+        )
+
+    @property
+    def request_complete(self) -> bool:
+        """Whether the request body has been ended."""
+        return self._body is not None and self._body.done
+
+    def take_switched(self) -> bytes:
+        """After ``101`` (or ``2xx`` to ``CONNECT``): the bytes received for the new protocol."""
+        if not self._switched:
+            raise HttpProtocolError(
+                "the connection has not switched protocols", side=Side.LOCAL, hint=None
+            )
+        data = bytes(self._buf)
+        self._buf = _EMPTY
+        return data
+
+
+def _fold_lengths(fields: RawHeaders, text: bytes) -> RawHeaders:
+    """One ``Content-Length`` field (the first, with the single value), as h11 reports it."""
+    out: RawHeaders = []
+    seen = False
+    for name, value in fields:
+        if len(name) == 14 and name.lower() == b"content-length":
+            if seen:
+                continue
+            seen = True
+            value = text
+        out.append((name, value))
+    return out
