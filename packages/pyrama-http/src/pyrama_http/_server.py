@@ -407,53 +407,26 @@ class HttpServerService:
         streams when their service returns does not cut the tunnel. The taker must close
         the stream it took.
         """
+        # One coroutine runs the whole connection (the driver's run() is awaited from here,
+        # not from helpers): each nested coroutine would stay alive as long as the
+        # connection, and an idle keep-alive connection should cost as little as possible.
         versions = self._versions
+        conn: _H1 | _H2 | None
         if versions is HttpVersions.HTTP1:
-            await self._run(_H1(stream, self._inner, self._h1), stream)
-            return
-        if versions is HttpVersions.H2:
-            await self._run(_H2(stream, self._inner, self._h2), stream)
-            return
-        tls = stream.extensions.get(NegotiatedTls)
-        if tls is not None and tls.alpn is not None:
-            if tls.alpn == "h2":
-                await self._run(_H2(stream, self._inner, self._h2), stream)
-            else:
-                await self._run(_H1(stream, self._inner, self._h1), stream)
-            return
-        await self._sniff(stream)
-
-    async def _sniff(self, stream: Stream) -> None:
-        """Read the first bytes: the h2c preface means HTTP/2, anything else HTTP/1.1."""
-        timeout = self._h1.limits.header_read_timeout
-        data = b""
-        try:
-            async with asyncio.timeout(timeout):
-                data = await stream.read(_FIRST_READ)
-                while data and len(data) < _PREFACE_LEN and may_be_h2_preface(data):
-                    more = await stream.read(_FIRST_READ)
-                    if not more:
-                        break
-                    data += more
-        except Exception:  # timeout, reset, a broken TLS record: nothing to answer
-            data = b""
-        if not data:
-            await _close_quietly(stream)
-            return
-        if len(data) >= _PREFACE_LEN and may_be_h2_preface(data):
-            await self._run(_H2(rewind(stream, data), self._inner, self._h2), stream)
-            return
-        if b"\r\n\r\n" in data:
-            # a complete head: the driver starts with the bytes already read (no wrapper)
             conn = _H1(stream, self._inner, self._h1)
-            conn.codec.receive(data)
+        elif versions is HttpVersions.H2:
+            conn = _H2(stream, self._inner, self._h2)
         else:
-            # a partial head: the driver reads it again from the start, so its header read
-            # timeout (and 408) covers the head as a whole
-            conn = _H1(rewind(stream, data), self._inner, self._h1)
-        await self._run(conn, stream)
-
-    async def _run(self, conn: _H1 | _H2, stream: Stream) -> None:
+            tls = stream.extensions.get(NegotiatedTls)
+            if tls is not None and tls.alpn is not None:
+                if tls.alpn == "h2":
+                    conn = _H2(stream, self._inner, self._h2)
+                else:
+                    conn = _H1(stream, self._inner, self._h1)
+            else:
+                conn = await self._sniff(stream)
+                if conn is None:
+                    return
         watch = self._watch_for(stream)
         if watch is None:
             await conn.run()
@@ -470,6 +443,37 @@ class HttpServerService:
             # switched (CONNECT tunnel, 101 upgrade): the listener closes the stream when
             # this returns, so hold on until whoever took it has closed or detached it
             await kept
+
+    async def _sniff(self, stream: Stream) -> _H1 | _H2 | None:
+        """Read the first bytes: the h2c preface means HTTP/2, anything else HTTP/1.1.
+
+        Returns the driver for the connection, or ``None`` (closed) when nothing came.
+        """
+        timeout = self._h1.limits.header_read_timeout
+        data = b""
+        try:
+            async with asyncio.timeout(timeout):
+                data = await stream.read(_FIRST_READ)
+                while data and len(data) < _PREFACE_LEN and may_be_h2_preface(data):
+                    more = await stream.read(_FIRST_READ)
+                    if not more:
+                        break
+                    data += more
+        except Exception:  # timeout, reset, a broken TLS record: nothing to answer
+            data = b""
+        if not data:
+            await _close_quietly(stream)
+            return None
+        if len(data) >= _PREFACE_LEN and may_be_h2_preface(data):
+            return _H2(rewind(stream, data), self._inner, self._h2)
+        if b"\r\n\r\n" in data:
+            # a complete head: the driver starts with the bytes already read (no wrapper)
+            conn = _H1(stream, self._inner, self._h1)
+            conn.codec.receive(data)
+            return conn
+        # a partial head: the driver reads it again from the start, so its header read
+        # timeout (and 408) covers the head as a whole
+        return _H1(rewind(stream, data), self._inner, self._h1)
 
     def _watch_for(self, stream: Stream) -> _ShutdownWatch | None:
         executor = stream.extensions.get(Executor)
