@@ -7,7 +7,7 @@ from collections.abc import AsyncIterable, Callable
 from typing import Any
 
 from pyrama_core import Extensions
-from pyrama_http_types._body import Body
+from pyrama_http_types._body import Body, memory_body
 from pyrama_http_types._headers import HeaderItems, HeaderMap, check_header_value
 from pyrama_http_types._method import Method
 from pyrama_http_types._status import StatusCode
@@ -170,7 +170,7 @@ class Response:
         resp.status = status if type(status) is StatusCode else StatusCode(status)
         resp.version = Version.HTTP_11
         resp.headers = hmap
-        resp.body = Body(data)
+        resp.body = memory_body(data) if type(data) is bytes else Body(data)
         resp.extensions = Extensions()
         return resp
 
