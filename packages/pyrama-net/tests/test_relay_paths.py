@@ -29,6 +29,7 @@ from pyrama_net import (
     peek,
     rewind,
 )
+from pyrama_net._detach import detach_inner
 from pyrama_net._splice import SPLICE_AVAILABLE
 
 BULK = 16 << 20
@@ -286,6 +287,55 @@ async def test_refused_detach_falls_back_to_buffered_with_a_peeked_prefix(
     assert got == (6 + len(body), hashlib.sha256(b"PREFIX" + body).hexdigest(), b"PREFIX")
     assert not stats.zero_copy
     assert spliced.calls == 0
+
+
+class DetachSpy(StreamWrapper):
+    """Forwards ``detach_socket`` and counts the calls."""
+
+    __slots__ = ("calls",)
+
+    def __init__(self, inner: Stream) -> None:
+        super().__init__(inner)
+        self.calls = 0
+
+    async def detach_socket(self) -> tuple[socket.socket, bytes] | None:
+        self.calls += 1
+        return await detach_inner(self._inner)
+
+
+async def test_wrapper_over_a_non_detachable_stream_is_not_tried(spliced: SpliceCounter) -> None:
+    # b: a bytes tracker over a stream without detach_socket (as over a TLS stream). The
+    # bridge sees that up front and leaves a alone: no detach, no second transport for a.
+    rig = await _rig()
+    try:
+        a = DetachSpy(rig.a)
+        b = BytesTrackerStream(Opaque(rig.b))
+        relay = asyncio.create_task(bridge(a, b))
+        await _both_ways(rig, relay, 1 << 20, 1 << 20)
+        stats = relay.result()
+    finally:
+        rig.close()
+    assert a.calls == 0
+    assert not stats.zero_copy
+    assert spliced.calls == 0
+    assert (b.count.read, b.count.written) == (1 << 20, 1 << 20)
+
+
+async def test_forwarding_wrappers_over_sockets_are_still_detached(
+    spliced: SpliceCounter,
+) -> None:
+    rig = await _rig()
+    try:
+        a = DetachSpy(BytesTrackerStream(rig.a))
+        b = DetachSpy(rewind(BytesTrackerStream(rig.b), b""))
+        relay = asyncio.create_task(bridge(a, b))
+        await _both_ways(rig, relay, 1 << 20, 1 << 20)
+        stats = relay.result()
+    finally:
+        rig.close()
+    assert (a.calls, b.calls) == (1, 1)
+    assert stats.zero_copy
+    assert spliced.moved == 2 * (2 << 20)
 
 
 async def test_zero_copy_off_never_splices(spliced: SpliceCounter) -> None:

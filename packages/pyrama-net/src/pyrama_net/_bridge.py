@@ -30,6 +30,7 @@ from pyrama_net._peek import PeekStream
 from pyrama_net._socket_stream import SocketStream, open_socket_stream
 from pyrama_net._splice import SPLICE_AVAILABLE, SpliceSideError, SpliceTunnel
 from pyrama_net._stream import DetachableStream, Stream
+from pyrama_net._wrapper import StreamWrapper
 from pyrama_net.errors import StreamError
 
 __all__ = ["BridgeError", "BridgeIdleTimeoutError", "BridgeStats", "bridge"]
@@ -271,6 +272,22 @@ def _detachable(stream: Stream) -> bool:
     return callable(getattr(stream, "detach_socket", None))
 
 
+def _refuses_detach(stream: Stream) -> bool:
+    """Whether detaching *stream* is sure to fail, found out without trying.
+
+    True for a chain of :class:`StreamWrapper` subclasses (which forward ``detach_socket`` to
+    their inner stream, if they offer it) that reaches a stream without ``detach_socket``: a
+    bytes tracker over a TLS stream, say. Checked before the other side is detached, which
+    could not be undone: its socket would be wrapped into a new stream for the buffered relay
+    (a second transport, some 30 us per connection) for nothing.
+    """
+    while isinstance(stream, StreamWrapper):
+        stream = stream.inner
+        if not _detachable(stream):
+            return True
+    return False
+
+
 async def _detach(stream: Stream, side: Side) -> DetachedSocket | None:
     if not _detachable(stream):
         return None
@@ -340,12 +357,15 @@ async def bridge(
     * Zero-copy: when *zero_copy* is true, ``os.splice`` exists and both streams are
       :class:`~pyrama_net.DetachableStream` whose ``detach_socket()`` succeeds, bytes move
       socket -> pipe -> socket inside the kernel; leftover bytes are sent first and EOF is
-      forwarded with ``shutdown(SHUT_WR)``. That relay runs on the event loop's reader and
-      writer callbacks (no task per direction) and takes its pipes from a per-loop pool; a
-      direction that waits for its source holds no pipe. If only *a* detaches, its socket is
-      wrapped into a stream again and the buffered relay is used. Wrappers that count bytes
-      (bytes tracker, transport metrics) are told what moved over a detached socket (see
+      forwarded with ``shutdown(SHUT_WR)``. A peeked or rewound stream keeps this path: its
+      replayed bytes are that leftover. The relay runs on the event loop's reader and writer
+      callbacks (no task per direction) and takes its pipes from a per-loop pool; a direction
+      that waits for its source holds no pipe. Wrappers that count bytes (bytes tracker,
+      transport metrics) are told what moved over a detached socket (see
       :func:`~pyrama_net.observe_detached_io`), so tracking does not cost the fast path.
+    * Buffered: when a side cannot detach (a TLS stream, or wrappers over one), each
+      direction copies through Python. *a* is not detached when *b* is seen to refuse up
+      front; if *b* refuses only when asked, *a*'s socket is wrapped into a stream again.
     * *idle_timeout* (seconds): when no byte moves in either direction for that long, both
       streams are closed and :class:`BridgeIdleTimeoutError` is raised.
     * The bridge owns *a* and *b* and closes both before it returns or raises; after an
@@ -421,7 +441,7 @@ class _Relay:
         ba = self.ba = _Flow(idle)
         da = db = None
         # check b up front: detaching a is not undone when b turns out not detachable
-        if self.zero_copy and _detachable(b):
+        if self.zero_copy and _detachable(b) and not _refuses_detach(b):
             da = await _detach(a, "a")
             if da is not None:
                 self.socks.append(da.sock)
