@@ -57,15 +57,21 @@ from benchmarks.tls import Certs, make_certs
 
 __all__ = ["WrkRun", "add_arguments", "asgi_app", "run", "run_wrk", "tree_cpu_seconds"]
 
-SERVERS = ("pyrama", "uvicorn-h11", "uvicorn-httptools", "hypercorn", "nginx")
+SERVERS = ("pyrama", "pyrama-h11", "uvicorn-h11", "uvicorn-httptools", "hypercorn", "nginx")
 PROTOCOLS = ("h1", "h2c", "h2")
 SPEAKS: dict[str, tuple[str, ...]] = {
-    "h1": SERVERS,
+    "h1": SERVERS,  # pyrama-h11: the same server with the h11 codec (HTTP/1.1 only)
     "h2c": ("pyrama", "hypercorn", "nginx"),
     "h2": ("pyrama", "hypercorn", "nginx"),
 }
 PEERS = ("uvicorn-h11", "uvicorn-httptools", "hypercorn", "nginx")
-TARGETS = (("h1", "uvicorn-h11", 1.5), ("h2c", "hypercorn", 3.0), ("h2", "hypercorn", 3.0))
+TARGETS = (
+    ("h1", "pyrama", "uvicorn-h11", 1.5),
+    ("h1", "pyrama", "uvicorn-httptools", 2.0),
+    ("h1", "pyrama-h11", "uvicorn-h11", 1.3),
+    ("h2c", "pyrama", "hypercorn", 3.0),
+    ("h2", "pyrama", "hypercorn", 3.0),
+)
 HELLO = b"hello"
 
 
@@ -270,6 +276,10 @@ def _start_server(name: str, certs: Certs, work: Path, *, profile: Path | None =
         if profile is not None:
             argv += ["--profile", str(profile)]
         ports.update(h2c=plain, h2=secure)
+    elif name == "pyrama-h11":
+        argv = [
+            py, "-m", "benchmarks.http", "serve-pyrama", "--plain", str(plain), "--codec", "h11",
+        ]  # fmt: skip
     elif name.startswith("uvicorn-"):
         argv = [
             py, "-m", "uvicorn", "benchmarks.http:asgi_app", "--host", "127.0.0.1",
@@ -305,7 +315,7 @@ def _start_server(name: str, certs: Certs, work: Path, *, profile: Path | None =
     else:  # pragma: no cover - guarded by the --only check
         raise BenchError(f"unknown server {name!r}")
     proc = start(f"{name}{'-profiled' if profile else ''}", argv, work)
-    if name == "pyrama":
+    if name.startswith("pyrama"):
         # its own "listening" lines: a bare connect to the TLS port would be a failed
         # handshake (and a log line) in the middle of a profile
         for port in set(ports.values()):
@@ -322,6 +332,7 @@ def _tool_missing(name: str) -> str | None:
         return None if find_tool("nginx") else "`nginx` is not installed"
     module = {
         "pyrama": "pyrama_http",
+        "pyrama-h11": "pyrama_http",
         "uvicorn-h11": "uvicorn",
         "uvicorn-httptools": "httptools",
         "hypercorn": "hypercorn",
@@ -610,6 +621,9 @@ def _report(
             for p in peers
         ]
         lines.append(f"| {_load_label(args, protocol)} | " + " | ".join(row) + " |")
+    if "pyrama-h11" in names and "h1" in protocols:
+        row = [_ratio(samples.ratio("rps_h1", "pyrama-h11", p)) for p in peers]
+        lines.append("| h1 with the h11 codec (pyrama-h11 / peer) | " + " | ".join(row) + " |")
     lines += [
         "",
         "CPU efficiency (peer's server CPU per request / pyrama's; higher is better for pyrama; "
@@ -625,14 +639,17 @@ def _report(
             for p in peers
         ]
         lines.append(f"| {protocol} | " + " | ".join(row) + " |")
+    if "pyrama-h11" in names and "h1" in protocols:
+        row = [_ratio(samples.ratio("cpu_h1", p, "pyrama-h11")) for p in peers]
+        lines.append("| h1, h11 codec (peer / pyrama-h11) | " + " | ".join(row) + " |")
     lines += ["", "Targets (requests per second):", ""]
-    for protocol, peer, want in TARGETS:
-        if protocol not in protocols or peer not in names or "pyrama" not in names:
+    for protocol, ours, peer, want in TARGETS:
+        if protocol not in protocols or peer not in names or ours not in names:
             continue
-        r = samples.ratio(f"rps_{protocol}", "pyrama", peer)
+        r = samples.ratio(f"rps_{protocol}", ours, peer)
         verdict = "n/a" if math.isnan(r) else ("met" if r >= want else "NOT met")
         lines.append(
-            f"- {protocol}: pyrama >= {want:g}x {peer}: **{verdict}** "
+            f"- {protocol}: {ours} >= {want:g}x {peer}: **{verdict}** "
             f"({'n/a' if math.isnan(r) else f'{r:.2f}x'})"
         )
 

@@ -40,10 +40,16 @@ def test_http_workload_smoke(tmp_path: Path) -> None:
     )
     assert re.search(r"\| h2 over TLS: h2load -c2 -m10 -D 1 \| - \| - \| \*\*\d", report)
     assert "CPU efficiency" in report
-    for target in ("h1: pyrama >= 1.5x uvicorn-h11", "h2c: pyrama >= 3x hypercorn",
+    for target in ("h1: pyrama >= 1.5x uvicorn-h11", "h1: pyrama >= 2x uvicorn-httptools",
+                   "h1: pyrama-h11 >= 1.3x uvicorn-h11", "h2c: pyrama >= 3x hypercorn",
                    "h2: pyrama >= 3x hypercorn"):  # fmt: skip
         assert re.search(re.escape(target) + r": \*\*(met|NOT met)\*\*", report)
-    assert "| run | pyrama | uvicorn-h11 | uvicorn-httptools | hypercorn | nginx |" in report
+    assert (
+        "| run | pyrama | pyrama-h11 | uvicorn-h11 | uvicorn-httptools | hypercorn | nginx |"
+        in report
+    )
+    assert re.search(r"\| h1 with the h11 codec \(pyrama-h11 / peer\) \| \*\*\d", report)
+    assert re.search(r"- rps_h1 / pyrama-h11: [\d,.]+, [\d,.]+\n", report)
     # every request of every run got its 2xx
     assert "Failed requests (non-2xx answers, socket or stream errors; all rounds): none." in report
     # two samples per server and run
