@@ -277,3 +277,68 @@ async def test_forwarded_over_loopback() -> None:
         )
         got = await json_of(resp)
     assert got == {"client": "198.51.100.20", "via_header": True, "hops": 1, "proto": "https"}
+
+
+# -- the per-peer and per-header-value caches ------------------------------------------------
+
+
+async def test_repeated_exchanges_give_the_same_answers_from_the_cache() -> None:
+    svc = ForwardedLayer(trusted_proxies=["127.0.0.1"]).layer(service_fn(report))
+
+    def xff(value: str, peer: str = "127.0.0.1", port: int = 5555) -> Request:
+        return with_peer(Request("GET", "/", headers=[("X-Forwarded-For", value)]), peer, port)
+
+    for _ in range(3):  # the second and third answers come from the caches
+        got = await json_of(await svc.serve(xff("203.0.113.9")))
+        assert got == {"client": "203.0.113.9", "via_header": True, "hops": 1, "proto": None}
+        # same header, untrusted peer: still ignored
+        got = await json_of(await svc.serve(xff("203.0.113.9", "198.51.100.1")))
+        assert got == {"client": "198.51.100.1", "via_header": False, "hops": 0, "proto": None}
+        # a different value from the same peer is not confused with the first one
+        assert (await json_of(await svc.serve(xff("192.0.2.1"))))["client"] == "192.0.2.1"
+        # no header at all: the trusted peer is the client
+        bare = with_peer(Request("GET", "/"), "127.0.0.1")
+        assert (await json_of(await svc.serve(bare)))["client"] == "127.0.0.1"
+    # the extensions are the same immutable values every time
+    seen: list[Forwarded | None] = []
+
+    async def keep(req: Request) -> Response:
+        seen.append(req.extensions.get(Forwarded))
+        return Response.empty()
+
+    svc2 = ForwardedLayer().layer(service_fn(keep))
+    await svc2.serve(xff("203.0.113.9"))
+    await svc2.serve(xff("203.0.113.9"))
+    assert seen[0] is not None
+    assert seen[0] == seen[1]
+
+
+async def test_invalid_headers_are_not_cached_and_still_rejected() -> None:
+    strict = ForwardedLayer(reject_invalid=True).layer(service_fn(report))
+    lenient = ForwardedLayer().layer(service_fn(report))
+    for _ in range(3):
+        req = with_peer(Request("GET", "/", headers=[("Forwarded", "for=[bad")]), "127.0.0.1")
+        assert int((await strict.serve(req)).status) == 400
+        req = with_peer(
+            Request("GET", "/", headers=[("Forwarded", "for=[bad"), ("X-Real-IP", "9.9.9.9")]),
+            "127.0.0.1",
+        )
+        assert (await json_of(await lenient.serve(req)))["client"] == "9.9.9.9"
+    assert not strict._outcomes
+    assert not lenient._outcomes
+
+
+async def test_caches_are_bounded() -> None:
+    from pyrama_http.layer._forwarded import _CACHE_MAX
+
+    svc = ForwardedLayer().layer(service_fn(report))
+    for i in range(_CACHE_MAX + 10):
+        req = with_peer(
+            Request("GET", "/", headers=[("X-Forwarded-For", f"10.{i // 256}.{i % 256}.1")]),
+            "127.0.0.1",
+            1000 + i,
+        )
+        got = await json_of(await svc.serve(req))
+        assert got["client"] == f"10.{i // 256}.{i % 256}.1"
+    assert len(svc._peers) <= _CACHE_MAX
+    assert len(svc._outcomes) <= _CACHE_MAX

@@ -66,10 +66,25 @@ def _read(request: Request, header: str) -> Forwarded | None:
     return Forwarded(tuple(ForwardedElement(for_=n) for n in nodes[-1:]))
 
 
-class ForwardedService:
-    """Resolves the client behind proxies (see :class:`ForwardedLayer`)."""
+_CACHE_MAX: Final = 1024
+"""At most this many peers, and this many (peer, forwarding header) outcomes, are remembered
+per :class:`ForwardedService`; a full cache is emptied and refilled."""
 
-    __slots__ = ("_headers", "_reject", "_trusted", "inner")
+_Outcome = tuple[Forwarded | None, ClientIp | None]
+
+
+class ForwardedService:
+    """Resolves the client behind proxies (see :class:`ForwardedLayer`).
+
+    Everything it works out is a pure function of the peer's address and the forwarding
+    header values, so both are remembered (bounded, see ``_CACHE_MAX``): per peer, its
+    :class:`~pyrama_net.ForwardedNode` and whether it is a trusted proxy (an untrusted peer's
+    headers are never read), and per (peer, header values) the parsed, immutable
+    :class:`~pyrama_net.Forwarded` and :class:`~pyrama_net.ClientIp`. Invalid headers are
+    not remembered (they take the full path every time).
+    """
+
+    __slots__ = ("_headers", "_outcomes", "_peers", "_reject", "_trusted", "inner")
 
     def __init__(
         self,
@@ -83,34 +98,94 @@ class ForwardedService:
         self._headers = headers
         self._trusted = trusted
         self._reject = reject_invalid
+        # raw peer (the SocketInfo tuple) -> (its node, whether its headers are read,
+        # the outcome when no header is read or present)
+        self._peers: dict[object, tuple[ForwardedNode | None, bool, _Outcome]] = {}
+        # (raw peer, header, values...) -> outcome
+        self._outcomes: dict[tuple[object, ...], _Outcome] = {}
 
-    async def serve(self, request: Request, /) -> Response:
-        """Insert :class:`~pyrama_net.Forwarded` / :class:`~pyrama_net.ClientIp`, then serve."""
+    def _peer_facts(self, request: Request) -> tuple[ForwardedNode | None, bool, _Outcome]:
+        info = request.extensions.get(SocketInfo)
+        raw = info.peer if info is not None else None
+        try:
+            facts = self._peers.get(raw)
+        except TypeError:  # an unhashable peer (not from a socket): no caching
+            return self._peer_facts_of(request)
+        if facts is None:
+            facts = self._peer_facts_of(request)
+            if len(self._peers) >= _CACHE_MAX:
+                self._peers.clear()
+            self._peers[raw] = facts
+        return facts
+
+    def _peer_facts_of(self, request: Request) -> tuple[ForwardedNode | None, bool, _Outcome]:
         peer = _peer_node(request)
         trusted_peer = peer is not None and (
             self._trusted is None or (peer.ip is not None and peer.ip in self._trusted)
         )
-        forwarded: Forwarded | None = None
-        if trusted_peer or (peer is None and self._trusted is None):
+        reads = trusted_peer or (peer is None and self._trusted is None)
+        return peer, reads, (None, resolve_client_ip([], peer, self._trusted))
+
+    async def serve(self, request: Request, /) -> Response:
+        """Insert :class:`~pyrama_net.Forwarded` / :class:`~pyrama_net.ClientIp`, then serve."""
+        peer, reads, outcome = self._peer_facts(request)
+        if reads:
+            headers = request.headers
             for header in self._headers:
-                try:
-                    forwarded = _read(request, header)
-                except AddressError:
-                    if self._reject:
-                        await request.body.aclose()
-                        return plain_response(400, f"invalid {header} header\n")
+                values = headers.get_all(header)
+                if not values:
                     continue
-                if forwarded is not None:
+                info = request.extensions.get(SocketInfo)
+                key: tuple[object, ...] = (info.peer if info is not None else None, header)
+                key += tuple(values)
+                if header == "x-forwarded-for":
+                    key += (headers.get_joined("x-forwarded-host"),)
+                    key += (headers.get_joined("x-forwarded-proto"),)
+                try:
+                    cached = self._outcomes.get(key)
+                except TypeError:
+                    key, cached = (), None
+                if cached is not None:
+                    outcome = cached
                     break
-        chain = [e.for_ for e in forwarded.elements if e.for_ is not None] if forwarded else []
+                slow = await self._resolve(request, peer, header)
+                if isinstance(slow, Response):
+                    return slow
+                outcome, clean = slow
+                if clean and key:
+                    if len(self._outcomes) >= _CACHE_MAX:
+                        self._outcomes.clear()
+                    self._outcomes[key] = outcome
+                break
+        forwarded, client = outcome
         if forwarded is not None:
             request.extensions.insert(forwarded)
-        client = resolve_client_ip(chain, peer, self._trusted)
-        if client is None and peer is None and chain and chain[-1].ip is not None:
-            client = ClientIp(chain[-1].ip, chain[-1].port, True)  # no socket: trust headers
         if client is not None:
             request.extensions.insert(client)
         return await self.inner.serve(request)
+
+    async def _resolve(
+        self, request: Request, peer: ForwardedNode | None, first: str
+    ) -> tuple[_Outcome, bool] | Response:
+        """The full path from header *first* on: (outcome, whether it may be remembered)."""
+        forwarded: Forwarded | None = None
+        clean = True
+        for header in self._headers[self._headers.index(first) :]:
+            try:
+                forwarded = _read(request, header)
+            except AddressError:
+                if self._reject:
+                    await request.body.aclose()
+                    return plain_response(400, f"invalid {header} header\n")
+                clean = False
+                continue
+            if forwarded is not None:
+                break
+        chain = [e.for_ for e in forwarded.elements if e.for_ is not None] if forwarded else []
+        client = resolve_client_ip(chain, peer, self._trusted)
+        if client is None and peer is None and chain and chain[-1].ip is not None:
+            client = ClientIp(chain[-1].ip, chain[-1].port, True)  # no socket: trust headers
+        return (forwarded, client), clean
 
 
 class ForwardedLayer:
