@@ -14,15 +14,17 @@ cannot be told is done here, with the same results as :class:`~pyrama_http_core.
   what :meth:`~HttptoolsClientCodec.take_switched` returns, bytes after a complete response
   wait for the next exchange (as with h11).
 * Field checks h11 makes and llhttp does not (or not the same way): one ``Transfer-Encoding``
-  field whose value is ``chunked`` (anything else is refused with hint ``501``), equal
-  repeated ``Content-Length`` values folded into the first field (different ones refused),
-  whitespace after a value dropped, ``101`` only after an ``Upgrade`` proposal.
+  field whose value is ``chunked`` (anything else is refused with hint ``501``; with
+  ``Content-Length`` too, chunked wins as in h11), whitespace after a value dropped, ``101``
+  only after an ``Upgrade`` proposal, no status line starting with a control byte.
 * Limits: a head (or trailer section) longer than ``max_header_size`` bytes or with more
   than ``max_headers`` fields is a :class:`~pyrama_http_core.errors.HeaderLimitError`.
 
-Known differences from h11 (both refuse-or-accept the same well-formed traffic): bare LF line
-endings and obsolete line folding in a response head are refused here (h11 accepts them), as
-is a complete head bigger than ``max_header_size`` (h11 only bounds incomplete heads).
+Known differences from h11, all stricter: a second ``Content-Length`` field or a list value
+(``5, 5``) is refused even when the values are equal (h11 folds them; so do the server codecs
+refuse them: a classic request smuggling shape), bare LF line endings and obsolete line
+folding in a head are refused (h11 accepts them), and so is a complete head bigger than
+``max_header_size`` (h11 only bounds incomplete heads).
 """
 
 from __future__ import annotations
@@ -69,7 +71,8 @@ _NONE: Final = 8  # no response expected (done or switched)
 _NO_FIELDS: RawHeaders = []
 _EMPTY: Final = b""
 _CHUNK_LINE_RE = re.compile(rb"([0-9A-Fa-f]{1,20})(?:;[^\r\n]*)?[ \t]*")
-_DIGITS_RE = re.compile(rb"[0-9]+")
+_BLANK_LINE_RE = re.compile(rb"\n\r?\n")
+_BAD_REASON_RE = re.compile(rb"[\x00\n\r\x0b\x0c]")
 _TRAILER_LINE: Final = b"HTTP/1.1 200 OK\r\n"
 _MAX_CHUNK_LINE: Final = 4096
 
@@ -94,7 +97,7 @@ class _Head:
         self.complete = True
 
 
-def _remote(message: str, hint: int | None = None) -> HttpProtocolError:
+def _remote(message: str, hint: int | None = 400) -> HttpProtocolError:
     return HttpProtocolError(message, side=Side.REMOTE, hint=hint)
 
 
@@ -125,6 +128,8 @@ def _parse(head: bytes) -> tuple[int, bytes, bytes, RawHeaders] | HttpProtocolEr
         # llhttp keeps whitespace after a field value; it is not part of the value
         fields = [(name, value.rstrip(b" \t")) for name, value in fields]
     reason = got.reason
+    if reason and _BAD_REASON_RE.search(reason) is not None:
+        return _remote(f"invalid reason phrase {reason[:32]!r}")  # llhttp lets NUL through
     if reason[-1:] in (b" ", b"\t"):
         reason = reason.rstrip(b" \t")
     return status, reason, version, fields
@@ -279,16 +284,21 @@ class HttptoolsClientCodec(ClientWriter):
     def _find_blank_line(self) -> int:
         """Where the head in the buffer ends (after its blank line), ``0`` if incomplete."""
         buf = self._buf
+        if buf[0] == 10:  # an empty section with a bare LF: refused after this
+            return 1
         if buf[:2] == b"\r\n":  # an empty section (only a trailer section can be empty)
             return 2
-        end = buf.find(b"\r\n\r\n", self._scan)
-        if end < 0:
-            self._scan = max(0, len(buf) - 3)
+        # a bare LF ends a line too (to be refused once the whole head is there, as h11 does)
+        match = _BLANK_LINE_RE.search(buf, self._scan)
+        if match is None:
+            self._scan = max(0, len(buf) - 2)
             return 0
-        return end + 4
+        return match.end()
 
     def _next_head(self) -> ClientEvent:
         buf = self._buf
+        if buf and buf[0] < 0x21:  # no status line starts with a control byte or space
+            return self._fail(_remote("illegal status line"))
         end = self._find_blank_line() if buf else 0
         if not end:
             if len(buf) > self._head_limit:
@@ -332,26 +342,13 @@ class HttptoolsClientCodec(ClientWriter):
         self, status: int, reason: bytes, version: bytes, fields: RawHeaders
     ) -> ClientEvent:
         content_length: int | None = None
-        length_text: bytes | None = None
         chunked = False
         connection: list[bytes] | None = None
-        fold = -1
         for index, (name, value) in enumerate(fields):
             n = len(name)
             if n == 14 and name.lower() == b"content-length":
-                texts = {v.strip(b" \t") for v in value.split(b",")}
-                text = texts.pop()
-                if texts or _DIGITS_RE.fullmatch(text) is None:
-                    return self._fail(_remote(f"invalid Content-Length {value[:32]!r}"))
-                if length_text is None:
-                    length_text = text
-                    content_length = int(text)
-                    if text != value:
-                        fold = index
-                elif text != length_text:
-                    return self._fail(_remote("conflicting Content-Length fields"))
-                else:
-                    fold = index
+                # llhttp refused a second field and anything but digits
+                content_length = int(value)
             elif n == 17 and name.lower() == b"transfer-encoding":
                 if chunked:
                     return self._fail(_remote("multiple Transfer-Encoding fields", 501))
@@ -359,15 +356,13 @@ class HttptoolsClientCodec(ClientWriter):
                     return self._fail(_remote("Only Transfer-Encoding: chunked is supported", 501))
                 chunked = True
                 if value != b"chunked":
-                    fields[index] = (name, b"chunked")
+                    fields[index] = (name, b"chunked")  # as h11 reports it
             elif n == 10 and name.lower() == b"connection":
                 tokens = [t.strip() for t in value.lower().split(b",")]
                 if connection is None:
                     connection = tokens
                 else:
                     connection += tokens
-        if fold >= 0:
-            fields = _fold_lengths(fields, length_text or b"")
         if status == 101:
             if self._switch != 1:
                 return self._fail(_remote("101 Switching Protocols without an Upgrade proposal"))
@@ -451,7 +446,7 @@ class HttptoolsClientCodec(ClientWriter):
             )
         section = self._take(end)
         self._scan = 0
-        if end == 2:
+        if section == b"\r\n":
             return self._finish(_NO_FIELDS)
         if section.count(b"\n") != section.count(b"\r\n"):
             return self._fail(_remote("bare LF in the trailer section"))
@@ -494,17 +489,3 @@ class HttptoolsClientCodec(ClientWriter):
         data = bytes(self._buf)
         self._buf = _EMPTY
         return data
-
-
-def _fold_lengths(fields: RawHeaders, text: bytes) -> RawHeaders:
-    """One ``Content-Length`` field (the first, with the single value), as h11 reports it."""
-    out: RawHeaders = []
-    seen = False
-    for name, value in fields:
-        if len(name) == 14 and name.lower() == b"content-length":
-            if seen:
-                continue
-            seen = True
-            value = text
-        out.append((name, value))
-    return out
