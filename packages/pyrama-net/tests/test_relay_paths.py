@@ -14,10 +14,12 @@ import hashlib
 import os
 import random
 import socket
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+import uvloop
 
 from pyrama_net import (
     BytesTrackerStream,
@@ -90,6 +92,17 @@ async def _rig() -> Rig:
     client, a_sock = _tcp_pair()
     b_sock, server = _tcp_pair()
     return Rig(client, server, await open_socket_stream(a_sock), await open_socket_stream(b_sock))
+
+
+async def _until_detached(*streams: SocketStream) -> None:
+    """Wait until the bridge has detached these socket streams (their transports are closed).
+
+    Bytes sent before that may still be taken in by the stream's transport and then travel
+    as leftover (by send), which would blur an exact splice byte count.
+    """
+    async with asyncio.timeout(GUARD):
+        while not all(s.is_closing() for s in streams):  # noqa: ASYNC110 - no event for it
+            await asyncio.sleep(0.001)
 
 
 async def _send_random(sock: socket.socket, seed: int, size: int) -> str:
@@ -165,6 +178,7 @@ async def test_peeked_prefix_is_sent_first_and_the_rest_is_spliced(
         assert data == prefix
         assert replay.buffered() == len(prefix)  # nothing else was sent yet
         relay = asyncio.create_task(bridge(replay, rig.b))
+        await _until_detached(rig.a, rig.b)
         rest = os.urandom(1 << 20)
         reply = os.urandom(300_000)
         async with asyncio.timeout(GUARD):
@@ -194,6 +208,7 @@ async def test_rewound_bytes_are_sent_first_and_the_rest_is_spliced(
         head = await rig.a.read(7)  # consumed, as a protocol parser would
         assert head == b"HEADER:"
         relay = asyncio.create_task(bridge(rewind(rig.a, head), rig.b))
+        await _until_detached(rig.a, rig.b)
         body = os.urandom(500_000)
         async with asyncio.timeout(GUARD):
             await loop.sock_sendall(rig.client, body)
@@ -208,6 +223,41 @@ async def test_rewound_bytes_are_sent_first_and_the_rest_is_spliced(
     assert spliced.moved == 2 * len(body)
 
 
+@pytest.mark.parametrize(("peeked", "late"), [(1, 0), (5, 1), (517, 3000), (16384, 70000)])
+async def test_replayed_and_late_bytes_go_first_in_order_then_splice(
+    spliced: SpliceCounter, peeked: int, late: int
+) -> None:
+    # two leftovers: the peek buffer, and bytes the socket stream took in after the peek
+    # (arrived before the bridge detached it); both go out by send(), in order, before the
+    # spliced rest
+    rig = await _rig()
+    loop = asyncio.get_running_loop()
+    first, second, rest = os.urandom(peeked), os.urandom(late), os.urandom(300_000)
+    try:
+        await loop.sock_sendall(rig.client, first)
+        _, replay = await peek(rig.a, peeked)
+        assert replay.buffered() == peeked
+        if late:
+            await loop.sock_sendall(rig.client, second)
+            async with asyncio.timeout(GUARD):
+                while rig.a.buffered() < late:  # noqa: ASYNC110 - the protocol fills it
+                    await asyncio.sleep(0.001)
+        relay = asyncio.create_task(bridge(replay, rig.b))
+        await _until_detached(rig.a, rig.b)
+        async with asyncio.timeout(GUARD):
+            await loop.sock_sendall(rig.client, rest)
+            rig.client.shutdown(socket.SHUT_WR)
+            rig.server.shutdown(socket.SHUT_WR)
+            got = await _recv_hash(rig.server)
+            stats = await relay
+    finally:
+        rig.close()
+    whole = first + second + rest
+    assert got[:2] == (len(whole), hashlib.sha256(whole).hexdigest())
+    assert stats.zero_copy
+    assert spliced.moved == 2 * len(rest)
+
+
 async def test_tracked_peeked_streams_on_both_sides_still_splice(spliced: SpliceCounter) -> None:
     # the SNI passthrough shape with byte accounting: tracker(peek(socket)) <-> tracker(socket)
     rig = await _rig()
@@ -217,6 +267,7 @@ async def test_tracked_peeked_streams_on_both_sides_still_splice(spliced: Splice
         _, replay = await peek(rig.a, 5)
         a, b = BytesTrackerStream(replay), BytesTrackerStream(rig.b)
         relay = asyncio.create_task(bridge(a, b))
+        await _until_detached(rig.a, rig.b)
         await _both_ways(rig, relay, 2 << 20, 3 << 20, prefix=b"hello")
         stats = relay.result()
     finally:
@@ -329,6 +380,7 @@ async def test_forwarding_wrappers_over_sockets_are_still_detached(
         a = DetachSpy(BytesTrackerStream(rig.a))
         b = DetachSpy(rewind(BytesTrackerStream(rig.b), b""))
         relay = asyncio.create_task(bridge(a, b))
+        await _until_detached(rig.a, rig.b)
         await _both_ways(rig, relay, 1 << 20, 1 << 20)
         stats = relay.result()
     finally:
@@ -348,3 +400,28 @@ async def test_zero_copy_off_never_splices(spliced: SpliceCounter) -> None:
         rig.close()
     assert not stats.zero_copy
     assert spliced.calls == 0
+
+
+# -- the same on uvloop (the CLI's loop) -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        test_peeked_prefix_is_sent_first_and_the_rest_is_spliced,
+        test_rewound_bytes_are_sent_first_and_the_rest_is_spliced,
+        test_tracked_peeked_streams_on_both_sides_still_splice,
+        test_wrapper_over_a_non_detachable_stream_is_not_tried,
+    ],
+    ids=lambda f: f.__name__.removeprefix("test_"),
+)
+def test_on_uvloop(
+    spliced: SpliceCounter, case: Callable[[SpliceCounter], Coroutine[Any, Any, None]]
+) -> None:
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(case(spliced))
+
+
+def test_uvloop_two_leftovers(spliced: SpliceCounter) -> None:
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(test_replayed_and_late_bytes_go_first_in_order_then_splice(spliced, 517, 3000))
