@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final
 
 from pyrama_http.layer._util import HttpService
 from pyrama_http_types import Request, Response, check_header_name
@@ -23,8 +24,44 @@ class RequestId:
         return self.value
 
 
-def _uuid4() -> str:
-    return str(uuid.uuid4())
+_POOL_IDS: Final = 256
+"""UUIDs drawn from one ``os.urandom`` call (one syscall per this many ids)."""
+_VARIANT: Final = "89ab"
+
+
+class _Uuid4Maker:
+    """Random (version 4, RFC 4122 variant) UUID strings, as ``str(uuid.uuid4())`` gives.
+
+    The same 122 random bits from ``os.urandom``, but drawn 256 ids at a time and formatted
+    straight from hex text (no ``UUID`` object): about a quarter of the cost.
+    """
+
+    __slots__ = ("_hex", "_i")
+
+    def __init__(self) -> None:
+        self._hex = ""
+        self._i = 0
+
+    def __call__(self) -> str:
+        i = self._i
+        h = self._hex
+        if i >= len(h):
+            h = self._hex = os.urandom(16 * _POOL_IDS).hex()
+            i = 0
+        self._i = i + 32
+        return (
+            f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-4{h[i + 13 : i + 16]}-"
+            f"{_VARIANT[int(h[i + 16], 16) & 3]}{h[i + 17 : i + 20]}-{h[i + 20 : i + 32]}"
+        )
+
+    def _forget(self) -> None:
+        """Drop the unused ids (a forked child must not hand out its parent's)."""
+        self._hex = ""
+        self._i = 0
+
+
+_uuid4 = _Uuid4Maker()
+os.register_at_fork(after_in_child=_uuid4._forget)
 
 
 class RequestIdService:
@@ -43,10 +80,14 @@ class RequestIdService:
 
     async def serve(self, request: Request, /) -> Response:
         """Make an id if the request has none, serve, copy the id to the response."""
-        value = request.headers.get(self._header)
-        if not value:
+        headers = request.headers
+        value = headers.get(self._header)
+        if value is None:  # absent: append (no need for set's index of the whole map)
             value = self._make()
-            request.headers.set(self._header, value)
+            headers.add(self._header, value)
+        elif not value:
+            value = self._make()
+            headers.set(self._header, value)
         rid = RequestId(value)
         request.extensions.insert(rid)
         response = await self.inner.serve(request)
