@@ -295,3 +295,11 @@ async def test_terminating_route_relays_buffered_16mib_both_ways(
     assert not s.zero_copy
     assert (s.a_to_b, s.b_to_a) == (BULK, BULK)  # plaintext counted on the TLS side
     assert spliced.calls == 0
+
+
+def test_passthrough_on_uvloop(pki: dict[str, Path], spliced: SpliceCounter) -> None:
+    # the CLI's loop: the same exact byte split (ClientHello by send, the rest by splice)
+    import uvloop
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(test_passthrough_splices_everything_after_the_client_hello(pki, spliced))
