@@ -132,3 +132,83 @@ async def test_client_and_server_share_a_trace_over_loopback() -> None:
     (point,) = sdk.points("http.client.request.duration")
     assert point.attributes["http.response.status_code"] == 200
     assert point.count == 1
+
+
+# -- the fast path when nothing would see the telemetry ---------------------------------------
+
+
+async def hello(req: Request) -> Response:
+    from opentelemetry import trace
+
+    ctx = trace.get_current_span().get_span_context()
+    return Response.text(f"{ctx.trace_id:032x}")
+
+
+async def test_without_processor_or_reader_the_span_is_still_current_and_valid() -> None:
+    from pyrama_http.layer._otel import _metrics_reach_anyone, _spans_reach_anyone
+
+    tracer_provider, meter_provider = TracerProvider(), MeterProvider()
+    layer = OpenTelemetryLayer(tracer_provider=tracer_provider, meter_provider=meter_provider)
+    svc = layer.layer(service_fn(hello))
+    assert not _spans_reach_anyone(svc._tracer)
+    assert not _metrics_reach_anyone(svc._duration)
+    parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    resp = await svc.serve(Request("GET", "/x", headers=[("traceparent", parent)]))
+    # the inner service still runs inside a real span continuing the caller's trace
+    assert await resp.body.collect() == b"0af7651916cd43dd8448eb211c80319c"
+
+
+async def test_a_processor_and_a_reader_added_later_see_the_next_exchanges() -> None:
+    from pyrama_http.layer._otel import _metrics_reach_anyone, _spans_reach_anyone
+
+    tracer_provider, meter_provider = TracerProvider(), MeterProvider()
+    svc = OpenTelemetryLayer(tracer_provider=tracer_provider, meter_provider=meter_provider).layer(
+        service_fn(hello)
+    )
+    await (await svc.serve(Request("GET", "/before"))).body.collect()
+    spans = InMemorySpanExporter()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+    reader = InMemoryMetricReader()
+    meter_provider.add_metric_reader(reader)
+    assert _spans_reach_anyone(svc._tracer)
+    assert _metrics_reach_anyone(svc._duration)
+    resp = await svc.serve(Request("POST", "http://api.example:8080/after?q=1"))
+    await resp.body.collect()
+    (span,) = spans.get_finished_spans()
+    assert span.name == "POST"
+    assert span.kind == SpanKind.SERVER
+    attrs = dict(span.attributes or {})
+    assert attrs["http.request.method"] == "POST"
+    assert attrs["url.path"] == "/after"
+    assert attrs["url.query"] == "q=1"
+    assert attrs["server.address"] == "api.example"
+    assert attrs["server.port"] == 8080
+    assert attrs["http.response.status_code"] == 200
+    data = reader.get_metrics_data()
+    assert data is not None
+    names = {
+        m.name: m for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics
+    }
+    (point,) = names["http.server.request.duration"].data.data_points
+    assert point.count == 1  # only the exchange after the reader came
+    assert dict(point.attributes)["http.response.status_code"] == 200
+    (active,) = names["http.server.active_requests"].data.data_points
+    assert active.value == 0  # balanced: the one before the reader was never counted
+
+
+async def test_global_proxies_without_an_sdk_are_skipped() -> None:
+    from opentelemetry import metrics, trace
+
+    from pyrama_http.layer._otel import _metrics_reach_anyone, _spans_reach_anyone
+
+    tracer = trace.ProxyTracer("pyrama.test")
+    assert not _spans_reach_anyone(trace.NoOpTracer())
+    meter = metrics.NoOpMeter("pyrama.test")
+    hist = meter.create_histogram("h")
+    assert _metrics_reach_anyone(hist)  # unknown kinds count as read (the no-op is cheap)
+    # a proxy tracer with no global SDK provider resolves to the no-op tracer
+    if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        assert not _spans_reach_anyone(tracer)
+    svc = OpenTelemetryLayer().layer(service_fn(hello))
+    resp = await svc.serve(Request("GET", "/"))
+    assert int(resp.status) == 200

@@ -51,6 +51,38 @@ def _protocol_version(version: Version) -> str:
     )
 
 
+def _spans_reach_anyone(tracer: trace.Tracer) -> bool:
+    """Whether a span of *tracer* can be seen after it ends (some span processor takes it).
+
+    ``False`` for the API's no-op tracer (also behind the global proxy while no SDK is
+    installed) and for an SDK tracer whose provider has no span processor (yet: checked per
+    request, so one added later counts). Unknown tracers count as seen.
+    """
+    real: object = tracer
+    if isinstance(real, trace.ProxyTracer):
+        real = real._tracer  # resolves the global provider's tracer once there is one
+    if isinstance(real, trace.NoOpTracer):
+        return False
+    processors = getattr(getattr(real, "span_processor", None), "_span_processors", None)
+    return not (isinstance(processors, tuple) and not processors)
+
+
+def _metrics_reach_anyone(instrument: object) -> bool:
+    """Whether a measurement of *instrument* reaches a metric reader.
+
+    ``False`` behind the global proxy while no SDK meter provider is installed, and for an
+    SDK instrument whose provider has no metric reader (checked per request, so a reader
+    added later counts). Unknown instruments count as read.
+    """
+    real = instrument
+    if hasattr(real, "_real_instrument"):  # the API's proxy instrument
+        real = real._real_instrument
+        if real is None:
+            return False
+    storages = getattr(getattr(real, "_measurement_consumer", None), "_reader_storages", None)
+    return not (isinstance(storages, dict) and not storages)
+
+
 class OpenTelemetryService:
     """Records spans and metrics (see :class:`OpenTelemetryLayer`)."""
 
@@ -132,20 +164,36 @@ class OpenTelemetryService:
 
     async def serve(self, request: Request, /) -> Response:
         """Serve *request* inside a span; record the duration once the body is done."""
-        attrs, span_attrs = self._attributes(request)
-        method = attrs["http.request.method"]
+        # what nobody would see is not computed: the attributes when neither a span
+        # processor nor a metric reader is installed, the measurements without a reader
+        spans_seen = _spans_reach_anyone(self._tracer)
+        metered = _metrics_reach_anyone(self._duration)
+        attrs: dict[str, Any]
+        if spans_seen or metered:
+            attrs, span_attrs = self._attributes(request)
+            method = attrs["http.request.method"]
+        else:
+            attrs, span_attrs = {}, {}
+            method = str(request.method)
+            if method not in _KNOWN_METHODS:
+                method = "_OTHER"
         name = "HTTP" if method == "_OTHER" else method
         kind = SpanKind.CLIENT if self._client else SpanKind.SERVER
         parent = None if self._client else propagate.extract(request.headers, getter=_GETTER)
         span = self._tracer.start_span(
-            name, context=parent, kind=kind, attributes={**attrs, **span_attrs}
+            name,
+            context=parent,
+            kind=kind,
+            attributes={**attrs, **span_attrs} if spans_seen else None,
         )
-        active_attrs = {
-            k: v
-            for k, v in attrs.items()
-            if k in ("http.request.method", "url.scheme", "server.address", "server.port")
-        }
-        self._active.add(1, active_attrs)
+        active_attrs: dict[str, Any] | None = None
+        if metered:
+            active_attrs = {
+                k: v
+                for k, v in attrs.items()
+                if k in ("http.request.method", "url.scheme", "server.address", "server.port")
+            }
+            self._active.add(1, active_attrs)
         start = time.perf_counter()
         token = otel_context.attach(trace.set_span_in_context(span))
         try:
@@ -164,10 +212,12 @@ class OpenTelemetryService:
             raise
         status = int(response.status)
         attrs["http.response.status_code"] = status
-        span.set_attribute("http.response.status_code", status)
+        if spans_seen:
+            span.set_attribute("http.response.status_code", status)
         if status >= 500 or (self._client and status >= 400):
             attrs["error.type"] = str(status)
-            span.set_attribute("error.type", str(status))
+            if spans_seen:
+                span.set_attribute("error.type", str(status))
             span.set_status(Status(StatusCode.ERROR))
         if response.body.is_in_memory:
             self._finish(span, start, attrs, active_attrs)
@@ -187,10 +237,11 @@ class OpenTelemetryService:
         span: trace.Span,
         start: float,
         attrs: dict[str, Any],
-        active_attrs: dict[str, Any],
+        active_attrs: dict[str, Any] | None,
     ) -> None:
-        self._duration.record(time.perf_counter() - start, attrs)
-        self._active.add(-1, active_attrs)
+        if active_attrs is not None:  # metered when the exchange started
+            self._duration.record(time.perf_counter() - start, attrs)
+            self._active.add(-1, active_attrs)
         span.end()
 
 
@@ -210,7 +261,10 @@ class OpenTelemetryLayer:
 
     Tracer and meter come from :func:`pyrama_core.telemetry.tracer` / ``meter`` (global
     providers unless *tracer_provider* / *meter_provider* are given): without an SDK this
-    costs next to nothing.
+    costs next to nothing. Work nobody would see is skipped, checked per request: without a
+    metric reader no measurement is made, and without a span processor (or with the no-op
+    tracer) the span is started without attributes (it is still the current span, with its
+    ids and parent, for the inner service).
     """
 
     __slots__ = ("_meter", "_side", "_tracer")
