@@ -73,7 +73,9 @@ def test_strip_table() -> None:
 # -- NO_PROXY -------------------------------------------------------------------------------
 
 _LABEL = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=10)
-_DOMAIN = st.lists(_LABEL, min_size=1, max_size=4).map(".".join)
+_TLD = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=6)
+# a name, never an IP address: "0.0.0.0" is an address, and "0.0.0.0.0" no subdomain of it
+_DOMAIN = st.tuples(st.lists(_LABEL, max_size=3), _TLD).map(lambda p: ".".join([*p[0], p[1]]))
 
 
 @given(_DOMAIN, _LABEL, st.booleans())

@@ -250,7 +250,64 @@ class Http1ServerConnection:
         self._wheel = timer_wheel(loop)
         self._task = asyncio.current_task()
         try:
-            await self._serve()
+            # The loop of the connection. While a keep-alive connection idles, this coroutine
+            # waits on the stream itself, with no helper coroutine alive under it: each one would
+            # cost every idle connection a frame.
+            codec = self.codec
+            cfg = self._config
+            limits = cfg.limits
+            max_requests = limits.max_requests_per_connection
+            stream = self.stream
+            first = True
+            while True:
+                ev = codec.next_event()
+                if ev is NEED_DATA:
+                    if self._closing:
+                        return
+                    self._set_deadline(
+                        limits.header_read_timeout if first else limits.keep_alive_timeout
+                    )
+                    if self._expired:
+                        return
+                    self._idle = True
+                    self._interruptible = True
+                    try:
+                        data = await stream.read(_READ_SIZE)
+                    except (asyncio.CancelledError, OSError) as exc:
+                        try:
+                            data = self._read_failed(exc)
+                        except _Interrupted:
+                            return
+                    finally:
+                        self._interruptible = False
+                        self._idle = False
+                    codec.receive(data)
+                    ev = codec.next_event()
+                    if ev is NEED_DATA:
+                        ev2 = await self._rest_of_head(first)
+                        if ev2 is None:
+                            return
+                        ev = ev2
+                    else:
+                        self._deadline = None
+                first = False
+                t = type(ev)
+                if t is RequestHead:
+                    self._requests += 1
+                    close = self._closing or (
+                        max_requests is not None and self._requests >= max_requests
+                    )
+                    if not await self._exchange(ev, close):  # type: ignore[arg-type]
+                        return
+                    if self._closing or not codec.keep_alive:
+                        return
+                    continue
+                if t is CodecError:
+                    err: HttpProtocolError = ev.error  # type: ignore[union-attr]
+                    await self._send_error(err.hint or 400)
+                    return
+                # ConnectionClosed, or PAUSED on a connection that cannot continue
+                return
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug or an unexpected stream failure: never escape
@@ -306,74 +363,30 @@ class Http1ServerConnection:
         self._interruptible = True
         try:
             return await self.stream.read(_READ_SIZE)
-        except asyncio.CancelledError:
-            reason = self._interrupt
-            if reason is not None:
-                self._interrupt = None
-                task = self._task
-                if task is not None and task.uncancel() == 0:
-                    raise _Interrupted(reason) from None
-            raise
-        except OSError:
-            return b""
+        except (asyncio.CancelledError, OSError) as exc:
+            return self._read_failed(exc)
         finally:
             self._interruptible = False
 
+    def _read_failed(self, exc: BaseException) -> bytes:
+        """What a failed read means: ``b""`` (peer gone), ``_Interrupted`` or the error again."""
+        if isinstance(exc, OSError):
+            return b""
+        reason = self._interrupt
+        if reason is not None:
+            self._interrupt = None
+            task = self._task
+            if task is not None and task.uncancel() == 0:
+                raise _Interrupted(reason) from None
+        raise exc
+
     # -- the connection loop -------------------------------------------------------------------
 
-    async def _serve(self) -> None:
+    async def _rest_of_head(self, first: bool) -> ServerEvent | None:
+        """Read the rest of a head that started arriving; ``None`` to end quietly."""
         codec = self.codec
-        cfg = self._config
-        limits = cfg.limits
-        max_requests = limits.max_requests_per_connection
-        first = True
-        while True:
-            ev = codec.next_event()
-            if ev is NEED_DATA:
-                if self._closing:
-                    return
-                ev2 = await self._wait_head(first)
-                if ev2 is None:
-                    return
-                ev = ev2
-            first = False
-            t = type(ev)
-            if t is RequestHead:
-                self._requests += 1
-                close = self._closing or (
-                    max_requests is not None and self._requests >= max_requests
-                )
-                if not await self._exchange(ev, close):  # type: ignore[arg-type]
-                    return
-                if self._closing or not codec.keep_alive:
-                    return
-                continue
-            if t is CodecError:
-                err: HttpProtocolError = ev.error  # type: ignore[union-attr]
-                await self._send_error(err.hint or 400)
-                return
-            # ConnectionClosed, or PAUSED on a connection that cannot continue
-            return
-
-    async def _wait_head(self, first: bool) -> ServerEvent | None:
-        """Read until the codec has a head (or something else); ``None`` to end quietly."""
-        codec = self.codec
-        limits = self._config.limits
-        self._set_deadline(limits.header_read_timeout if first else limits.keep_alive_timeout)
-        self._idle = True
-        try:
-            data = await self._read()
-        except _Interrupted:
-            return None
-        finally:
-            self._idle = False
-        codec.receive(data)
-        ev = codec.next_event()
-        if ev is not NEED_DATA:
-            self._deadline = None
-            return ev
         if not first:  # the head started: from now on the header read timeout applies
-            self._set_deadline(limits.header_read_timeout)
+            self._set_deadline(self._config.limits.header_read_timeout)
         while True:
             try:
                 data = await self._read()
