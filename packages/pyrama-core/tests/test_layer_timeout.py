@@ -69,3 +69,82 @@ async def test_outer_cancellation_is_not_a_timeout() -> None:
 def test_invalid_timeout(bad: float) -> None:
     with pytest.raises(ConfigError):
         TimeoutLayer(bad)
+
+
+async def test_timeout_leaves_the_task_uncancelled_and_the_loop_without_timers() -> None:
+    async def slow(_: object) -> None:
+        await asyncio.sleep(30)
+
+    task = asyncio.current_task()
+    assert task is not None
+    svc = TimeoutLayer(0.01).layer(service_fn(slow))
+    for _ in range(3):
+        with pytest.raises(PyramaTimeoutError):
+            await svc.serve(None)
+        assert task.cancelling() == 0
+    # fast calls cancel their timer: nothing is left scheduled to cancel us later
+    fast = TimeoutLayer(0.02).layer(service_fn(inc))
+    for i in range(50):
+        assert await fast.serve(i) == i + 1
+    await asyncio.sleep(0.05)
+    assert task.cancelling() == 0
+
+
+async def test_inner_swallowing_the_cancellation_returns_normally() -> None:
+    async def stubborn(_: object) -> str:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            return "swallowed"
+        return "slept"
+
+    task = asyncio.current_task()
+    assert task is not None
+    assert await TimeoutLayer(0.01).layer(service_fn(stubborn)).serve(None) == "swallowed"
+    assert task.cancelling() == 0
+
+
+async def test_inner_turning_the_cancellation_into_timeout_error_is_ours() -> None:
+    async def converts(_: object) -> None:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError as exc:
+            raise TimeoutError("converted") from exc
+
+    with pytest.raises(PyramaTimeoutError) as info:
+        await TimeoutLayer(0.01).layer(service_fn(converts)).serve(None)
+    assert isinstance(info.value.__cause__, TimeoutError)
+
+
+async def test_nested_deadlines_the_shorter_one_wins_and_the_outer_passes_it_on() -> None:
+    async def slow(_: object) -> None:
+        await asyncio.sleep(30)
+
+    inner = TimeoutLayer(0.01).layer(service_fn(slow))
+    outer = TimeoutLayer(30).layer(inner)
+    with pytest.raises(PyramaTimeoutError) as info:
+        await outer.serve(None)
+    assert info.value.seconds == 0.01
+
+
+async def test_outer_cancellation_during_an_expired_deadline_stays_a_cancellation() -> None:
+    started = asyncio.Event()
+
+    async def slow(_: object) -> None:
+        started.set()
+        await asyncio.sleep(30)
+
+    svc = TimeoutLayer(0.05).layer(service_fn(slow))
+    task = asyncio.ensure_future(svc.serve(None))
+    await started.wait()
+    task.cancel()  # an outer cancel arrives before the deadline; both must not make a timeout
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+def test_serve_outside_a_task_is_an_error() -> None:
+    svc = TimeoutLayer(1).layer(service_fn(inc))
+    coro = svc.serve(1)
+    with pytest.raises(RuntimeError):
+        coro.send(None)
+    coro.close()

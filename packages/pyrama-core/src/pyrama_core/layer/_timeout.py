@@ -14,8 +14,35 @@ I = TypeVar("I")  # noqa: E741
 O = TypeVar("O")  # noqa: E741
 
 
+class _Deadline:
+    """A timer's target: cancels *task* and remembers that it did."""
+
+    __slots__ = ("expired", "task")
+
+    def __init__(self, task: asyncio.Task[object]) -> None:
+        self.task = task
+        self.expired = False
+
+    def fire(self) -> None:
+        self.expired = True
+        self.task.cancel()
+
+
+def _task() -> asyncio.Task[object]:
+    task = asyncio.current_task()
+    if task is None:
+        raise RuntimeError("TimeoutService.serve must run inside an asyncio task")
+    return task
+
+
 class TimeoutService(Generic[I, O]):
-    """Cancels the inner service after *seconds* and raises :class:`PyramaTimeoutError`."""
+    """Cancels the inner service after *seconds* and raises :class:`PyramaTimeoutError`.
+
+    The deadline is one loop timer (``loop.call_at``) per call, cancelled when the call
+    ends; it behaves as ``asyncio.timeout`` (the cancellation it causes is taken back with
+    ``Task.uncancel``, an outer cancellation is not a timeout, the inner service's own
+    ``TimeoutError`` passes through) without the context manager's objects and calls.
+    """
 
     __slots__ = ("_message", "_seconds", "inner")
 
@@ -27,17 +54,29 @@ class TimeoutService(Generic[I, O]):
 
     async def serve(self, input: I, /) -> O:
         """Serve *input* through the inner service, or time out."""
-        scope = asyncio.timeout(self._seconds)
+        loop = asyncio.get_running_loop()
+        task = _task()
+        deadline = _Deadline(task)
+        cancelling = task.cancelling()
+        handle = loop.call_at(loop.time() + self._seconds, deadline.fire)
         try:
-            async with scope:
-                return await self.inner.serve(input)
+            return await self.inner.serve(input)
+        except asyncio.CancelledError as exc:
+            if deadline.expired:
+                deadline.expired = False  # taken back here, not again below
+                if task.uncancel() <= cancelling:
+                    cause = TimeoutError()
+                    cause.__cause__ = exc
+                    raise PyramaTimeoutError(self._message, seconds=self._seconds) from cause
+            raise
         except TimeoutError as exc:
-            if scope.expired():
+            if deadline.expired:  # cancelled by us, the inner service made it a TimeoutError
                 raise PyramaTimeoutError(self._message, seconds=self._seconds) from exc
             raise  # the inner service's own TimeoutError, not ours
-
-    def __repr__(self) -> str:
-        return f"TimeoutService({self._seconds}, {self.inner!r})"
+        finally:
+            handle.cancel()
+            if deadline.expired:  # fired, but the inner service did not end cancelled
+                task.uncancel()
 
 
 class TimeoutLayer:
