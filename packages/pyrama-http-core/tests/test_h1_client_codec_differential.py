@@ -59,7 +59,7 @@ def _exchange(draw: st.DrawFn) -> tuple[bytes, list[tuple[bytes, bytes]], bytes]
     for _ in range(draw(st.integers(0, 2))):
         status = draw(st.sampled_from([100, 102, 103]))
         wire += b"HTTP/1.1 %d Info\r\n" % status + b"".join(draw(_fields())) + b"\r\n"
-    version = draw(st.sampled_from([b"1.1", b"1.1", b"1.0"]))
+    version = draw(st.sampled_from([b"1.1", b"1.1", b"1.0", b"1.2", b"2.0", b"0.9"]))
     status = draw(st.sampled_from([101, 200, 200, 204, 206, 304, 404, 500, 599]))
     reason = draw(st.sampled_from([b"OK", b"", b"Some Reason", b"x"]))
     lines = draw(_fields())

@@ -360,3 +360,19 @@ def test_httptools_refuses_what_h11_tolerates(response: bytes) -> None:
     ev = strict.next_event()
     assert isinstance(ev, CodecError)
     assert type(ev.error) is HttpProtocolError
+
+
+@pytest.mark.parametrize("version", [b"1.2", b"2.0", b"0.9"])
+def test_other_http_versions_are_parsed_without_keep_alive(
+    client_codec: ClientCodecType, version: bytes
+) -> None:
+    codec = client_codec()
+    get(codec)
+    codec.receive(b"HTTP/" + version + b" 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    evs = drain(codec)
+    head = evs[0]
+    assert isinstance(head, ResponseHead)
+    assert head.version == version
+    assert not head.keep_alive
+    assert body_of(evs) == b"ok"
+    assert not codec.is_reusable

@@ -18,7 +18,8 @@ cannot be told is done here, with the same results as :class:`~pyrama_http_core.
   ``Content-Length`` too, chunked wins as in h11), whitespace after a value dropped, ``101``
   only after an ``Upgrade`` proposal, no status line starting with a control byte.
 * Limits: a head (or trailer section) longer than ``max_header_size`` bytes or with more
-  than ``max_headers`` fields is a :class:`~pyrama_http_core.errors.HeaderLimitError`.
+  than ``max_headers`` fields is a :class:`~pyrama_http_core.errors.HeaderLimitError`; a
+  chunk-size line (with its extensions) longer than 4 KiB is refused.
 
 Known differences from h11, all stricter: a second ``Content-Length`` field or a list value
 (``5, 5``) is refused even when the values are equal (h11 folds them; so do the server codecs
@@ -107,7 +108,10 @@ def _parse(head: bytes) -> tuple[int, bytes, bytes, RawHeaders] | HttpProtocolEr
     parser = _httptools.HttpResponseParser(got)
     # framing is decided here (see the module docs): llhttp must not refuse or reinterpret it
     parser.set_dangerous_leniencies(
-        lenient_transfer_encoding=True, lenient_chunked_length=True, lenient_keep_alive=True
+        lenient_transfer_encoding=True,
+        lenient_chunked_length=True,
+        lenient_keep_alive=True,
+        lenient_version=True,  # any HTTP/d.d, as h11 (keep-alive is then decided as for 1.0)
     )
     try:
         parser.feed_data(head)
