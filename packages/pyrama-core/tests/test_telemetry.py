@@ -241,3 +241,85 @@ def test_global_install_in_a_fresh_process() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+def test_fast_formatter_renders_exactly_as_structlogs_processor_formatter(fmt: str) -> None:
+    import structlog
+
+    from pyrama_core.telemetry import _logging
+
+    ours = io.StringIO()
+    setup_logging(fmt, "debug", stream=ours, colors=False)  # type: ignore[arg-type]
+    handler = _logging._handler
+    assert handler is not None
+    formatter = handler.formatter
+    assert isinstance(formatter, _logging._Formatter)
+    # the same configuration rendered by structlog's own formatter, on a second handler
+    reference = io.StringIO()
+    ref_handler = logging.StreamHandler(reference)
+    ref_handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=formatter.foreign_pre_chain, processors=formatter.processors
+        )
+    )
+    seen: list[object] = []
+
+    class Spy(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.msg)
+
+    root = logging.getLogger()
+    root.addHandler(ref_handler)
+    root.addHandler(Spy())
+    try:
+        log = get_logger("pyrama.fmt")
+        log.info("plain", a=1, b="x", c=[1, 2], d=Opaque())
+        log.debug("with %s", "args")
+        log.warning("bound", user="u").__class__  # noqa: B018
+        log.bind(req="r1").error("bound and more", n=3)
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            log.exception("failed", k="v")  # exception info: structlog's own path
+        logging.getLogger("foreign").warning("stdlib %d", 7)
+        log.info("stack", stack_info=True)
+    finally:
+        root.removeHandler(ref_handler)
+        for h in list(root.handlers):
+            if isinstance(h, Spy):
+                root.removeHandler(h)
+    # a foreign (stdlib) record is stamped by each formatter on its own: compare without times
+    import re
+
+    def untimed(text: str) -> str:
+        return re.sub(r"\d{4}-\d\d-\d\dT[\d:.]+Z", "<time>", text)
+
+    assert untimed(ours.getvalue()) == untimed(reference.getvalue())
+    assert ours.getvalue().count("\n") >= 7
+    # the record other handlers get is left as it was (its message is still the event dict)
+    assert all(isinstance(m, dict) for m in seen if not isinstance(m, str))
+    assert any(isinstance(m, dict) for m in seen)
+
+
+def test_structlog_records_are_not_copied_but_foreign_ones_are(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    out = io.StringIO()
+    setup_logging("json", "debug", stream=out)
+    copies: list[object] = []
+    real = logging.makeLogRecord
+
+    def counting(d: dict[str, Any]) -> logging.LogRecord:
+        copies.append(d)
+        return real(d)
+
+    monkeypatch.setattr(logging, "makeLogRecord", counting)
+    get_logger("pyrama.copy").info("fast", n=1)
+    assert copies == []
+    logging.getLogger("foreign").info("slow %s", "path")
+    assert len(copies) == 1
+    lines = json_lines(out)
+    assert lines[0]["event"] == "fast"
+    assert lines[0]["n"] == 1
+    assert lines[1]["event"] == "slow path"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Literal, TextIO
+from typing import Any, Literal, TextIO
 
 import structlog
 from structlog.typing import Processor
@@ -19,6 +19,45 @@ LogFormat = Literal["console", "json"]
 """``console``: human-friendly lines; ``json``: one JSON object per line."""
 
 _handler: logging.Handler | None = None
+
+
+class _Formatter(structlog.stdlib.ProcessorFormatter):
+    """structlog's ``ProcessorFormatter`` without its record copy on the common path.
+
+    ``ProcessorFormatter.format`` copies every record (``logging.makeLogRecord``) before it
+    changes the copy's message and exception fields. A record from a structlog logger that
+    carries no exception or stack information needs none of those changes: its event dict
+    is copied (as structlog does), run through the final processors, and the rendered line
+    is returned directly, which is exactly what the default ``%(message)s`` format makes of
+    it. Foreign records, and records with exception or stack information, take structlog's
+    own path.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Render *record* (see the class docs)."""
+        msg = record.msg
+        logger = record.__dict__.get("_logger")
+        if (
+            type(msg) is dict
+            and logger is not None
+            and self.logger is None
+            and not record.exc_info
+            and not record.exc_text
+            and not record.stack_info
+            and self._style._fmt == "%(message)s"
+        ):
+            meth_name: str = record.__dict__.get("_name", "")
+            ed: Any = msg.copy()
+            ed["_record"] = record
+            ed["_from_structlog"] = True
+            for proc in self.processors:
+                ed = proc(logger, meth_name, ed)
+            if isinstance(ed, str):
+                return ed
+            return super().format(
+                record
+            )  # pragma: no cover - a processor chain not ending in a renderer
+        return super().format(record)
 
 
 def setup_logging(
@@ -79,9 +118,7 @@ def setup_logging(
     )
 
     handler = logging.StreamHandler(out)
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processors=final)
-    )
+    handler.setFormatter(_Formatter(foreign_pre_chain=shared, processors=final))
     root = logging.getLogger()
     if _handler is not None:
         root.removeHandler(_handler)
