@@ -54,9 +54,7 @@ class _Formatter(structlog.stdlib.ProcessorFormatter):
                 ed = proc(logger, meth_name, ed)
             if isinstance(ed, str):
                 return ed
-            return super().format(
-                record
-            )  # pragma: no cover - a processor chain not ending in a renderer
+            # a chain not ending in a renderer: let structlog warn and format as it does
         return super().format(record)
 
 
