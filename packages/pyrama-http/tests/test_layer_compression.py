@@ -385,3 +385,36 @@ async def test_closing_a_decoded_body_early_closes_the_source() -> None:
     assert await anext(it)
     await resp.body.aclose()
     assert closed == ["handler"]
+
+
+# -- the early exits (cheapest checks first) keep every outcome -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ([], ["Accept-Encoding"]),
+        ([("Vary", "Origin")], ["Origin", "Accept-Encoding"]),
+        ([("Vary", "*")], ["*"]),
+        ([("Vary", "origin, accept-encoding")], ["origin, accept-encoding"]),
+    ],
+)
+async def test_vary_on_small_bodies_and_head(
+    given: list[tuple[str, str]], expected: list[str]
+) -> None:
+    calls: list[str] = []
+
+    def predicate(req: Request, resp: Response) -> bool:
+        calls.append(req.uri.path)
+        return True
+
+    async def small(req: Request) -> Response:
+        return Response.text("tiny", headers=given)
+
+    svc = CompressionLayer(predicate=predicate).layer(service_fn(small))
+    for method in ("GET", "HEAD"):
+        resp = await svc.serve(Request(method, "/", headers=[("Accept-Encoding", "gzip")]))
+        assert "content-encoding" not in resp.headers
+        assert resp.headers.get_all("vary") == expected
+        assert await resp.body.collect() == b"tiny"
+    assert calls == []  # too small (and HEAD): the predicate is never asked

@@ -133,6 +133,9 @@ def is_compressible_content_type(content_type: str | None) -> bool:
 
 
 def _add_vary(resp: Response, name: str) -> None:
+    if "vary" not in resp.headers:  # the common case: a scan, no index of the map
+        resp.headers.add("Vary", name)
+        return
     for value in resp.headers.get_all("vary"):
         for item in value.split(","):
             item = item.strip().lower()
@@ -185,16 +188,18 @@ class CompressionService:
             return response
         headers = response.headers
         _add_vary(response, "Accept-Encoding")
+        if is_head:
+            return response
+        # every refusal below leaves the response as it is: the cheapest checks go first
+        hint = response.body.size_hint
+        if hint is not None and hint < self._min_size:
+            return response
         if (
-            is_head
-            or "content-encoding" in headers
+            "content-encoding" in headers
             or "content-range" in headers
             or "no-transform" in (headers.get_joined("cache-control") or "").lower()
             or not is_compressible_content_type(headers.get("content-type"))
         ):
-            return response
-        hint = response.body.size_hint
-        if hint is not None and hint < self._min_size:
             return response
         if self._predicate is not None and not self._predicate(request, response):
             return response
