@@ -18,7 +18,19 @@ request's origin echoed), a list of exact origins, or a predicate ``(origin, req
 ListRule = Literal["*", "mirror"] | Sequence[str]
 
 
+def _put(headers: HeaderMap, name: str, value: str) -> None:
+    """``headers.set`` that appends when *name* is absent (a scan, no index of the map)."""
+    if name in headers:
+        headers.set(name, value)
+    else:
+        headers.add(name, value)
+
+
 def _add_vary(headers: HeaderMap, *names: str) -> None:
+    if "vary" not in headers:  # the common case: nothing to merge with
+        for name in names:
+            headers.add("Vary", name)
+        return
     present = {
         item.strip().lower() for value in headers.get_all("vary") for item in value.split(",")
     }
@@ -51,8 +63,11 @@ class CorsService:
         """Answer a preflight, or serve *request* and add the CORS fields."""
         cfg = self._cfg
         origin = request.headers.get("origin")
-        wanted = request.headers.get("access-control-request-method")
-        if request.method == Method.OPTIONS and origin is not None and wanted is not None:
+        if (
+            origin is not None
+            and request.method == Method.OPTIONS
+            and request.headers.get("access-control-request-method") is not None
+        ):
             return self._preflight(origin, request)
         response = await self.inner.serve(request)
         headers = response.headers
@@ -63,11 +78,11 @@ class CorsService:
         allowed = self._allow_origin(origin, request)
         if allowed is None:
             return response
-        headers.set("Access-Control-Allow-Origin", allowed)
+        _put(headers, "Access-Control-Allow-Origin", allowed)
         if cfg.allow_credentials:
-            headers.set("Access-Control-Allow-Credentials", "true")
+            _put(headers, "Access-Control-Allow-Credentials", "true")
         if cfg.expose_headers:
-            headers.set("Access-Control-Expose-Headers", ", ".join(cfg.expose_headers))
+            _put(headers, "Access-Control-Expose-Headers", ", ".join(cfg.expose_headers))
         return response
 
     def _preflight(self, origin: str, request: Request) -> Response:
