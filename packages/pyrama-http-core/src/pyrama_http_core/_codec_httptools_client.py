@@ -126,7 +126,7 @@ def _parse(head: bytes) -> tuple[int, bytes, bytes, RawHeaders] | HttpProtocolEr
     if not got.complete:  # pragma: no cover - only complete heads are fed
         return _remote("incomplete response head")
     status: int = parser.get_status_code()
-    version = parser.get_http_version().encode("ascii")
+    version = head[5:8]  # llhttp accepted "HTTP/d.d " (one digit each)
     fields = got.fields
     if b" \r\n" in head or b"\t\r\n" in head:
         # llhttp keeps whitespace after a field value; it is not part of the value
@@ -208,10 +208,11 @@ class HttptoolsClientCodec(ClientWriter):
             self._buf = _EMPTY
             return bytes(buf)
         data = bytes(buf[:n])
-        if type(buf) is bytearray:
-            del buf[:n]
-        else:
-            self._buf = buf[n:]
+        if type(buf) is not bytearray:
+            # one copy into a bytearray: removing a prefix from it later costs no copy (many
+            # chunks in one read would otherwise copy the rest of the read once per chunk)
+            buf = self._buf = bytearray(buf)
+        del buf[:n]
         return data
 
     def next_event(self) -> ClientEvent:
@@ -410,23 +411,35 @@ class HttptoolsClientCodec(ClientWriter):
     def _chunk_size(self) -> ClientEvent:
         buf = self._buf
         end = buf.find(b"\r\n", self._scan)
-        if end < 0:
+        if end < 0 or end > _MAX_CHUNK_LINE:
             if len(buf) > _MAX_CHUNK_LINE:
                 return self._fail(_remote("chunk-size line too long"))
             self._scan = max(0, len(buf) - 1)
             return self._starved()
-        line = bytes(buf[:end])
-        match = _CHUNK_LINE_RE.fullmatch(line)
+        match = _CHUNK_LINE_RE.fullmatch(buf, 0, end)
         if match is None:
-            return self._fail(_remote(f"malformed chunk-size line {line[:32]!r}"))
-        self._take(end + 2)
+            return self._fail(_remote(f"malformed chunk-size line {bytes(buf[:end][:32])!r}"))
         self._scan = 0
         size = int(match.group(1), 16)
-        if size:
-            self._remaining = size
-            self._state = _CHUNK_DATA
-        else:
+        if not size:
+            self._take(end + 2)
             self._state = _TRAILERS
+            return self._trailers()
+        start = end + 2
+        stop = start + size
+        if len(buf) >= stop + 2 and buf[stop] == 13 and buf[stop + 1] == 10:
+            # the whole chunk is here: its data in one piece, its framing dropped at once
+            data = bytes(buf[start:stop])
+            if len(buf) == stop + 2:
+                self._buf = _EMPTY
+            else:
+                if type(buf) is not bytearray:
+                    buf = self._buf = bytearray(buf)
+                del buf[: stop + 2]
+            return BodyData(data)
+        self._take(start)
+        self._remaining = size
+        self._state = _CHUNK_DATA
         return self.next_event()
 
     def _trailers(self) -> ClientEvent:
