@@ -148,3 +148,57 @@ def test_serve_outside_a_task_is_an_error() -> None:
     with pytest.raises(RuntimeError):
         coro.send(None)
     coro.close()
+
+
+# -- shared deadline timers ------------------------------------------------------------------
+
+
+async def test_concurrent_calls_share_bucket_timers_and_leave_nothing_behind() -> None:
+    from pyrama_core.layer._timeout import _wheel
+
+    loop = asyncio.get_running_loop()
+    gate = asyncio.Event()
+
+    async def wait(_: object) -> str:
+        await gate.wait()
+        return "done"
+
+    svc = TimeoutLayer(30).layer(service_fn(wait))
+    tasks = [asyncio.ensure_future(svc.serve(None)) for _ in range(200)]
+    await asyncio.sleep(0)
+    buckets = _wheel(loop)._buckets
+    live = [b for b in buckets.values() if b]
+    assert 1 <= len(live) <= 2  # 200 deadlines, one or two ticks (never one timer each)
+    assert sum(len(b) for b in live) == 200
+    gate.set()
+    assert await asyncio.gather(*tasks) == ["done"] * 200
+    assert all(not b for b in buckets.values())
+
+
+async def test_a_deadline_never_fires_early() -> None:
+    loop = asyncio.get_running_loop()
+
+    async def slow(_: object) -> None:
+        await asyncio.sleep(30)
+
+    for seconds in (0.02, 0.05):
+        t0 = loop.time()
+        with pytest.raises(PyramaTimeoutError):
+            await TimeoutLayer(seconds).layer(service_fn(slow)).serve(None)
+        assert loop.time() - t0 >= seconds - 0.001
+
+
+def test_one_service_on_successive_event_loops() -> None:
+    async def slow(_: object) -> None:
+        await asyncio.sleep(30)
+
+    svc = TimeoutLayer(0.01).layer(service_fn(slow))
+    fast = TimeoutLayer(5).layer(service_fn(inc))
+    for _ in range(3):
+
+        async def main() -> None:
+            with pytest.raises(PyramaTimeoutError):
+                await svc.serve(None)
+            assert await fast.serve(1) == 2
+
+        asyncio.run(main())
