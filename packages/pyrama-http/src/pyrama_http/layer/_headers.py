@@ -43,7 +43,8 @@ def _apply(headers: HeaderMap, name: str, value: str | HeaderValueFn, mode: Head
     v = value(headers) if callable(value) else value
     if v is None:
         return
-    if mode is HeaderMode.APPEND:
+    # an absent field is appended: ``set`` would build the map's index for nothing
+    if mode is HeaderMode.APPEND or name not in headers:
         headers.add(name, v)
     else:
         headers.set(name, v)
