@@ -8,7 +8,7 @@ from pyrama_http_types import Request, Response
 
 
 async def ok(req: Request) -> Response:
-    return Response.empty()
+    return Response.text("ok")
 
 
 async def test_host_count_in_large_and_mixed_case_maps() -> None:
