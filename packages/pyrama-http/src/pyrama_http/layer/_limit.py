@@ -100,6 +100,8 @@ class RequestBodyLimitService:
         if hint is not None and hint > limit:
             await request.body.aclose()
             return plain_response(413, "payload too large\n", [("Connection", "close")])
+        if hint is not None and request.body.is_in_memory:
+            return await self.inner.serve(request)  # all there and within the limit
         overflow: list[BodyTooLargeError] = []
 
         def on_end(exc: BaseException | None) -> None:
