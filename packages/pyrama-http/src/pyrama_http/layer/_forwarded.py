@@ -104,9 +104,9 @@ class ForwardedService:
         # (raw peer, header, values...) -> outcome
         self._outcomes: dict[tuple[object, ...], _Outcome] = {}
 
-    def _peer_facts(self, request: Request) -> tuple[ForwardedNode | None, bool, _Outcome]:
-        info = request.extensions.get(SocketInfo)
-        raw = info.peer if info is not None else None
+    def _peer_facts(
+        self, request: Request, raw: object
+    ) -> tuple[ForwardedNode | None, bool, _Outcome]:
         try:
             facts = self._peers.get(raw)
         except TypeError:  # an unhashable peer (not from a socket): no caching
@@ -128,15 +128,16 @@ class ForwardedService:
 
     async def serve(self, request: Request, /) -> Response:
         """Insert :class:`~pyrama_net.Forwarded` / :class:`~pyrama_net.ClientIp`, then serve."""
-        peer, reads, outcome = self._peer_facts(request)
+        info = request.extensions.get(SocketInfo)
+        raw = info.peer if info is not None else None
+        peer, reads, outcome = self._peer_facts(request, raw)
         if reads:
             headers = request.headers
             for header in self._headers:
                 values = headers.get_all(header)
                 if not values:
                     continue
-                info = request.extensions.get(SocketInfo)
-                key: tuple[object, ...] = (info.peer if info is not None else None, header)
+                key: tuple[object, ...] = (raw, header)
                 key += tuple(values)
                 if header == "x-forwarded-for":
                     key += (headers.get_joined("x-forwarded-host"),)
