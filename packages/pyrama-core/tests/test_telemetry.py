@@ -10,6 +10,8 @@ from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from opentelemetry import trace
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -323,3 +325,28 @@ def test_structlog_records_are_not_copied_but_foreign_ones_are(
     assert lines[0]["event"] == "fast"
     assert lines[0]["n"] == 1
     assert lines[1]["event"] == "slow path"
+
+
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text()
+    | st.builds(Opaque),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(_json_values)
+def test_cached_json_encoder_writes_what_json_dumps_writes(value: object) -> None:
+    from pyrama_core.telemetry._logging import _json_dumps
+
+    def fallback(o: object) -> str:
+        return repr(o)
+
+    assert _json_dumps({"v": value}, default=fallback) == json.dumps({"v": value}, default=fallback)
+    assert _json_dumps({"v": value}, default=fallback, sort_keys=True) == json.dumps(
+        {"v": value}, default=fallback, sort_keys=True
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -19,6 +20,27 @@ LogFormat = Literal["console", "json"]
 """``console``: human-friendly lines; ``json``: one JSON object per line."""
 
 _handler: logging.Handler | None = None
+
+
+_ENCODERS: dict[object, json.JSONEncoder] = {}
+_MAX_ENCODERS = 8
+
+
+def _json_dumps(obj: Any, **kw: Any) -> str:
+    """``json.dumps`` for structlog's ``JSONRenderer``, reusing one encoder per ``default``.
+
+    ``json.dumps(obj, default=f)`` builds a new ``JSONEncoder`` on every call; the encoder
+    holds no state between calls, so the same one gives the same text.
+    """
+    if kw.keys() <= {"default"}:
+        default = kw.get("default")
+        encoder = _ENCODERS.get(default)
+        if encoder is None:
+            encoder = json.JSONEncoder(default=default)
+            if len(_ENCODERS) < _MAX_ENCODERS:
+                _ENCODERS[default] = encoder
+        return encoder.encode(obj)
+    return json.dumps(obj, **kw)
 
 
 class _Formatter(structlog.stdlib.ProcessorFormatter):
@@ -97,7 +119,7 @@ def setup_logging(
     final: list[Processor] = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
     if format == "json":
         final.append(structlog.processors.format_exc_info)
-        renderer = structlog.processors.JSONRenderer()
+        renderer = structlog.processors.JSONRenderer(serializer=_json_dumps)
     else:
         use_colors = colors if colors is not None else bool(getattr(out, "isatty", bool)())
         renderer = structlog.dev.ConsoleRenderer(colors=use_colors)
