@@ -129,6 +129,17 @@ def _dead_port() -> int:
     return port
 
 
+async def _access_log_with(squid: Squid, *lines: str) -> str:
+    """squid's access log once it holds every one of *lines* (or as it is at the deadline)."""
+    deadline = asyncio.get_running_loop().time() + 15.0
+    while True:
+        path = squid.files / "access.log"
+        access = path.read_text() if path.exists() else ""
+        if all(line in access for line in lines) or asyncio.get_running_loop().time() > deadline:
+            return access
+        await asyncio.sleep(0.1)
+
+
 async def test_our_client_through_squid(squid: Squid, origins: tuple[int, int, Path]) -> None:
     plain, secure, ca = origins
     tls = TlsConnectorData(ca_file=str(ca))
@@ -150,7 +161,10 @@ async def test_our_client_through_squid(squid: Squid, origins: tuple[int, int, P
             await c.get(f"https://127.0.0.1:{_dead_port()}/").send()
         assert info.value.status is not None
         assert info.value.status >= 500
-    access = (squid.files / "access.log").read_text()
+    # squid logs a CONNECT once the tunnel has ended, a moment after our client closed it
+    access = await _access_log_with(
+        squid, f"GET http://127.0.0.1:{plain}/plain", f"CONNECT 127.0.0.1:{secure}"
+    )
     assert f"GET http://127.0.0.1:{plain}/plain" in access
     assert f"CONNECT 127.0.0.1:{secure}" in access
 
@@ -187,7 +201,9 @@ async def test_chaining_our_proxy_to_squid(
             assert json.loads(body)["path"] == "/chained-tls"
     finally:
         await proxy.close()
-    access = (squid.files / "access.log").read_text()
+    access = await _access_log_with(
+        squid, f"CONNECT 127.0.0.1:{secure}", f"GET http://127.0.0.1:{plain}/chained"
+    )
     assert f"CONNECT 127.0.0.1:{secure}" in access
     assert f"GET http://127.0.0.1:{plain}/chained" in access
 
