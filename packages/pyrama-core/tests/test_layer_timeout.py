@@ -154,7 +154,7 @@ def test_serve_outside_a_task_is_an_error() -> None:
 
 
 async def test_concurrent_calls_share_bucket_timers_and_leave_nothing_behind() -> None:
-    from pyrama_core.layer._timeout import _wheel
+    from pyrama_core import timer_wheel
 
     loop = asyncio.get_running_loop()
     gate = asyncio.Event()
@@ -166,7 +166,7 @@ async def test_concurrent_calls_share_bucket_timers_and_leave_nothing_behind() -
     svc = TimeoutLayer(30).layer(service_fn(wait))
     tasks = [asyncio.ensure_future(svc.serve(None)) for _ in range(200)]
     await asyncio.sleep(0)
-    buckets = _wheel(loop)._buckets
+    buckets = timer_wheel(loop)._buckets
     live = [b for b in buckets.values() if b]
     assert 1 <= len(live) <= 2  # 200 deadlines, one or two ticks (never one timer each)
     assert sum(len(b) for b in live) == 200

@@ -22,6 +22,7 @@ from pyrama_core._service import (
     layers,
     service_fn,
 )
+from pyrama_core._timer_wheel import TimerWheel, timer_wheel
 from pyrama_core.errors import PyramaError
 
 __all__ = [
@@ -42,9 +43,11 @@ __all__ = [
     "ShutdownGuard",
     "ShutdownResult",
     "Stack",
+    "TimerWheel",
     "WeakShutdownGuard",
     "layers",
     "service_fn",
+    "timer_wheel",
 ]
 
 __version__ = "0.1.0"

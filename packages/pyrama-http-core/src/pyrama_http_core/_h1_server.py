@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 from typing import Final
 
-from pyrama_core import Service
+from pyrama_core import Service, TimerWheel, timer_wheel
 from pyrama_core.errors import Side
 from pyrama_core.telemetry import get_logger
 from pyrama_http_core._codec import (
@@ -38,7 +38,6 @@ from pyrama_http_core._codec_write import http_date
 from pyrama_http_core._config import ContinueMode, Http1Config
 from pyrama_http_core._h1_upgrade import OnUpgrade, Upgraded
 from pyrama_http_core._targets import request_method, request_uri
-from pyrama_http_core._timer_wheel import TimerWheel, timer_wheel
 from pyrama_http_core.errors import (
     BodyLimitError,
     ConnectionClosedError,
@@ -197,6 +196,7 @@ class Http1ServerConnection:
         "_task",
         "_upgraded",
         "_wheel",
+        "_wheel_key",
         "codec",
         "stream",
     )
@@ -217,6 +217,7 @@ class Http1ServerConnection:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[object] | None = None
         self._wheel: TimerWheel | None = None
+        self._wheel_key: tuple[float, int] | None = None  # the timer wheel bucket it is in
         self._deadline: float | None = None
         self._expired = False
         self._interrupt: str | None = None

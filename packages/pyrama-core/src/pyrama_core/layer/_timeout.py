@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import math
-import weakref
 from typing import Final, Generic, TypeVar
 
 from pyrama_core._service import Service
+from pyrama_core._timer_wheel import TimerWheel, timer_wheel
 from pyrama_core.errors import ConfigError, PyramaTimeoutError
 
 __all__ = ["TimeoutLayer", "TimeoutService"]
@@ -23,61 +22,18 @@ _MAX_TICK: Final = 0.25
 
 
 class _Deadline:
-    """One call's deadline: cancels *task* when its bucket fires, remembers that it did."""
+    """One call's deadline: cancels *task* when its wheel bucket fires, remembers that it did."""
 
-    __slots__ = ("bucket", "expired", "task")
+    __slots__ = ("_wheel_key", "expired", "task")
 
     def __init__(self, task: asyncio.Task[object]) -> None:
         self.task = task
         self.expired = False
-        self.bucket: set[_Deadline] | None = None
+        self._wheel_key: tuple[float, int] | None = None
 
-    def fire(self) -> None:
+    def _on_timer(self) -> None:
         self.expired = True
         self.task.cancel()
-
-
-class _Wheel:
-    """Deadlines of one event loop in buckets, one loop timer per bucket (not per call).
-
-    A deadline goes into the bucket of its time rounded up to its tick; the bucket's timer
-    fires every deadline still in it. A call that ends takes its deadline out (a set
-    removal instead of creating and cancelling a loop timer: ~0.6 us instead of ~2.4 us on
-    uvloop). Empty buckets cost one no-op timer callback.
-    """
-
-    __slots__ = ("__weakref__", "_buckets", "loop_ref")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop_ref = weakref.ref(loop)  # services keep their wheel, not a closed loop
-        self._buckets: dict[tuple[float, int], set[_Deadline]] = {}
-
-    def add(
-        self, loop: asyncio.AbstractEventLoop, deadline: _Deadline, when: float, tick: float
-    ) -> None:
-        key = (tick, math.ceil(when / tick))
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            bucket = self._buckets[key] = set()
-            loop.call_at(key[1] * tick, self._fire, key)
-        bucket.add(deadline)
-        deadline.bucket = bucket
-
-    def _fire(self, key: tuple[float, int]) -> None:
-        bucket = self._buckets.pop(key, None)
-        if bucket:
-            for deadline in list(bucket):
-                deadline.fire()
-
-
-_WHEELS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Wheel] = weakref.WeakKeyDictionary()
-
-
-def _wheel(loop: asyncio.AbstractEventLoop) -> _Wheel:
-    wheel = _WHEELS.get(loop)
-    if wheel is None:
-        wheel = _WHEELS[loop] = _Wheel(loop)
-    return wheel
 
 
 def _task() -> asyncio.Task[object]:
@@ -105,7 +61,7 @@ class TimeoutService(Generic[I, O]):
         self.inner = inner
         self._seconds = seconds
         self._tick = min(seconds / _TICKS_PER_TIMEOUT, _MAX_TICK)
-        self._wheel: _Wheel | None = None  # the wheel of the loop last served on
+        self._wheel: TimerWheel | None = None  # the wheel of the loop last served on
         self._message = f"service did not complete within {seconds} s"
 
     async def serve(self, input: I, /) -> O:
@@ -115,9 +71,9 @@ class TimeoutService(Generic[I, O]):
         deadline = _Deadline(task)
         cancelling = task.cancelling()
         wheel = self._wheel
-        if wheel is None or wheel.loop_ref() is not loop:
-            wheel = self._wheel = _wheel(loop)
-        wheel.add(loop, deadline, loop.time() + self._seconds, self._tick)
+        if wheel is None or wheel.loop is not loop:
+            wheel = self._wheel = timer_wheel(loop)
+        wheel.schedule(deadline, loop.time() + self._seconds, self._tick)
         try:
             return await self.inner.serve(input)
         except asyncio.CancelledError as exc:
@@ -133,9 +89,7 @@ class TimeoutService(Generic[I, O]):
                 raise PyramaTimeoutError(self._message, seconds=self._seconds) from exc
             raise  # the inner service's own TimeoutError, not ours
         finally:
-            bucket = deadline.bucket
-            if bucket is not None:
-                bucket.discard(deadline)
+            wheel.cancel(deadline)
             if deadline.expired:  # fired, but the inner service did not end cancelled
                 task.uncancel()
 

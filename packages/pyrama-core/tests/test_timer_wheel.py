@@ -1,4 +1,4 @@
-"""The coarse deadline wheel: late by at most a tick, never early, nothing kept after cancel."""
+"""pyrama_core.TimerWheel: late by at most a tick, never early, nothing kept after cancel."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import asyncio
 import gc
 import weakref
 
-from pyrama_http_core._timer_wheel import DEFAULT_TICK, TimerWheel, timer_wheel
+from pyrama_core import TimerWheel, timer_wheel
+from pyrama_core._timer_wheel import DEFAULT_TICK
+
+TICK = 0.05
 
 
 class Owner:
@@ -14,18 +17,19 @@ class Owner:
         self.wheel = wheel
         self.loop = loop
         self.deadline: float | None = None
+        self._wheel_key: tuple[float, int] | None = None
         self.fired: list[float] = []
         self.done = asyncio.Event()
 
     def arm(self, seconds: float) -> None:
         self.deadline = self.loop.time() + seconds
-        self.wheel.schedule(self, self.deadline)
+        self.wheel.schedule(self, self.deadline, TICK)
 
     def _on_timer(self) -> None:
         assert self.deadline is not None
         now = self.loop.time()
         if now < self.deadline:
-            self.wheel.schedule(self, self.deadline)
+            self.wheel.schedule(self, self.deadline, TICK)
             return
         self.fired.append(now)
         self.done.set()
@@ -33,7 +37,7 @@ class Owner:
 
 async def test_fires_after_the_deadline_within_a_tick_or_so() -> None:
     loop = asyncio.get_running_loop()
-    wheel = TimerWheel(loop, tick=0.05)
+    wheel = TimerWheel(loop)
     owner = Owner(wheel, loop)
     owner.arm(0.12)
     await asyncio.wait_for(owner.done.wait(), 5)
@@ -44,7 +48,7 @@ async def test_fires_after_the_deadline_within_a_tick_or_so() -> None:
 
 async def test_a_later_deadline_re_registers_and_an_earlier_one_moves() -> None:
     loop = asyncio.get_running_loop()
-    wheel = TimerWheel(loop, tick=0.05)
+    wheel = TimerWheel(loop)
     owner = Owner(wheel, loop)
     owner.arm(0.05)
     owner.arm(0.3)  # later: stays in the earlier bucket, re-registers when it fires
@@ -61,7 +65,7 @@ async def test_a_later_deadline_re_registers_and_an_earlier_one_moves() -> None:
 
 async def test_cancel_drops_every_reference() -> None:
     loop = asyncio.get_running_loop()
-    wheel = TimerWheel(loop, tick=0.05)
+    wheel = TimerWheel(loop)
     owner = Owner(wheel, loop)
     owner.arm(10.0)
     ref = weakref.ref(owner)
@@ -80,11 +84,11 @@ async def test_one_wheel_per_loop_and_a_quarter_second_tick() -> None:
 
 async def test_thousands_of_owners_share_one_timer_per_tick() -> None:
     loop = asyncio.get_running_loop()
-    wheel = TimerWheel(loop, tick=0.05)
+    wheel = TimerWheel(loop)
     owners = [Owner(wheel, loop) for _ in range(2000)]
     for o in owners:
         o.deadline = loop.time() + 0.1
-        wheel.schedule(o, o.deadline)
+        wheel.schedule(o, o.deadline, TICK)
     handles = sum(1 for h in loop._scheduled if getattr(h, "_callback", None) == wheel._fire)  # type: ignore[attr-defined]
     assert handles <= 2
     await asyncio.wait_for(asyncio.gather(*(o.done.wait() for o in owners)), 5)
