@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import hashlib
-import importlib.util
 import os
 import socket
 import ssl
@@ -26,7 +25,7 @@ from pyrama_core import service_fn
 from pyrama_http_core import H2ClientConnection, serve_h2
 from pyrama_http_types import Body, Request, Response
 from pyrama_net import SocketStream, SocketStreamProtocol
-from pyrama_testing import free_port, in_ci, require_peer
+from pyrama_testing import free_port, require_module, require_peer
 
 
 async def app(req: Request) -> Response:
@@ -266,11 +265,7 @@ async def _wait_port(port: int, proc: asyncio.subprocess.Process) -> None:
 
 @pytest.mark.peer("hypercorn")
 async def test_our_client_against_hypercorn(tmp_path: Path) -> None:
-    if importlib.util.find_spec("hypercorn") is None:  # a dev peer of the workspace
-        msg = "hypercorn is not installed in the venv"
-        if in_ci():
-            pytest.fail(msg)
-        pytest.skip(msg)
+    require_module("hypercorn")  # a dev peer of the workspace
     (tmp_path / "h2app.py").write_text(HYPERCORN_APP)
     port = free_port()
     proc = await asyncio.create_subprocess_exec(

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pyrama_testing import in_ci
+from pyrama_testing import unavailable
 
 VECTORS_FILE = "tls_client_hello.jsonl"
 
@@ -42,10 +42,7 @@ def vector_params() -> list[Any]:
 def require_vector(v: dict[str, Any] | None) -> dict[str, Any]:
     """Return *v*; when the vectors file is missing, fail under CI and skip elsewhere."""
     if v is None:
-        msg = f"{vectors_dir() / VECTORS_FILE} is missing"
-        if in_ci():
-            pytest.fail(msg + " (CI=true: shared/vectors must sit beside the repository)")
-        pytest.skip(msg)
+        unavailable(f"{vectors_dir() / VECTORS_FILE} is missing (shared/vectors sits by the repo)")
     return v
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
+from typing import NoReturn
 
 import pytest
 
-__all__ = ["in_ci", "require_peer"]
+__all__ = ["in_ci", "require_module", "require_peer", "unavailable"]
 
 
 def in_ci() -> bool:
@@ -25,8 +27,25 @@ def require_peer(name: str) -> str:
         (p for p in (f"/usr/sbin/{name}", f"/sbin/{name}") if os.access(p, os.X_OK)), None
     )
     if path is None:
-        msg = f"third-party peer {name!r} is not installed"
-        if in_ci():
-            pytest.fail(msg + " (CI=true: .ci/run must install it)")
-        pytest.skip(msg)
+        unavailable(f"third-party peer {name!r} is not installed (.ci/run installs it)")
     return path
+
+
+def require_module(name: str) -> None:
+    """Make sure the Python module *name* (a dev peer such as hypercorn) can be imported.
+
+    Missing: skips the calling test, or fails it under CI (see :func:`unavailable`).
+    """
+    if importlib.util.find_spec(name) is None:
+        unavailable(f"the Python module {name!r} is not installed in the venv")
+
+
+def unavailable(reason: str) -> NoReturn:
+    """A test's peer or data is missing: fail under CI (``CI=true``), skip elsewhere.
+
+    CI sets up every peer and every test input, so there a missing one is a broken setup,
+    never a reason to skip.
+    """
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true: the setup must provide it)")
+    pytest.skip(reason)
