@@ -321,18 +321,8 @@ class DecompressionService:
         return f"DecompressionService({self._accept}, {self.inner!r})"
 
 
-class DecompressionLayer:
-    """Client side: ask for compressed responses and decode them as they stream.
-
-    Requests without ``Accept-Encoding`` get one listing *encodings* (default: every
-    installed coding). A response body whose ``Content-Encoding`` is made of those codings
-    is decoded chunk by chunk; ``Content-Encoding`` and ``Content-Length`` are removed (a
-    :class:`DecodedContent` extension says what they were).
-    At most *max_size* decoded bytes are produced (default
-    :data:`DEFAULT_MAX_DECOMPRESSED_SIZE`; ``None``: no limit): reading more raises
-    :class:`~pyrama_http_types.errors.BodyTooLargeError`, so a zip bomb never fills memory.
-    Truncated or corrupt data raises :class:`~pyrama_http_types.errors.BodyError`.
-    """
+class _DecodingConfig:
+    """The settings both decompression layers take: the codings and the decoded-size limit."""
 
     __slots__ = ("_encodings", "_max_size")
 
@@ -349,6 +339,22 @@ class DecompressionLayer:
             available_encodings() if encodings is None else _check_encodings(encodings)
         )
         self._max_size = max_size
+
+
+class DecompressionLayer(_DecodingConfig):
+    """Client side: ask for compressed responses and decode them as they stream.
+
+    Requests without ``Accept-Encoding`` get one listing *encodings* (default: every
+    installed coding). A response body whose ``Content-Encoding`` is made of those codings
+    is decoded chunk by chunk; ``Content-Encoding`` and ``Content-Length`` are removed (a
+    :class:`DecodedContent` extension says what they were).
+    At most *max_size* decoded bytes are produced (default
+    :data:`DEFAULT_MAX_DECOMPRESSED_SIZE`; ``None``: no limit): reading more raises
+    :class:`~pyrama_http_types.errors.BodyTooLargeError`, so a zip bomb never fills memory.
+    Truncated or corrupt data raises :class:`~pyrama_http_types.errors.BodyError`.
+    """
+
+    __slots__ = ()
 
     def layer(self, inner: HttpService, /) -> DecompressionService:
         """Wrap *inner*."""
@@ -390,7 +396,7 @@ class RequestDecompressionService:
         return f"RequestDecompressionService({', '.join(self._encodings)}, {self.inner!r})"
 
 
-class RequestDecompressionLayer:
+class RequestDecompressionLayer(_DecodingConfig):
     """Server side: decode request bodies sent with a ``Content-Encoding``.
 
     Codings of *encodings* (default: every installed one) are decoded as the body streams;
@@ -401,21 +407,7 @@ class RequestDecompressionLayer:
     :class:`ErrorToResponseLayer` turns into the response).
     """
 
-    __slots__ = ("_encodings", "_max_size")
-
-    def __init__(
-        self,
-        *,
-        encodings: Sequence[str] | None = None,
-        max_size: int | None = DEFAULT_MAX_DECOMPRESSED_SIZE,
-    ) -> None:
-        """Configure the codings accepted and the size limit."""
-        if max_size is not None and max_size < 0:
-            raise ConfigError(f"max_size must be >= 0 or None, got {max_size!r}")
-        self._encodings = (
-            available_encodings() if encodings is None else _check_encodings(encodings)
-        )
-        self._max_size = max_size
+    __slots__ = ()
 
     def layer(self, inner: HttpService, /) -> RequestDecompressionService:
         """Wrap *inner*."""

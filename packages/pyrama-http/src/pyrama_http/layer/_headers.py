@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Sequence
+from typing import Self
 
 from pyrama_core.errors import ConfigError
 from pyrama_http.layer._util import HttpService
@@ -58,19 +59,28 @@ def _check(name: str, value: str | HeaderValueFn, mode: HeaderMode) -> None:
         raise ConfigError(f"mode must be a HeaderMode, got {mode!r}")
 
 
-class SetRequestHeaderService:
+class _SetHeader:
+    """What both set-header services and layers hold: the field, its value and the mode."""
+
+    __slots__ = ("_mode", "_name", "_value")
+
+    def __init__(self, name: str, value: str | HeaderValueFn, mode: HeaderMode) -> None:
+        self._name = name
+        self._value = value
+        self._mode = mode
+
+
+class SetRequestHeaderService(_SetHeader):
     """Sets a request header field before the inner service (see :class:`SetRequestHeaderLayer`)."""
 
-    __slots__ = ("_mode", "_name", "_value", "inner")
+    __slots__ = ("inner",)
 
     def __init__(
         self, inner: HttpService, name: str, value: str | HeaderValueFn, mode: HeaderMode
     ) -> None:
         """Wrap *inner*."""
+        super().__init__(name, value, mode)
         self.inner = inner
-        self._name = name
-        self._value = value
-        self._mode = mode
 
     async def serve(self, request: Request, /) -> Response:
         """Set the field on *request*, then serve it."""
@@ -78,53 +88,17 @@ class SetRequestHeaderService:
         return await self.inner.serve(request)
 
 
-class SetRequestHeaderLayer:
-    """Sets header field *name* on every request.
-
-    *value* is a string or a function of the current headers returning one (``None``: set
-    nothing). Use :meth:`overriding`, :meth:`appending` or :meth:`if_not_present`.
-    """
-
-    __slots__ = ("_mode", "_name", "_value")
-
-    def __init__(self, name: str, value: str | HeaderValueFn, mode: HeaderMode) -> None:
-        """Set *name* to *value* in *mode*."""
-        _check(name, value, mode)
-        self._name, self._value, self._mode = name, value, mode
-
-    @classmethod
-    def overriding(cls, name: str, value: str | HeaderValueFn) -> SetRequestHeaderLayer:
-        """Replace any existing value."""
-        return cls(name, value, HeaderMode.OVERRIDE)
-
-    @classmethod
-    def appending(cls, name: str, value: str | HeaderValueFn) -> SetRequestHeaderLayer:
-        """Add after any existing values."""
-        return cls(name, value, HeaderMode.APPEND)
-
-    @classmethod
-    def if_not_present(cls, name: str, value: str | HeaderValueFn) -> SetRequestHeaderLayer:
-        """Add only when the field is absent."""
-        return cls(name, value, HeaderMode.IF_NOT_PRESENT)
-
-    def layer(self, inner: HttpService, /) -> SetRequestHeaderService:
-        """Wrap *inner*."""
-        return SetRequestHeaderService(inner, self._name, self._value, self._mode)
-
-
-class SetResponseHeaderService:
+class SetResponseHeaderService(_SetHeader):
     """Sets a response header field (see :class:`SetResponseHeaderLayer`)."""
 
-    __slots__ = ("_mode", "_name", "_value", "inner")
+    __slots__ = ("inner",)
 
     def __init__(
         self, inner: HttpService, name: str, value: str | HeaderValueFn, mode: HeaderMode
     ) -> None:
         """Wrap *inner*."""
+        super().__init__(name, value, mode)
         self.inner = inner
-        self._name = name
-        self._value = value
-        self._mode = mode
 
     async def serve(self, request: Request, /) -> Response:
         """Serve *request*, then set the field on the response."""
@@ -133,30 +107,50 @@ class SetResponseHeaderService:
         return response
 
 
-class SetResponseHeaderLayer:
-    """Sets header field *name* on every response (same modes as :class:`SetRequestHeaderLayer`)."""
+class _SetHeaderLayer(_SetHeader):
+    """The checks and constructors both set-header layers share."""
 
-    __slots__ = ("_mode", "_name", "_value")
+    __slots__ = ()
 
     def __init__(self, name: str, value: str | HeaderValueFn, mode: HeaderMode) -> None:
         """Set *name* to *value* in *mode*."""
         _check(name, value, mode)
-        self._name, self._value, self._mode = name, value, mode
+        super().__init__(name, value, mode)
 
     @classmethod
-    def overriding(cls, name: str, value: str | HeaderValueFn) -> SetResponseHeaderLayer:
+    def overriding(cls, name: str, value: str | HeaderValueFn) -> Self:
         """Replace any existing value."""
         return cls(name, value, HeaderMode.OVERRIDE)
 
     @classmethod
-    def appending(cls, name: str, value: str | HeaderValueFn) -> SetResponseHeaderLayer:
+    def appending(cls, name: str, value: str | HeaderValueFn) -> Self:
         """Add after any existing values."""
         return cls(name, value, HeaderMode.APPEND)
 
     @classmethod
-    def if_not_present(cls, name: str, value: str | HeaderValueFn) -> SetResponseHeaderLayer:
+    def if_not_present(cls, name: str, value: str | HeaderValueFn) -> Self:
         """Add only when the field is absent."""
         return cls(name, value, HeaderMode.IF_NOT_PRESENT)
+
+
+class SetRequestHeaderLayer(_SetHeaderLayer):
+    """Sets header field *name* on every request.
+
+    *value* is a string or a function of the current headers returning one (``None``: set
+    nothing). Use :meth:`overriding`, :meth:`appending` or :meth:`if_not_present`.
+    """
+
+    __slots__ = ()
+
+    def layer(self, inner: HttpService, /) -> SetRequestHeaderService:
+        """Wrap *inner*."""
+        return SetRequestHeaderService(inner, self._name, self._value, self._mode)
+
+
+class SetResponseHeaderLayer(_SetHeaderLayer):
+    """Sets header field *name* on every response (same modes as :class:`SetRequestHeaderLayer`)."""
+
+    __slots__ = ()
 
     def layer(self, inner: HttpService, /) -> SetResponseHeaderService:
         """Wrap *inner*."""
