@@ -33,7 +33,6 @@ from pyrama_http_core._codec import (
     PAUSED,
     BodyData,
     ClientEvent,
-    CodecError,
     ConnectionClosed,
     EndOfMessage,
     InformationalHead,
@@ -153,20 +152,15 @@ class H11ClientCodec(ClientWriter):
     Enforces *max_header_size* and *max_headers* on response heads and trailer sections.
     """
 
-    __slots__ = ("_conn", "_eof", "_error", "_head_limit", "_max_headers")
+    __slots__ = ("_conn", "_head_limit", "_max_headers")
 
     def __init__(self, *, max_header_size: int = 64 * 1024, max_headers: int = 100) -> None:
         super().__init__()
         self._head_limit = max_header_size
         self._max_headers = max_headers
         self._conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_header_size)
-        self._eof = False
-        self._error: CodecError | None = None
 
     # -- sending (the encoding is ClientWriter's) --------------------------------------------
-
-    def _ready(self) -> bool:
-        return not self._switched and self._keep_alive and self._error is None and not self._eof
 
     def _begin_exchange(self, method: bytes, upgrade: bytes | None, close: bool) -> None:
         # h11 parses the response: give it a stand-in request carrying what framing depends on
@@ -263,12 +257,6 @@ class H11ClientCodec(ClientWriter):
             return ConnectionClosed(complete=True)
         return self._fail(HttpProtocolError(f"unexpected h11 event {ev!r}"))  # pragma: no cover
 
-    def _fail(self, err: HttpProtocolError) -> CodecError:
-        ev = CodecError(err)
-        self._error = ev
-        self._keep_alive = False
-        return ev
-
     def _head(self, ev: h11.Response) -> ClientEvent:
         items = ev.headers._full_items
         if len(items) > self._max_headers:
@@ -314,22 +302,6 @@ class H11ClientCodec(ClientWriter):
         )
 
     # -- state -----------------------------------------------------------------------------
-
-    @property
-    def is_reusable(self) -> bool:
-        """Whether the exchange is over on both sides and another request may follow."""
-        return (
-            not self._in_exchange
-            and self._keep_alive
-            and not self._switched
-            and self._error is None
-            and not self._eof
-        )
-
-    @property
-    def request_complete(self) -> bool:
-        """Whether the request body has been ended."""
-        return self._body is not None and self._body.done
 
     def take_switched(self) -> bytes:
         """After ``101`` (or ``2xx`` to ``CONNECT``): the bytes received for the new protocol."""

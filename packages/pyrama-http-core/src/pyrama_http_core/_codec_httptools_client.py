@@ -39,7 +39,6 @@ from pyrama_http_core._codec import (
     PAUSED,
     BodyData,
     ClientEvent,
-    CodecError,
     ConnectionClosed,
     EndOfMessage,
     InformationalHead,
@@ -150,8 +149,6 @@ class HttptoolsClientCodec(ClientWriter):
 
     __slots__ = (
         "_buf",
-        "_eof",
-        "_error",
         "_head_limit",
         "_max_headers",
         "_remaining",
@@ -169,13 +166,8 @@ class HttptoolsClientCodec(ClientWriter):
         self._scan = 0  # where the search for the end of a head / line resumes
         self._state = _NONE
         self._remaining = 0
-        self._eof = False
-        self._error: CodecError | None = None
 
     # -- sending (the encoding is ClientWriter's) --------------------------------------------
-
-    def _ready(self) -> bool:
-        return not self._switched and self._keep_alive and self._error is None and not self._eof
 
     def _begin_exchange(self, method: bytes, upgrade: bytes | None, close: bool) -> None:
         # ClientWriter records the method and the switch proposal; a response head is next
@@ -272,12 +264,6 @@ class HttptoolsClientCodec(ClientWriter):
             self._keep_alive = False
             return ConnectionClosed(complete=False)
         return NEED_DATA
-
-    def _fail(self, err: HttpProtocolError) -> CodecError:
-        ev = CodecError(err)
-        self._error = ev
-        self._keep_alive = False
-        return ev
 
     def _finish(self, trailers: RawHeaders) -> EndOfMessage:
         self._state = _NONE
@@ -480,22 +466,6 @@ class HttptoolsClientCodec(ClientWriter):
         return self._finish(fields)
 
     # -- state -----------------------------------------------------------------------------
-
-    @property
-    def is_reusable(self) -> bool:
-        """Whether the exchange is over on both sides and another request may follow."""
-        return (
-            not self._in_exchange
-            and self._keep_alive
-            and not self._switched
-            and self._error is None
-            and not self._eof
-        )
-
-    @property
-    def request_complete(self) -> bool:
-        """Whether the request body has been ended."""
-        return self._body is not None and self._body.done
 
     def take_switched(self) -> bytes:
         """After ``101`` (or ``2xx`` to ``CONNECT``): the bytes received for the new protocol."""

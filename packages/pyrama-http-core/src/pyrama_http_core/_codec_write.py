@@ -23,6 +23,7 @@ from http import HTTPStatus
 from typing import Final
 
 from pyrama_core.errors import Side
+from pyrama_http_core._codec import CodecError
 from pyrama_http_core.errors import HttpProtocolError
 
 __all__ = [
@@ -562,6 +563,8 @@ class ClientWriter:
 
     __slots__ = (
         "_body",
+        "_eof",
+        "_error",
         "_in_exchange",
         "_keep_alive",
         "_method",
@@ -578,10 +581,29 @@ class ClientWriter:
         self._method = b""
         self._switch = 0
         self._switched = False
+        self._eof = False  # the server finished sending
+        self._error: CodecError | None = None  # the server broke the protocol
 
     def _ready(self) -> bool:
-        """Whether another request may be sent (parsers add their own conditions)."""
-        return not self._switched and self._keep_alive
+        """Whether another request may be sent."""
+        return not self._switched and self._keep_alive and self._error is None and not self._eof
+
+    def _fail(self, err: HttpProtocolError) -> CodecError:
+        """Record that the server broke the protocol; every later event is this error."""
+        ev = CodecError(err)
+        self._error = ev
+        self._keep_alive = False
+        return ev
+
+    @property
+    def is_reusable(self) -> bool:
+        """Whether the exchange is over on both sides and another request may follow."""
+        return not self._in_exchange and self._ready()
+
+    @property
+    def request_complete(self) -> bool:
+        """Whether the request body has been ended."""
+        return self._body is not None and self._body.done
 
     def _begin_exchange(self, method: bytes, upgrade: bytes | None, close: bool) -> None:
         """Prepare the parser for the response to this request (implemented by codecs)."""
