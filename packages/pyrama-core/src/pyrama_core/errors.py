@@ -53,11 +53,23 @@ class ConfigError(PyramaError, ValueError):
 
 
 class PyramaTimeoutError(PyramaError, TimeoutError):
-    """An operation did not complete within its deadline (also a builtin ``TimeoutError``)."""
+    """An operation did not complete within its deadline (also a builtin ``TimeoutError``).
 
-    def __init__(self, message: str = "operation timed out", *, seconds: float | None = None):
+    :attr:`source` is what enforced the deadline when it says so (a
+    :class:`~pyrama_core.layer.TimeoutService` names itself), so a wrapper can tell its own
+    timeout from one the inner service raised.
+    """
+
+    def __init__(
+        self,
+        message: str = "operation timed out",
+        *,
+        seconds: float | None = None,
+        source: object | None = None,
+    ):
         super().__init__(message)
         self.seconds = seconds
+        self.source = source
 
 
 class LimitError(PyramaError):

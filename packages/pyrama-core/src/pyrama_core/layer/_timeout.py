@@ -82,11 +82,13 @@ class TimeoutService(Generic[I, O]):
                 if task.uncancel() <= cancelling:
                     cause = TimeoutError()
                     cause.__cause__ = exc
-                    raise PyramaTimeoutError(self._message, seconds=self._seconds) from cause
+                    raise PyramaTimeoutError(
+                        self._message, seconds=self._seconds, source=self
+                    ) from cause
             raise
         except TimeoutError as exc:
             if deadline.expired:  # cancelled by us, the inner service made it a TimeoutError
-                raise PyramaTimeoutError(self._message, seconds=self._seconds) from exc
+                raise PyramaTimeoutError(self._message, seconds=self._seconds, source=self) from exc
             raise  # the inner service's own TimeoutError, not ours
         finally:
             wheel.cancel(deadline)

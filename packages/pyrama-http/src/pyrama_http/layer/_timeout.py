@@ -28,7 +28,7 @@ class HttpTimeoutService:
         try:
             return await self._timed.serve(request)
         except PyramaTimeoutError as exc:
-            if not self._ours(exc):
+            if exc.source is not self._timed:
                 raise  # the inner service's own timeout error
             if self._status is None:
                 raise RequestTimeoutError(
@@ -36,14 +36,6 @@ class HttpTimeoutService:
                     seconds=self._seconds,
                 ) from exc
             return plain_response(self._status, "request timed out\n", [("Connection", "close")])
-
-    def _ours(self, exc: PyramaTimeoutError) -> bool:
-        # the core TimeoutService raises its error in its own frame; one the inner service
-        # raised (and the core passed through) comes from deeper frames
-        tb = exc.__traceback__
-        while tb is not None and tb.tb_next is not None:
-            tb = tb.tb_next
-        return tb is not None and tb.tb_frame.f_locals.get("self") is self._timed
 
 
 class HttpTimeoutLayer:
