@@ -36,7 +36,7 @@ from pyrama_http_core._codec import (
 )
 from pyrama_http_core._codec_write import http_date
 from pyrama_http_core._config import ContinueMode, Http1Config
-from pyrama_http_core._h1_upgrade import OnUpgrade, Upgraded
+from pyrama_http_core._h1_upgrade import KeptStream, OnUpgrade, Upgraded
 from pyrama_http_core._targets import request_method, request_uri
 from pyrama_http_core.errors import (
     BodyLimitError,
@@ -190,6 +190,7 @@ class Http1ServerConnection:
         "_interrupt",
         "_interruptible",
         "_loop",
+        "_released",
         "_requests",
         "_server",
         "_service",
@@ -225,6 +226,7 @@ class Http1ServerConnection:
         self._idle = False
         self._closing = False
         self._upgraded = False
+        self._released: asyncio.Future[None] | None = None
         self._continue_sent = False
         self._requests = 0
         self._date = cfg.date_header
@@ -237,6 +239,18 @@ class Http1ServerConnection:
     def requests_served(self) -> int:
         """How many requests this connection has answered (or is answering)."""
         return self._requests
+
+    async def released(self) -> None:
+        """After a protocol switch, wait until whoever took the stream is done with it.
+
+        That is: it closed, aborted or detached the socket of the stream it got in the
+        :class:`~pyrama_http_core.Upgraded`. Returns at once when the connection did not
+        switch. A server that closes connections when their driver returns awaits this
+        first, so the tunnel or WebSocket is not cut under its taker.
+        """
+        released = self._released
+        if released is not None:
+            await released
 
     def graceful_shutdown(self) -> None:
         """Close when idle: now if no request is in progress, else after the current response."""
@@ -625,7 +639,9 @@ class Http1ServerConnection:
             on_upgrade.fail(err)
             return False
         self._upgraded = True
-        upgraded = rewind(stream, leftover) if leftover else stream
+        released: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._released = released
+        upgraded = KeptStream(rewind(stream, leftover) if leftover else stream, released)
         on_upgrade.resolve(Upgraded(upgraded, None if head.method == b"CONNECT" else head.upgrade))
         return False
 

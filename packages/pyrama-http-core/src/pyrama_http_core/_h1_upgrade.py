@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 from pyrama_http_core.errors import UpgradeError
 from pyrama_net import Stream
 
-__all__ = ["OnUpgrade", "Upgraded"]
+__all__ = ["KeptStream", "OnUpgrade", "Upgraded"]
 
 
 class Upgraded:
@@ -77,3 +77,81 @@ class OnUpgrade:
     def __repr__(self) -> str:
         state = "pending" if not self._future.done() else "done"
         return f"OnUpgrade({state})"
+
+
+def _release(released: asyncio.Future[None]) -> None:
+    if not released.done():
+        released.set_result(None)
+
+
+class KeptStream:
+    """The stream of a switched HTTP/1.1 connection: tells the driver when its taker is done.
+
+    Reads and writes go straight to the wrapped stream's bound methods (no extra call per
+    operation); ``close()``, ``abort()`` and a successful ``detach_socket()`` release the
+    connection. Anything else is looked up on the wrapped stream.
+    """
+
+    __slots__ = (
+        "_inner",
+        "_released",
+        "abort",
+        "can_write_eof",
+        "detach_socket",
+        "drain",
+        "is_closing",
+        "read",
+        "write",
+        "write_eof",
+    )
+
+    def __init__(self, inner: Stream, released: asyncio.Future[None]) -> None:
+        self._inner = inner
+        self._released = released
+        self.read = inner.read
+        self.write = inner.write
+        self.drain = inner.drain
+        self.can_write_eof = inner.can_write_eof
+        self.write_eof = inner.write_eof
+        self.is_closing = inner.is_closing
+        self.detach_socket: Callable[[], Any] | None = (
+            self._detach if callable(getattr(inner, "detach_socket", None)) else None
+        )
+        self.abort: Callable[[], None] | None = (
+            self._abort if callable(getattr(inner, "abort", None)) else None
+        )
+
+    @property
+    def extensions(self) -> Any:
+        """The wrapped stream's extensions."""
+        return self._inner.extensions
+
+    async def close(self) -> None:
+        """Close the wrapped stream and release the connection."""
+        try:
+            await self._inner.close()
+        finally:
+            _release(self._released)
+
+    async def _detach(self) -> Any:
+        got = await self._inner.detach_socket()  # type: ignore[attr-defined]
+        if got is not None:  # the socket has a new owner: the server's part is over
+            _release(self._released)
+        return got
+
+    def _abort(self) -> None:
+        try:
+            self._inner.abort()  # type: ignore[attr-defined]
+        finally:
+            _release(self._released)
+
+    def is_closed(self) -> bool:
+        """Whether the connection is released and the wrapped stream closed (or detached)."""
+        inner_closed: Any = getattr(self._inner, "is_closed", None)
+        return self._released.done() and callable(inner_closed) and inner_closed() is True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def __repr__(self) -> str:
+        return f"KeptStream({self._inner!r})"

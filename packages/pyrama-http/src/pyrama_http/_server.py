@@ -24,9 +24,6 @@ from pyrama_http_core import (
     Http1Config,
     Http1ServerConnection,
     HttpLimits,
-    OnUpgrade,
-    RequestHead,
-    Upgraded,
     may_be_h2_preface,
 )
 from pyrama_http_types import Request, Response
@@ -61,125 +58,15 @@ class _Stoppable(Protocol):
 
 
 class _H1(Http1ServerConnection):
-    """The HTTP/1.1 driver with the stop hook the shutdown watch calls.
+    """The HTTP/1.1 driver with the stop hooks the shutdown watch calls."""
 
-    It also keeps a switched connection (``CONNECT`` answered ``2xx``, ``101`` to an
-    ``Upgrade``): the stream handed over in the :class:`~pyrama_http_core.Upgraded` is
-    wrapped so that :attr:`_kept` resolves once its taker is done with it (closed, aborted
-    or detached its socket), and :class:`HttpServerService` waits for that before it returns.
-    """
-
-    __slots__ = ("_kept",)
+    __slots__ = ()
 
     def _stop_gracefully(self) -> None:
         self.graceful_shutdown()
 
     def _stop_before_start(self) -> None:
         self.graceful_shutdown()  # the first response then says Connection: close
-
-    async def _switch(
-        self,
-        response: Response,
-        on_upgrade: OnUpgrade,
-        reader: Any,
-        head: RequestHead,
-    ) -> bool:
-        released: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._kept = released
-        return await super()._switch(response, _KeepingUpgrade(on_upgrade, released), reader, head)
-
-
-class _KeepingUpgrade(OnUpgrade):
-    """An :class:`OnUpgrade` sharing the driver's future that wraps the stream it hands over."""
-
-    __slots__ = ("_released",)
-
-    def __init__(self, original: OnUpgrade, released: asyncio.Future[None]) -> None:
-        # no super().__init__(): the future is the original handle's, which the service awaits
-        self._future = original._future
-        self._released = released
-
-    def resolve(self, upgraded: Upgraded) -> None:
-        kept = _KeptStream(upgraded.stream, self._released)
-        super().resolve(Upgraded(kept, upgraded.protocol))
-
-
-def _release(released: asyncio.Future[None]) -> None:
-    if not released.done():
-        released.set_result(None)
-
-
-class _KeptStream:
-    """The stream of a switched HTTP/1.1 connection: tells the server when its taker is done.
-
-    Reads and writes go straight to the wrapped stream's bound methods (no extra call per
-    operation); ``close()``, ``abort()`` and a successful ``detach_socket()`` release the
-    connection. Anything else is looked up on the wrapped stream.
-    """
-
-    __slots__ = (
-        "_inner",
-        "_released",
-        "abort",
-        "can_write_eof",
-        "detach_socket",
-        "drain",
-        "is_closing",
-        "read",
-        "write",
-        "write_eof",
-    )
-
-    def __init__(self, inner: Stream, released: asyncio.Future[None]) -> None:
-        self._inner = inner
-        self._released = released
-        self.read = inner.read
-        self.write = inner.write
-        self.drain = inner.drain
-        self.can_write_eof = inner.can_write_eof
-        self.write_eof = inner.write_eof
-        self.is_closing = inner.is_closing
-        self.detach_socket: Callable[[], Any] | None = (
-            self._detach if callable(getattr(inner, "detach_socket", None)) else None
-        )
-        self.abort: Callable[[], None] | None = (
-            self._abort if callable(getattr(inner, "abort", None)) else None
-        )
-
-    @property
-    def extensions(self) -> Any:
-        """The wrapped stream's extensions."""
-        return self._inner.extensions
-
-    async def close(self) -> None:
-        """Close the wrapped stream and release the connection."""
-        try:
-            await self._inner.close()
-        finally:
-            _release(self._released)
-
-    async def _detach(self) -> Any:
-        got = await self._inner.detach_socket()  # type: ignore[attr-defined]
-        if got is not None:  # the socket has a new owner: the server's part is over
-            _release(self._released)
-        return got
-
-    def _abort(self) -> None:
-        try:
-            self._inner.abort()  # type: ignore[attr-defined]
-        finally:
-            _release(self._released)
-
-    def is_closed(self) -> bool:
-        """Whether the connection is released and the wrapped stream closed (or detached)."""
-        inner_closed: Any = getattr(self._inner, "is_closed", None)
-        return self._released.done() and callable(inner_closed) and inner_closed() is True
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def __repr__(self) -> str:
-        return f"_KeptStream({self._inner!r})"
 
 
 class _H2(H2ServerConnection):
@@ -438,11 +325,10 @@ class HttpServerService:
                 await conn.run()
             finally:
                 watch.remove(conn)
-        kept: asyncio.Future[None] | None = getattr(conn, "_kept", None)
-        if kept is not None:
+        if type(conn) is _H1:
             # switched (CONNECT tunnel, 101 upgrade): the listener closes the stream when
             # this returns, so hold on until whoever took it has closed or detached it
-            await kept
+            await conn.released()
 
     async def _sniff(self, stream: Stream) -> _H1 | _H2 | None:
         """Read the first bytes: the h2c preface means HTTP/2, anything else HTTP/1.1.
