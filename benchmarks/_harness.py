@@ -219,3 +219,15 @@ def host_facts(tools: dict[str, list[str]]) -> Iterator[tuple[str, str]]:
     yield "python", platform.python_version()
     for name, argv in tools.items():
         yield name, _version(argv)
+
+
+def selected(csv: str, known: Sequence[str], what: str) -> list[str]:
+    """The names of a comma-separated ``--only`` / ``--protocols`` value, checked.
+
+    Raises :class:`BenchError` naming the unknown ones (and the known ones) for *what*.
+    """
+    wanted = [n.strip() for n in csv.split(",") if n.strip()]
+    unknown = [n for n in wanted if n not in known]
+    if unknown:
+        raise BenchError(f"unknown {what}: {sorted(unknown)} (known: {', '.join(known)})")
+    return wanted

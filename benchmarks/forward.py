@@ -36,6 +36,7 @@ from benchmarks._harness import (
     median,
     pyrama_executable,
     rotate,
+    selected,
     start,
     wait_line,
     wait_port,
@@ -373,10 +374,7 @@ def _report(
 
 def run(args: argparse.Namespace, work: Path) -> str:
     """Run the workload in *work* (a scratch directory) and return the markdown report."""
-    wanted = [n.strip() for n in args.only.split(",") if n.strip()]
-    unknown = set(wanted) - set(FORWARDERS)
-    if unknown:
-        raise BenchError(f"unknown forwarders: {sorted(unknown)}")
+    wanted = selected(args.only, FORWARDERS, "forwarders")
     missing: dict[str, str] = {}
     names: list[str] = []
     for n in wanted:

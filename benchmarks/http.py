@@ -48,6 +48,7 @@ from benchmarks._harness import (
     free_port,
     host_facts,
     rotate,
+    selected,
     start,
     wait_line,
     wait_port,
@@ -770,13 +771,8 @@ def _report(
 
 def run(args: argparse.Namespace, work: Path) -> str:
     """Run the workload in *work* (a scratch directory) and return the markdown report."""
-    wanted = [n.strip() for n in args.only.split(",") if n.strip()]
-    unknown = set(wanted) - set(SERVERS)
-    if unknown:
-        raise BenchError(f"unknown servers: {sorted(unknown)}")
-    protocols = [p.strip() for p in args.protocols.split(",") if p.strip()]
-    if set(protocols) - set(PROTOCOLS):
-        raise BenchError(f"unknown protocols: {sorted(set(protocols) - set(PROTOCOLS))}")
+    wanted = selected(args.only, SERVERS, "servers")
+    protocols = selected(args.protocols, PROTOCOLS, "protocols")
     for tool, needed in (("wrk", "h1"), ("h2load", "h2c")):
         if find_tool(tool) is None and (
             needed in protocols or (tool == "h2load" and "h2" in protocols)

@@ -34,6 +34,7 @@ from benchmarks._harness import (
     host_facts,
     median,
     rotate,
+    selected,
     start,
     wait_line,
     wait_port,
@@ -210,10 +211,7 @@ def _measure(name: str, connections: int, settle: float, work: Path) -> float:
 
 def run(args: argparse.Namespace, work: Path) -> str:
     """Run the workload and return the markdown report."""
-    servers = [s.strip() for s in args.only.split(",") if s.strip()]
-    unknown = [s for s in servers if s not in SERVERS]
-    if unknown:
-        raise BenchError(f"unknown servers: {unknown}")
+    servers = selected(args.only, SERVERS, "servers")
     if "pyrama" not in servers:
         raise BenchError("pyrama must be one of the servers")
     samples: dict[str, list[float]] = {s: [] for s in servers}

@@ -50,6 +50,7 @@ from benchmarks._harness import (
     median,
     pyrama_executable,
     rotate,
+    selected,
     start,
     wait_line,
     wait_port,
@@ -789,12 +790,9 @@ def _report(
 
 def run(args: argparse.Namespace, work: Path) -> str:
     """Run the workload in *work* (a scratch directory) and return the markdown report."""
-    wanted = [n.strip() for n in args.only.split(",") if n.strip()]
-    unknown = set(wanted) - set(PROXIES)
-    if unknown:
-        raise BenchError(f"unknown proxies: {sorted(unknown)} (known: {', '.join(PROXIES)})")
-    protocols = [p.strip() for p in args.protocols.split(",") if p.strip()]
-    if set(protocols) - set(PROTOCOLS) or not protocols:
+    wanted = selected(args.only, PROXIES, "proxies")
+    protocols = selected(args.protocols, PROTOCOLS, "protocols")
+    if not protocols:
         raise BenchError(f"--protocols takes {', '.join(PROTOCOLS)}")
     missing: dict[str, str] = {}
     names: list[str] = []

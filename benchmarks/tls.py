@@ -45,6 +45,7 @@ from benchmarks._harness import (
     host_facts,
     pyrama_executable,
     rotate,
+    selected,
     start,
     wait_line,
     wait_port,
@@ -505,10 +506,7 @@ def _report(
 
 def run(args: argparse.Namespace, work: Path) -> str:
     """Run the workload in *work* (a scratch directory) and return the markdown report."""
-    wanted = [n.strip() for n in args.only.split(",") if n.strip()]
-    unknown = set(wanted) - set(TERMINATORS)
-    if unknown:
-        raise BenchError(f"unknown terminators: {sorted(unknown)}")
+    wanted = selected(args.only, TERMINATORS, "terminators")
     missing: dict[str, str] = {}
     names: list[str] = []
     for n in wanted:

@@ -41,6 +41,7 @@ from benchmarks._harness import (
     free_port,
     host_facts,
     rotate,
+    selected,
     start,
     wait_line,
     wait_port,
@@ -468,10 +469,7 @@ def _report(
 
 def run(args: argparse.Namespace, work: Path) -> str:
     """Run the workload in *work* (a scratch directory) and return the markdown report."""
-    wanted = [n.strip() for n in args.only.split(",") if n.strip()]
-    unknown = set(wanted) - set(SERVERS)
-    if unknown:
-        raise BenchError(f"unknown servers: {sorted(unknown)}")
+    wanted = selected(args.only, SERVERS, "servers")
     if find_tool("wrk") is None:
         raise BenchError("`wrk` is required (apt-get install -y wrk)")
     missing: dict[str, str] = {}
