@@ -67,3 +67,14 @@ def each_client_codec(request: pytest.FixtureRequest) -> Iterator[str]:
         yield str(request.param)
     finally:
         http_config._client_codec_type = saved
+
+
+@pytest.fixture(scope="module", params=["push", "task"])
+def each_read_mode(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Make ``Http1Config.push_reads`` default on, then off (the driver's two read paths)."""
+    saved = http_config._push_reads_default
+    http_config._push_reads_default = request.param == "push"
+    try:
+        yield str(request.param)
+    finally:
+        http_config._push_reads_default = saved

@@ -34,8 +34,9 @@ GUARD = 10.0
 
 Handler = Callable[[Request], Awaitable[Response]]
 
-# every test here runs with each HTTP/1.1 server codec as the driver default (conftest.py)
-pytestmark = pytest.mark.usefixtures("each_server_codec")
+# every test here runs with each HTTP/1.1 server codec as the driver default, and with push
+# reads on and off (conftest.py)
+pytestmark = pytest.mark.usefixtures("each_server_codec", "each_read_mode")
 
 
 class Server:

@@ -335,6 +335,10 @@ class ServerReader(ServerWriter):
 
     # -- receiving -------------------------------------------------------------------------
 
+    def buffered(self) -> int:
+        """How many received bytes wait unparsed (a head not yet complete, pipelined bytes)."""
+        return len(self._buf)
+
     def receive(self, data: bytes, /) -> None:
         """Buffer bytes from the client; ``b""`` marks the end of what it sends."""
         if not data:

@@ -136,6 +136,9 @@ def _default_server_codec(config: Http1Config) -> Http1ServerCodec:
 
 _client_codec_type: Callable[..., Http1ClientCodec] | None = None
 
+# Http1Config.push_reads' default (the tests run the driver both ways by switching it)
+_push_reads_default = True
+
 
 def _default_client_codec(config: Http1ClientConfig) -> Http1ClientCodec:
     """Httptools' client codec when httptools is installed, else h11's."""
@@ -177,6 +180,12 @@ class Http1Config:
       httptools is installed (``pyrama-http-core[fast]``), else the pure-Python
       :class:`~pyrama_http_core.H11ServerCodec`. Both accept, frame and reject requests the
       same way; pass ``lambda cfg: H11ServerCodec(cfg.limits)`` to pick h11.
+    * ``push_reads``: on a stream that can push its bytes (a plain TCP or Unix socket, see
+      :class:`~pyrama_net.PushStream`), parse each chunk in the transport's data callback and
+      run the service right there; only a request whose service (or body) has to wait moves
+      to the connection's task. A hello-world request then costs no task wake-up and no
+      future. Services see no difference (``asyncio.current_task()`` is the connection's
+      task in both cases). Off: every read goes through the connection's task.
     """
 
     limits: HttpLimits = field(default_factory=HttpLimits)
@@ -186,8 +195,11 @@ class Http1Config:
     date_header: bool = True
     server_header: str | None = None
     codec_factory: Callable[[Http1Config], Http1ServerCodec] = _default_server_codec
+    push_reads: bool = field(default_factory=lambda: _push_reads_default)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.push_reads, bool):
+            raise ConfigError(f"push_reads must be a bool, got {self.push_reads!r}")
         if not isinstance(self.limits, HttpLimits):
             raise ConfigError(f"limits must be HttpLimits, got {self.limits!r}")
         if not isinstance(self.continue_mode, ContinueMode):

@@ -2,6 +2,14 @@
 
 Design notes:
 
+* Push reads: on a plain socket stream (:class:`~pyrama_net.PushStream`) an idle connection
+  installs a receiver, and each chunk is parsed in the transport's data callback. A request
+  is answered right there: its exchange coroutine is stepped in the callback, with the
+  connection's task entered as the current task and the connection's context as the
+  context. Only when the exchange has to wait (a service awaiting I/O, a request body still
+  arriving, a full write buffer) does the task take over the suspended coroutine, unchanged,
+  and go on from where it stopped. So a request answered at once costs no future and no task
+  wake-up, and services cannot tell the two paths apart.
 * One task per connection and no task per request. The request body is pulled: when the
   service reads it, the body's iterator asks the codec for the next event and reads the stream
   only when the codec needs bytes. Responses therefore go out in request order (pipelining)
@@ -19,7 +27,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Final
+import contextvars
+import types
+from asyncio.tasks import _enter_task, _leave_task
+from collections.abc import Coroutine, Generator
+from typing import Any, Final
 
 from pyrama_core import Service, TimerWheel, timer_wheel
 from pyrama_core.errors import Side
@@ -51,12 +63,71 @@ from pyrama_net import Stream, rewind
 __all__ = ["Http1ServerConnection", "serve_http1"]
 
 _log = get_logger(__name__)
+_current_task = asyncio.current_task
 
 _READ_SIZE: Final = 65536
 _SMALL_WRITE: Final = 16384
 _DEFAULT_CONFIG = Http1Config()
 _EMPTY_HEADERS: Final[list[tuple[bytes, bytes]]] = []
 _new_request = object.__new__
+
+# What the receiver hands the task when push mode ends (the first item of a _Handoff):
+_H_EVENT: Final = 0  # (_, event, _): an event the task handles (an error, the end, a request)
+_H_PARTIAL: Final = 1  # a head started arriving: the task reads the rest under its deadline
+_H_PENDING: Final = 2  # (_, exchange, yielded): an exchange waits; the task goes on with it
+_H_THROW: Final = 3  # (_, exchange, exc): as _H_PENDING, with exc thrown into it first
+_H_DONE: Final = 4  # (_, keep, _): an exchange ended in the callback but left push mode
+_H_FAILED: Final = 5  # (_, exc, _): the callback failed (a bug): the task raises it
+_Handoff = tuple[int, Any, Any]
+_PARTIAL: Final[_Handoff] = (_H_PARTIAL, None, None)
+_END: Final[_Handoff] = (_H_DONE, False, None)
+
+
+@types.coroutine
+def _resume_in(
+    ctx: contextvars.Context,
+    exchange: Coroutine[Any, Any, bool],
+    yielded: Any,
+    exc: BaseException | None = None,
+) -> Generator[Any, Any, bool]:
+    """Go on with a suspended *exchange* from the awaiting task, each step in *ctx*.
+
+    *yielded* is what its last step yielded (the future it waits on): it is passed up to the
+    task, and whatever the task sends or throws back is passed down. With *exc*, that is
+    thrown in first.
+    """
+    while True:
+        if exc is None:
+            try:
+                value = yield yielded
+            except GeneratorExit:
+                exchange.close()
+                raise
+            except BaseException as caught:  # cancellation and the like: the exchange's to handle
+                exc = caught
+                continue
+            try:
+                yielded = ctx.run(exchange.send, value)
+            except StopIteration as stop:
+                return bool(stop.value)
+        else:
+            pending, exc = exc, None
+            try:
+                yielded = ctx.run(exchange.throw, pending)
+            except StopIteration as stop:
+                return bool(stop.value)
+
+
+@types.coroutine
+def _run_in(
+    ctx: contextvars.Context, exchange: Coroutine[Any, Any, bool]
+) -> Generator[Any, Any, bool]:
+    """Run *exchange* from the awaiting task with each step in *ctx*."""
+    try:
+        yielded = ctx.run(exchange.send, None)
+    except StopIteration as stop:
+        return bool(stop.value)
+    return (yield from _resume_in(ctx, exchange, yielded))
 
 
 class _Interrupted(Exception):
@@ -137,6 +208,7 @@ class _RequestBody:
                     self.trailers = HeaderMap.from_raw(trailers)
                 raise StopAsyncIteration
             if ev is NEED_DATA:
+                conn._stop_push()  # the bytes must come to this read, not to the receiver
                 try:
                     data = await conn.stream.read(_READ_SIZE)
                 except OSError as exc:
@@ -183,6 +255,7 @@ class Http1ServerConnection:
         "_closing",
         "_config",
         "_continue_sent",
+        "_ctx",
         "_date",
         "_deadline",
         "_expired",
@@ -190,12 +263,14 @@ class Http1ServerConnection:
         "_interrupt",
         "_interruptible",
         "_loop",
+        "_pushing",
         "_released",
         "_requests",
         "_server",
         "_service",
         "_task",
         "_upgraded",
+        "_waiter",
         "_wheel",
         "_wheel_key",
         "codec",
@@ -228,6 +303,9 @@ class Http1ServerConnection:
         self._upgraded = False
         self._released: asyncio.Future[None] | None = None
         self._continue_sent = False
+        self._ctx: contextvars.Context | None = None  # push mode's context for exchanges
+        self._pushing = False  # the stream pushes its bytes to _receive
+        self._waiter: asyncio.Future[_Handoff] | None = None  # the task's, while pushing
         self._requests = 0
         self._date = cfg.date_header
         server = cfg.server_header
@@ -263,7 +341,7 @@ class Http1ServerConnection:
         loop = asyncio.get_running_loop()
         self._loop = loop
         self._wheel = timer_wheel(loop)
-        self._task = asyncio.current_task()
+        task = self._task = asyncio.current_task()
         try:
             # The loop of the connection. While a keep-alive connection idles, this coroutine
             # waits on the stream itself, with no helper coroutine alive under it: each one would
@@ -273,46 +351,80 @@ class Http1ServerConnection:
             limits = cfg.limits
             max_requests = limits.max_requests_per_connection
             stream = self.stream
-            first = True
+            ctx: contextvars.Context | None = None
+            if (
+                cfg.push_reads
+                and task is not None
+                and hasattr(stream, "set_receiver")
+                and hasattr(codec, "buffered")
+            ):
+                ctx = self._ctx = contextvars.copy_context()
             while True:
                 ev = codec.next_event()
                 if ev is NEED_DATA:
                     if self._closing:
                         return
+                    first = self._requests == 0
                     self._set_deadline(
                         limits.header_read_timeout if first else limits.keep_alive_timeout
                     )
                     if self._expired:
                         return
-                    self._idle = True
-                    self._interruptible = True
-                    try:
-                        data = await stream.read(_READ_SIZE)
-                    except (asyncio.CancelledError, OSError) as exc:
-                        try:
-                            data = self._read_failed(exc)
-                        except _Interrupted:
+                    if ctx is not None and not stream.buffered() and not stream.at_eof():  # type: ignore[attr-defined]
+                        handed = await self._push()
+                        if handed is None:
                             return
-                    finally:
-                        self._interruptible = False
-                        self._idle = False
-                    codec.receive(data)
-                    ev = codec.next_event()
-                    if ev is NEED_DATA:
-                        ev2 = await self._rest_of_head(first)
-                        if ev2 is None:
-                            return
-                        ev = ev2
+                        kind = handed[0]
+                        if kind <= _H_PARTIAL:
+                            if kind == _H_EVENT:
+                                ev = handed[1]
+                            else:
+                                ev2 = await self._rest_of_head(self._requests == 0)
+                                if ev2 is None:
+                                    return
+                                ev = ev2
+                        else:
+                            if kind == _H_PENDING:
+                                keep = await _resume_in(ctx, handed[1], handed[2])
+                            elif kind == _H_THROW:
+                                keep = await _resume_in(ctx, handed[1], None, handed[2])
+                            elif kind == _H_DONE:
+                                keep = handed[1]
+                            else:
+                                raise handed[1]
+                            if not keep or self._closing or not codec.keep_alive:
+                                return
+                            continue
                     else:
-                        self._deadline = None
-                first = False
+                        self._idle = True
+                        self._interruptible = True
+                        try:
+                            data = await stream.read(_READ_SIZE)
+                        except (asyncio.CancelledError, OSError) as exc:
+                            try:
+                                data = self._read_failed(exc)
+                            except _Interrupted:
+                                return
+                        finally:
+                            self._interruptible = False
+                            self._idle = False
+                        codec.receive(data)
+                        ev = codec.next_event()
+                        if ev is NEED_DATA:
+                            ev2 = await self._rest_of_head(first)
+                            if ev2 is None:
+                                return
+                            ev = ev2
+                        else:
+                            self._deadline = None
                 t = type(ev)
                 if t is RequestHead:
                     self._requests += 1
                     close = self._closing or (
                         max_requests is not None and self._requests >= max_requests
                     )
-                    if not await self._exchange(ev, close):  # type: ignore[arg-type]
+                    exchange = self._exchange(ev, close)  # type: ignore[arg-type]
+                    if not await (exchange if ctx is None else _run_in(ctx, exchange)):
                         return
                     if self._closing or not codec.keep_alive:
                         return
@@ -328,12 +440,113 @@ class Http1ServerConnection:
         except Exception as exc:  # a bug or an unexpected stream failure: never escape
             _log.debug("http/1.1 connection ended by error", error=f"{type(exc).__name__}: {exc}")
         finally:
+            self._stop_push()
             wheel = self._wheel
             if wheel is not None:
                 wheel.cancel(self)
             if not self._upgraded:
                 with contextlib.suppress(Exception):
                     await self.stream.close()
+
+    # -- push mode -----------------------------------------------------------------------------
+
+    async def _push(self) -> _Handoff | None:
+        """Idle with the stream pushing to :meth:`_receive`; what it hands over, or ``None``.
+
+        ``None`` means end quietly: the deadline passed or a graceful shutdown cut the wait.
+        """
+        loop = self._loop
+        assert loop is not None
+        waiter: asyncio.Future[_Handoff] = loop.create_future()
+        self._waiter = waiter
+        self._pushing = True
+        self.stream.set_receiver(self._receive)  # type: ignore[attr-defined]
+        self._idle = True
+        self._interruptible = True
+        try:
+            return await waiter
+        except asyncio.CancelledError as exc:
+            if waiter.done() and not waiter.cancelled():
+                # handed over, then cancelled before the task ran: a waiting exchange gets
+                # the cancellation (as it would have, had it run in the task all along)
+                handed = waiter.result()
+                if handed[0] == _H_PENDING:
+                    return (_H_THROW, handed[1], exc)
+                if handed[0] == _H_THROW:
+                    return handed
+            try:
+                self._read_failed(exc)
+            except _Interrupted:
+                return None
+            raise  # pragma: no cover - _read_failed raises for a cancellation
+        finally:
+            self._waiter = None
+            self._idle = False
+            self._interruptible = False
+            self._stop_push()
+
+    def _stop_push(self) -> None:
+        """Have the stream buffer its bytes again (for reads from the task)."""
+        if self._pushing:
+            self._pushing = False
+            self.stream.set_receiver(None)  # type: ignore[attr-defined]
+
+    def _receive(self, data: bytes) -> None:
+        """The stream's receiver in push mode: parse *data* and answer what can be answered."""
+        codec = self.codec
+        codec.receive(data)
+        waiter = self._waiter
+        if waiter is None or waiter.done() or not self._pushing:  # pragma: no cover - defensive
+            return  # the task took over already; it finds the bytes in the codec
+        self._idle = False
+        self._interruptible = False
+        try:
+            handed = self._answer_buffered()
+        except BaseException as exc:  # a bug: never into the transport's callback
+            handed = (_H_FAILED, exc, None)
+        if handed is None:
+            self._idle = True
+            self._interruptible = True
+            return
+        self._stop_push()
+        waiter.set_result(handed)
+
+    def _answer_buffered(self) -> _Handoff | None:
+        """Answer the complete requests in the codec; ``None`` when it needs more bytes."""
+        codec = self.codec
+        limits = self._config.limits
+        max_requests = limits.max_requests_per_connection
+        loop = self._loop
+        task = self._task
+        ctx = self._ctx
+        assert loop is not None
+        assert task is not None
+        assert ctx is not None
+        while True:
+            ev = codec.next_event()
+            if ev is NEED_DATA:
+                if codec.buffered():  # type: ignore[attr-defined]
+                    return _PARTIAL
+                self._set_deadline(limits.keep_alive_timeout)
+                return None
+            if type(ev) is not RequestHead or _current_task(loop) is not None:
+                return (_H_EVENT, ev, None)
+            self._requests += 1
+            close = self._closing or (max_requests is not None and self._requests >= max_requests)
+            exchange = self._exchange(ev, close)
+            _enter_task(loop, task)
+            try:
+                yielded = ctx.run(exchange.send, None)
+            except StopIteration as stop:
+                keep = bool(stop.value)
+            else:
+                return (_H_PENDING, exchange, yielded)
+            finally:
+                _leave_task(loop, task)
+            if not self._pushing:  # the exchange left push mode (a switch, a body read)
+                return (_H_DONE, keep, None)
+            if not keep or self._closing or not codec.keep_alive:
+                return _END
 
     # -- deadlines ---------------------------------------------------------------------------
 
@@ -369,6 +582,7 @@ class Http1ServerConnection:
         task = self._task
         if self._interruptible and self._interrupt is None and task is not None:
             self._interrupt = reason
+            self._stop_push()  # bytes arriving before the task runs wait in the stream
             task.cancel()
 
     async def _read(self) -> bytes:
@@ -639,6 +853,7 @@ class Http1ServerConnection:
             on_upgrade.fail(err)
             return False
         self._upgraded = True
+        self._stop_push()  # the taker reads the stream
         released: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._released = released
         upgraded = KeptStream(rewind(stream, leftover) if leftover else stream, released)

@@ -63,7 +63,7 @@ from pyrama_net._socket_stream import (
     SocketStreamProtocol,
     open_socket_stream,
 )
-from pyrama_net._stream import DetachableStream, Stream
+from pyrama_net._stream import DetachableStream, PushStream, Stream
 from pyrama_net._throttle import ThrottledStream, ThrottleLayer, ThrottleService
 from pyrama_net._transport_metrics import (
     TransportMetricsLayer,
@@ -117,6 +117,7 @@ __all__ = [
     "PoolStats",
     "Protocol",
     "ProxyAddress",
+    "PushStream",
     "SocketAddress",
     "SocketInfo",
     "SocketStream",

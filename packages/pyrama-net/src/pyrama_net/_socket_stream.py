@@ -70,6 +70,7 @@ class SocketStreamProtocol(asyncio.Protocol):
         "_paused_reading",
         "_paused_writing",
         "_read_waiter",
+        "_receiver",
         "loop",
         "on_connect",
         "stream",
@@ -96,6 +97,7 @@ class SocketStreamProtocol(asyncio.Protocol):
         self._eof = False
         self._exc: BaseException | None = None
         self._read_waiter: asyncio.Future[None] | None = None
+        self._receiver: Callable[[bytes], None] | None = None
         self._drain_waiter: asyncio.Future[None] | None = None
         self._paused_reading = False
         self._paused_writing = False
@@ -112,6 +114,10 @@ class SocketStreamProtocol(asyncio.Protocol):
             self.on_connect(self.stream)
 
     def data_received(self, data: bytes) -> None:
+        receiver = self._receiver
+        if receiver is not None:  # a push reader parses in place: nothing is buffered
+            receiver(data)
+            return
         self._buf += data
         w = self._read_waiter
         if w is not None:
@@ -126,6 +132,9 @@ class SocketStreamProtocol(asyncio.Protocol):
     def eof_received(self) -> bool:
         self._eof = True
         self._wake_reader()
+        receiver = self._receiver
+        if receiver is not None:
+            receiver(b"")
         return True  # keep the transport open for writing (half-close)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -143,6 +152,10 @@ class SocketStreamProtocol(asyncio.Protocol):
                 dw.set_exception(exc)
         if not self._closed.done():
             self._closed.set_result(None)
+        receiver = self._receiver
+        if receiver is not None:
+            self._receiver = None
+            receiver(b"")
         # uvloop's transport keeps a bound method of ours after this: without the reference
         # back, the pair is freed by reference counting instead of waiting for the cyclic GC
         self.transport = None
@@ -247,6 +260,19 @@ class SocketStream:
     def buffered(self) -> int:
         """How many received bytes are waiting to be read."""
         return len(self._proto._buf)
+
+    def set_receiver(self, receiver: Callable[[bytes], None] | None, /) -> None:
+        """Have *receiver* called with each chunk as it arrives (``None``: buffer again).
+
+        See :class:`~pyrama_net.PushStream`. ``b""`` tells the receiver that the peer
+        finished sending or the connection was lost; it is also the last call when the
+        connection is lost (the receiver is removed then). Raises ``RuntimeError`` when
+        installing while bytes are buffered or after the end of the stream was seen.
+        """
+        p = self._proto
+        if receiver is not None and (p._buf or p._eof or p._exc is not None):
+            raise RuntimeError("read the buffered bytes (or the end) before pushing")
+        p._receiver = receiver
 
     def at_eof(self) -> bool:
         """Whether the stream is used up: no buffered bytes and nothing more can arrive.

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from pyrama_core import Extensions
 
-__all__ = ["DetachableStream", "Stream"]
+__all__ = ["DetachableStream", "PushStream", "Stream"]
 
 
 @runtime_checkable
@@ -75,4 +76,32 @@ class DetachableStream(Stream, Protocol):
         transform sits above the socket or it is already closing). After a successful detach
         the stream must not be read from or written to; closing it closes the socket.
         """
+        ...
+
+
+@runtime_checkable
+class PushStream(Stream, Protocol):
+    """A stream that can call a receiver with each chunk as it arrives, instead of buffering it.
+
+    For drivers that parse bytes in place (an HTTP/1.1 connection answering a request without
+    waking a task): :meth:`set_receiver` installs a callback that the transport calls with
+    every chunk received; ``b""`` tells that the peer finished sending or the connection was
+    lost (:meth:`read` then reports which). While a receiver is set, nothing is buffered for
+    :meth:`read`; ``set_receiver(None)`` goes back to buffering.
+    """
+
+    def set_receiver(self, receiver: Callable[[bytes], None] | None, /) -> None:
+        """Install (or, with ``None``, remove) the receiver of incoming chunks.
+
+        Raises ``RuntimeError`` when installing while bytes are buffered, or after the end of
+        the stream was seen: read those first (see ``buffered()`` and ``at_eof()``).
+        """
+        ...
+
+    def buffered(self) -> int:
+        """How many received bytes wait in the stream's buffer."""
+        ...
+
+    def at_eof(self) -> bool:
+        """Whether the stream is used up (EOF or the connection lost, and nothing buffered)."""
         ...
