@@ -41,13 +41,18 @@ _EMPTY: Final[list[tuple[bytes, bytes]]] = []
 
 
 class _ResponseBody:
-    """The async iterator behind a response's :class:`~pyrama_http_types.Body`."""
+    """The async iterator behind a response's :class:`~pyrama_http_types.Body`.
 
-    __slots__ = ("conn", "done", "trailers")
+    *pending* holds events the driver already took from the codec (the start of a body
+    that had arrived with its head); they are handed out before the codec is asked again.
+    """
 
-    def __init__(self, conn: Http1ClientConnection) -> None:
+    __slots__ = ("conn", "done", "pending", "trailers")
+
+    def __init__(self, conn: Http1ClientConnection, pending: list[ClientEvent]) -> None:
         self.conn = conn
         self.done = False
+        self.pending = pending
         self.trailers: HeaderMap | None = None
 
     def get_trailers(self) -> HeaderMap | None:
@@ -60,8 +65,9 @@ class _ResponseBody:
         if self.done:
             raise StopAsyncIteration
         conn = self.conn
+        pending = self.pending
         while True:
-            ev = await conn._next_event()
+            ev = pending.pop(0) if pending else await conn._next_event()
             t = type(ev)
             if t is BodyData:
                 return ev.data  # type: ignore[union-attr]
@@ -98,6 +104,8 @@ class Http1ClientConnection:
     * ``Expect: 100-continue``: the body waits for ``100 Continue`` (or a final response, which
       means it is not sent, or ``expect_continue_timeout``).
     * Trailers are sent (chunked request bodies) and received (:attr:`Body.trailers`).
+    * With *take_arrived_bodies* a response whose body arrived complete with its head gets
+      that body in memory and the connection is idle again at once (see the attribute).
     * ``CONNECT`` answered ``2xx`` and ``Upgrade`` answered ``101`` switch the connection: the
       response's extensions hold an :class:`~pyrama_http_core.Upgraded` with the raw stream,
       which the caller then owns.
@@ -119,12 +127,25 @@ class Http1ClientConnection:
         "_upgraded",
         "codec",
         "stream",
+        "take_arrived_bodies",
     )
 
-    def __init__(self, stream: Stream, config: Http1ClientConfig | None = None) -> None:
+    def __init__(
+        self,
+        stream: Stream,
+        config: Http1ClientConfig | None = None,
+        *,
+        take_arrived_bodies: bool = False,
+    ) -> None:
         cfg = _DEFAULT_CONFIG if config is None else config
         self.stream = stream
         """The connection's stream."""
+        self.take_arrived_bodies = take_arrived_bodies
+        """Whether a response body that arrived complete with its head is returned in memory.
+
+        Then the exchange ends in :meth:`send_request` (the connection is idle again before
+        the body is read; no reader task per chunk): what a pool wants for small responses.
+        A body still arriving streams as usual either way."""
         self._config = cfg
         self.codec: Http1ClientCodec = cfg.codec_factory(cfg)
         """The codec framing requests and parsing responses."""
@@ -257,7 +278,11 @@ class Http1ClientConnection:
             )
         else:
             self._req_done = True
-        ev = await self._wait_final_head()
+        timeout = self._config.response_header_timeout
+        if timeout is None:  # no timeout scope to enter and leave per request
+            ev = await self._read_final_head()
+        else:
+            ev = await self._wait_final_head(timeout)
         return await self._make_response(ev, request)
 
     async def _await_continue(self) -> ResponseHead | None:
@@ -276,17 +301,19 @@ class Http1ClientConnection:
         except TimeoutError:
             return None
 
-    async def _wait_final_head(self) -> ResponseHead:
-        timeout = self._config.response_header_timeout
+    async def _read_final_head(self) -> ResponseHead:
+        while True:
+            ev = await self._next_event()
+            if isinstance(ev, ResponseHead):
+                return ev
+            if isinstance(ev, InformationalHead):
+                continue  # 100 Continue, 103 Early Hints: nothing to do
+            raise self._event_error(ev, "while waiting for the response")
+
+    async def _wait_final_head(self, timeout: float) -> ResponseHead:  # noqa: ASYNC109
         try:
             async with asyncio.timeout(timeout):
-                while True:
-                    ev = await self._next_event()
-                    if isinstance(ev, ResponseHead):
-                        return ev
-                    if isinstance(ev, InformationalHead):
-                        continue  # 100 Continue, 103 Early Hints: nothing to do
-                    raise self._event_error(ev, "while waiting for the response")
+                return await self._read_final_head()
         except TimeoutError as exc:
             raise HttpTimeoutError(
                 f"no response head within {timeout} seconds", seconds=timeout
@@ -349,8 +376,36 @@ class Http1ClientConnection:
             response.extensions.insert(Upgraded(stream, protocol))
             response.body = Body.empty()
             return response
-        if ev.has_body:
-            reader = _ResponseBody(self)
+        if ev.has_body and not self.take_arrived_bodies:
+            reader = _ResponseBody(self, [])
+            response.body = Body.from_iter(
+                reader, size_hint=ev.content_length, trailers=reader.get_trailers
+            )
+        elif ev.has_body:
+            # what already arrived with the head is taken now: a body that is complete (a
+            # small response, usually) is handed over in one piece and the exchange ends
+            # here, with no reader, no await per chunk and the connection idle at once
+            chunks: list[bytes] = []
+            pending: list[ClientEvent] = []
+            while True:
+                ev2 = codec.next_event()
+                t = type(ev2)
+                if t is BodyData:
+                    chunks.append(ev2.data)  # type: ignore[union-attr]
+                    continue
+                if t is EndOfMessage:
+                    raw = ev2.trailers  # type: ignore[union-attr]
+                    trailers = HeaderMap.from_raw(raw) if raw else None
+                    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                    response.body = Body.from_bytes(data, trailers=trailers)
+                    self._response_done()
+                    return response
+                if ev2 is not NEED_DATA:
+                    pending.append(ev2)  # an error or the end: raised when the body is read
+                break
+            if chunks:
+                pending[0:0] = [BodyData(b"".join(chunks))]
+            reader = _ResponseBody(self, pending)
             response.body = Body.from_iter(
                 reader, size_hint=ev.content_length, trailers=reader.get_trailers
             )

@@ -46,7 +46,9 @@ class HttpConnector:
     *tls* names its own protocols; then the ALPN result (or, for plain HTTP, the mode: h2c
     with prior knowledge or HTTP/1.1) picks :class:`~pyrama_http_core.H2ClientConnection` or
     :class:`~pyrama_http_core.Http1ClientConnection`. HTTP/2 connections are started (preface
-    and SETTINGS sent) before they are returned.
+    and SETTINGS sent) before they are returned; HTTP/1.1 ones hand over a response body that
+    arrived complete with its head in memory (``take_arrived_bodies``), so the pool gets the
+    connection back at once.
 
     *transport* is the seam for proxies and other tunnels: any
     ``Service[HttpConnectTarget, EstablishedConnection[Any, Stream]]`` works (a proxy
@@ -122,7 +124,7 @@ class HttpConnector:
                 raise
             conn = h2
         else:
-            conn = Http1ClientConnection(stream, self._h1_config)
+            conn = Http1ClientConnection(stream, self._h1_config, take_arrived_bodies=True)
         return EstablishedConnection(conn=conn, target=target, extensions=ext)
 
     def __repr__(self) -> str:

@@ -48,8 +48,9 @@ class EasyHttpWebClient:
     :class:`~pyrama_http.HttpConnector` (TCP, TLS for https with ALPN, then the HTTP/1.1 or
     HTTP/2 driver), sends the request and returns the response as soon as its head arrived.
     The body streams from the connection: an HTTP/1.1 connection goes back to the pool once
-    the body is read to its end (or closed, which closes the connection); HTTP/2 connections
-    are shared by concurrent requests.
+    the body is read to its end (or closed, which closes the connection), or at once when the
+    whole body arrived with the head (it is then in memory); HTTP/2 connections are shared by
+    concurrent requests.
 
     On the wire, header fields keep the case and order they have in the request. HTTP/1.1
     gets a ``Host`` field first when the request has none, and the origin-form target; HTTP/2
