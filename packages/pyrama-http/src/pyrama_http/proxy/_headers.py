@@ -6,7 +6,13 @@ from typing import Final
 
 from pyrama_http_types import HeaderMap, Version
 
-__all__ = ["HOP_BY_HOP_HEADERS", "connection_nominated", "strip_hop_by_hop", "via_value"]
+__all__ = [
+    "HOP_BY_HOP_HEADERS",
+    "connection_nominated",
+    "strip_hop_by_hop",
+    "strip_raw",
+    "via_value",
+]
 
 HOP_BY_HOP_HEADERS: Final = frozenset(
     {
@@ -29,6 +35,27 @@ non-standard ``Proxy-Connection`` and ``Keep-Alive``); lowercase wire names."""
 _PROTECTED: Final = frozenset({b"host", b"content-length", b"content-type"})
 
 
+_OPTIONS_CACHE: dict[bytes, frozenset[bytes]] = {}
+_OPTIONS_CACHE_MAX: Final = 256
+
+
+def _options(value: bytes) -> frozenset[bytes]:
+    """The field names one ``Connection`` value nominates beyond the hop-by-hop set.
+
+    Cached: the same few values (``keep-alive`` and ``close`` above all) come with every
+    message.
+    """
+    names = frozenset(
+        name
+        for name in (token.strip(b" \t").lower() for token in value.split(b","))
+        if name and name not in HOP_BY_HOP_HEADERS and name not in _PROTECTED
+    )
+    if len(_OPTIONS_CACHE) >= _OPTIONS_CACHE_MAX:
+        _OPTIONS_CACHE.clear()
+    _OPTIONS_CACHE[value] = names
+    return names
+
+
 def connection_nominated(headers: HeaderMap) -> frozenset[bytes]:
     """The lowercase field names listed in ``Connection`` (and ``Proxy-Connection``) values."""
     names: set[bytes] = set()
@@ -48,20 +75,42 @@ def strip_hop_by_hop(headers: HeaderMap, *, keep_te_trailers: bool = False) -> H
     *keep_te_trailers* a ``TE: trailers`` field stays (it is end-to-end in meaning: gRPC
     needs it, HTTP/2 allows it).
     """
-    lower = headers.lower_items()
-    drop = HOP_BY_HOP_HEADERS
-    nominated = connection_nominated(headers)
-    if nominated:
-        drop = drop | nominated
-    if not any(name in drop for name, _ in lower):
-        return headers.copy()
+    return HeaderMap.from_raw(strip_raw(headers.raw_items(), keep_te_trailers=keep_te_trailers))
+
+
+def strip_raw(
+    raw: list[tuple[bytes, bytes]], *, keep_te_trailers: bool = False
+) -> list[tuple[bytes, bytes]]:
+    """:func:`strip_hop_by_hop` on wire pairs: *raw* itself when nothing is dropped.
+
+    One pass over the names in the common case (no hop-by-hop field at all); the
+    ``Connection`` options are only read when such a field is there.
+    """
+    hop = HOP_BY_HOP_HEADERS
+    lower = [name.lower() for name, _ in raw]
+    if hop.isdisjoint(lower):
+        return raw
+    nominated: set[bytes] | None = None
+    for low, (_, value) in zip(lower, raw, strict=True):
+        if low == b"connection" or low == b"proxy-connection":
+            names = _OPTIONS_CACHE.get(value)
+            if names is None:
+                names = _options(value)
+            if names:
+                if nominated is None:
+                    nominated = set(names)
+                else:
+                    nominated.update(names)
     kept: list[tuple[bytes, bytes]] = []
-    for (raw_name, value), (name, _) in zip(headers.raw_items(), lower, strict=True):
-        te_kept = keep_te_trailers and name == b"te" and value.strip().lower() == b"trailers"
-        if name in drop and not te_kept:
+    for low, pair in zip(lower, raw, strict=True):
+        if low in hop:
+            if keep_te_trailers and low == b"te" and pair[1].strip().lower() == b"trailers":
+                kept.append(pair)
             continue
-        kept.append((raw_name, value))
-    return HeaderMap.from_raw(kept)
+        if nominated is not None and low in nominated:
+            continue
+        kept.append(pair)
+    return kept
 
 
 def via_value(version: Version, pseudonym: str) -> bytes:

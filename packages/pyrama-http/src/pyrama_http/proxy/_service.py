@@ -12,7 +12,7 @@ from pyrama_core.telemetry import get_logger
 from pyrama_http._easy import EasyHttpWebClient
 from pyrama_http._proxy_connector import ProxyConnector
 from pyrama_http.errors import InvalidRequestError
-from pyrama_http.proxy._headers import strip_hop_by_hop, via_value
+from pyrama_http.proxy._headers import strip_raw, via_value
 from pyrama_http.proxy._tunnel import (
     ConnectTargetError,
     TunnelTarget,
@@ -20,7 +20,7 @@ from pyrama_http.proxy._tunnel import (
     spawn_tunnel,
 )
 from pyrama_http_core import OnUpgrade
-from pyrama_http_types import Body, Method, Request, Response, UriForm, Version
+from pyrama_http_types import Body, HeaderMap, Method, Request, Response, UriForm, Version
 from pyrama_net import BridgeError, EstablishedConnection, Stream, bridge
 from pyrama_tcp import TcpConnector
 
@@ -178,12 +178,22 @@ class HttpProxy:
             )
         if uri.userinfo is not None:
             return _answer(400, "the request target may not carry userinfo")
-        headers = strip_hop_by_hop(request.headers)
+        raw = strip_raw(request.headers.raw_items())
         authority = uri.authority_text
         if authority is not None:
-            host = headers.get_raw(b"host")
-            if host is not None and host != authority.encode("latin-1"):
-                headers.set(b"Host", authority)
+            for i, (name, value) in enumerate(raw):
+                if len(name) == 4 and name.lower() == b"host":
+                    wanted = authority.encode("latin-1")
+                    if value != wanted:
+                        # the first Host becomes the target's, later ones go (as set() does)
+                        raw = raw[:i] + [
+                            pair
+                            for pair in raw[i + 1 :]
+                            if not (len(pair[0]) == 4 and pair[0].lower() == b"host")
+                        ]
+                        raw.insert(i, (name, wanted))
+                    break
+        headers = HeaderMap.from_raw(raw)
         via = self._via
         if via is not None:
             if self._looped(request):
@@ -210,7 +220,7 @@ class HttpProxy:
                 "proxy upstream failed", target=authority, error=f"{type(exc).__name__}: {exc}"
             )
             return _answer(502, f"upstream {authority} failed: {type(exc).__name__}")
-        response.headers = strip_hop_by_hop(response.headers)
+        response.headers = HeaderMap.from_raw(strip_raw(response.headers.raw_items()))
         if via is not None:
             response.headers.add(b"Via", via_value(response.version, via))
         body = response.body
