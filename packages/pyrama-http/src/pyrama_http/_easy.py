@@ -20,11 +20,24 @@ from pyrama_http._pool import (
 )
 from pyrama_http._proxy_connector import HttpProxyForward, ProxyConnector
 from pyrama_http._proxy_env import NoProxy, ProxyConfig
-from pyrama_http._target import HttpConnectTarget, HttpVersionPolicy, RequestTimeout
+from pyrama_http._target import (
+    HttpConnectTarget,
+    HttpVersionPolicy,
+    RequestTimeout,
+    TargetHttpVersion,
+)
 from pyrama_http.errors import RequestTimeoutError
 from pyrama_http_core import H2ClientConfig, Http1ClientConfig, Http1ClientConnection
 from pyrama_http_core.errors import ConnectionClosedError, H2GoAwayError, H2StreamResetError
-from pyrama_http_types import Body, HeaderMap, Request, Response, check_header_value
+from pyrama_http_types import (
+    Body,
+    HeaderMap,
+    Request,
+    Response,
+    Uri,
+    UriForm,
+    check_header_value,
+)
 from pyrama_http_types.errors import BodyError
 from pyrama_net import ConnectTimeoutError, ProxyAddress
 from pyrama_tcp import TcpConnector
@@ -36,6 +49,9 @@ DEFAULT_USER_AGENT: Final = "pyrama/0.1"
 """The ``User-Agent`` the client sends when a request has none."""
 
 _IDEMPOTENT: Final = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
+_TARGET_CACHE_MAX: Final = 1024
+_ORIGIN_FORMS: dict[str, Uri] = {}
+_ORIGIN_FORMS_MAX: Final = 1024
 _EMPTY_RAW: Final[list[tuple[bytes, bytes]]] = []
 _orphans: set[asyncio.Task[None]] = set()
 
@@ -100,6 +116,7 @@ class EasyHttpWebClient:
         "_pool",
         "_proxies",
         "_request_timeout",
+        "_targets",
         "_user_agent",
     )
 
@@ -175,6 +192,7 @@ class EasyHttpWebClient:
         self._connect_timeout = connect_timeout
         self._request_timeout = request_timeout
         self._max_retries = max_retries
+        self._targets: dict[tuple[str | None, str | None], HttpConnectTarget] = {}
         self._pool = HttpConnectionPool(
             self._connect,
             max_connections=max_connections,
@@ -236,14 +254,38 @@ class EasyHttpWebClient:
                 raise
             raise ConnectTimeoutError(target.host, target.port, timeout) from exc
 
-    async def serve(self, request: Request, /) -> Response:
-        """Send *request* and return the response once its head arrived (the body streams)."""
+    def _target(self, request: Request) -> HttpConnectTarget:
+        """Where *request* goes: its :class:`HttpConnectTarget` (``request`` not set).
+
+        Cached per scheme and authority for requests without a
+        :class:`~pyrama_http.TargetHttpVersion` or :class:`~pyrama_net.ProxyAddress`
+        extension (they decide per request): the same few origins come again and again.
+        """
+        uri = request.uri
+        ext = request.extensions
+        cacheable = ext.get(TargetHttpVersion) is None and ext.get(ProxyAddress) is None
+        if cacheable:
+            key = (uri.scheme, uri.authority_text)
+            target = self._targets.get(key)
+            if target is not None:
+                return target
         target = HttpConnectTarget.for_request(request, self._policy)
         proxies = self._proxies
         if proxies is not None and target.proxy is None:
             chosen = proxies.select(target.scheme, target.host, target.port)
             if chosen is not None:
                 target = dataclasses.replace(target, proxy=chosen)
+        target = dataclasses.replace(target, request=None)
+        if cacheable:
+            targets = self._targets
+            if len(targets) >= _TARGET_CACHE_MAX:
+                targets.clear()
+            targets[key] = target
+        return target
+
+    async def serve(self, request: Request, /) -> Response:
+        """Send *request* and return the response once its head arrived (the body streams)."""
+        target = self._target(request)
         timeout = self._request_timeout
         demand = request.extensions.get(RequestTimeout)
         if demand is not None:
@@ -274,7 +316,7 @@ class EasyHttpWebClient:
         trailers = body.trailers if data is not None else None
         attempt = 0
         while True:
-            handle = await self._pool.acquire(target)
+            handle = await self._pool.acquire(target, request)
             est = handle.established
             conn = est.conn
             if data is not None:
@@ -316,7 +358,10 @@ class EasyHttpWebClient:
         add_ua = ua is not None and b"user-agent" not in request.headers
         if isinstance(conn, Http1ClientConnection):
             head: list[tuple[bytes, bytes]] = _EMPTY_RAW
-            if b"host" not in request.headers:
+            for name, _ in raw:
+                if len(name) == 4 and name.lower() == b"host":
+                    break
+            else:
                 authority = uri.authority_text
                 if authority is not None:
                     head = [(b"Host", authority.encode("latin-1"))]
@@ -325,7 +370,7 @@ class EasyHttpWebClient:
                 assert ua is not None
                 items = [*items, (b"User-Agent", ua)]
             if forward is None:
-                uri = uri.to_origin_form()
+                uri = _origin_form(uri)
             else:
                 cred = forward.proxy.credential
                 if cred is not None and b"proxy-authorization" not in request.headers:
@@ -381,6 +426,20 @@ class EasyHttpWebClient:
 
     def __repr__(self) -> str:
         return f"EasyHttpWebClient(policy={self._policy.value}, pool={self._pool!r})"
+
+
+def _origin_form(uri: Uri) -> Uri:
+    """``uri.to_origin_form()``, the parsed result kept per path (a URI never changes)."""
+    if uri.form is not UriForm.ABSOLUTE or uri.fragment is not None:
+        return uri.to_origin_form()
+    path = uri.path_and_query
+    origin = _ORIGIN_FORMS.get(path)
+    if origin is None:
+        origin = uri.to_origin_form()
+        if len(_ORIGIN_FORMS) >= _ORIGIN_FORMS_MAX:
+            _ORIGIN_FORMS.clear()
+        _ORIGIN_FORMS[path] = origin
+    return origin
 
 
 def _no_proxy(value: str | Iterable[str]) -> NoProxy:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -22,12 +23,14 @@ from pyrama_core.errors import ShutdownError
 from pyrama_http._connector import ClientConnection
 from pyrama_http._target import HttpConnectTarget, WireMode
 from pyrama_http_core import H2ClientConnection, Http1ClientConnection
+from pyrama_http_types import Request
 from pyrama_net import (
     ConnectionPool,
     EstablishedConnection,
     PoolLease,
     PoolStats,
     ProxyAddress,
+    SocketStream,
     Stream,
 )
 
@@ -85,6 +88,8 @@ def _stream_has_news(stream: Stream) -> bool:
     (``at_eof()``, :meth:`~pyrama_net.SocketStream.at_eof`); an idle HTTP/1.1 connection must
     have nothing to read.
     """
+    if type(stream) is SocketStream:  # the common case, asked twice per request
+        return stream.buffered() > 0 or stream.at_eof()
     s: object = stream
     for _ in range(8):
         buffered = getattr(s, "buffered", None)
@@ -179,8 +184,14 @@ class HttpConnectionPool:
 
     # -- checkout ---------------------------------------------------------------------------
 
-    async def acquire(self, target: HttpConnectTarget) -> H1Handle | H2Handle:
-        """A connection for *target*: a shared HTTP/2 one, an idle HTTP/1.1 one, or a new one."""
+    async def acquire(
+        self, target: HttpConnectTarget, request: Request | None = None
+    ) -> H1Handle | H2Handle:
+        """A connection for *target*: a shared HTTP/2 one, an idle HTTP/1.1 one, or a new one.
+
+        A new connection is made for *target* with *request* as its ``request`` when one is
+        given (a client may keep one target per origin and name the request only here).
+        """
         key = target.pool_key
         may_h2 = target.mode is not WireMode.HTTP1
         while True:
@@ -196,7 +207,7 @@ class HttpConnectionPool:
                 if pending is not None:
                     await asyncio.shield(pending)
                     continue
-            lease = await self._h1.checkout(key, lambda: self._create(key, target, may_h2))
+            lease = await self._h1.checkout(key, lambda: self._create(key, target, may_h2, request))
             est = lease.conn
             if isinstance(est.conn, H2ClientConnection):
                 lease.detach()
@@ -208,8 +219,10 @@ class HttpConnectionPool:
             return H1Handle(lease)
 
     async def _create(
-        self, key: PoolKey, target: HttpConnectTarget, may_h2: bool
+        self, key: PoolKey, target: HttpConnectTarget, may_h2: bool, request: Request | None
     ) -> PooledConnection:
+        if request is not None and target.request is not request:
+            target = dataclasses.replace(target, request=request)
         fut: asyncio.Future[None] | None = None
         if may_h2 and key not in self._known_h1 and key not in self._pending:
             fut = asyncio.get_running_loop().create_future()

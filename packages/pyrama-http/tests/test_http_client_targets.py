@@ -1,0 +1,108 @@
+"""EasyHttpWebClient's per-origin target cache: connectors still see the request that connects."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from pyrama_http import (
+    EasyHttpWebClient,
+    HttpConnectTarget,
+    HttpVersionPolicy,
+    TargetHttpVersion,
+    _easy,
+)
+from pyrama_http_types import Request, Uri, UriForm, Version
+from pyrama_net import EstablishedConnection
+from pyrama_tcp import TcpConnector
+
+
+@asynccontextmanager
+async def origin() -> AsyncIterator[int]:
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while await reader.readuntil(b"\r\n\r\n"):
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+
+
+class Recording:
+    """A transport that records each target it connects."""
+
+    def __init__(self) -> None:
+        self.tcp = TcpConnector()
+        self.seen: list[HttpConnectTarget] = []
+
+    async def serve(self, target: HttpConnectTarget) -> EstablishedConnection[Any, Any]:
+        self.seen.append(target)
+        return await self.tcp.serve(target)
+
+
+async def test_each_new_connection_gets_the_request_that_needed_it() -> None:
+    transport = Recording()
+    async with origin() as port:
+        # no idle connections kept: every request connects again through the cached target
+        client = EasyHttpWebClient(transport=transport, max_idle_per_host=0, trust_env=False)
+        sent = [Request("GET", f"http://127.0.0.1:{port}/{i}") for i in range(3)]
+        for req in sent:
+            resp = await client.serve(req)
+            assert await resp.body.collect() == b"ok"
+        await client.close()
+    assert [t.request for t in transport.seen] == sent
+    assert {t.pool_key for t in transport.seen} == {
+        ("http", "127.0.0.1", port, transport.seen[0].mode, None)
+    }
+
+
+async def test_reused_connections_and_per_request_versions() -> None:
+    transport = Recording()
+    async with origin() as port:
+        client = EasyHttpWebClient(
+            transport=transport, trust_env=False, version_policy=HttpVersionPolicy.HTTP1_ONLY
+        )
+        for i in range(3):
+            resp = await client.serve(Request("GET", f"http://127.0.0.1:{port}/{i}"))
+            assert await resp.body.collect() == b"ok"
+        assert len(transport.seen) == 1  # one connection for the three
+        req = Request("GET", f"http://127.0.0.1:{port}/h1")
+        req.extensions.insert(TargetHttpVersion(Version.HTTP_11))
+        resp = await client.serve(req)
+        assert await resp.body.collect() == b"ok"
+        await client.close()
+
+
+def test_the_target_cache_is_bounded() -> None:
+    client = EasyHttpWebClient(trust_env=False)
+    for i in range(_easy._TARGET_CACHE_MAX + 10):
+        target = client._target(Request("GET", f"http://h{i}.test:8080/"))
+        assert target.host == f"h{i}.test"
+        assert target.port == 8080
+        assert target.request is None
+        assert len(client._targets) <= _easy._TARGET_CACHE_MAX
+    again = client._target(Request("GET", "http://H5.test:8080/x"))
+    assert again.host == "h5.test"
+
+
+def test_origin_forms_are_kept_per_path_and_bounded() -> None:
+    _easy._ORIGIN_FORMS.clear()
+    for i in range(_easy._ORIGIN_FORMS_MAX + 10):
+        uri = Uri(f"http://a.test/p/{i}?q={i}")
+        got = _easy._origin_form(uri)
+        assert got.as_bytes() == f"/p/{i}?q={i}".encode()
+        assert got.form is UriForm.ORIGIN
+        assert len(_easy._ORIGIN_FORMS) <= _easy._ORIGIN_FORMS_MAX
+    first = _easy._origin_form(Uri("http://a.test/same?x"))
+    assert _easy._origin_form(Uri("http://b.test:81/same?x")) is first
+    origin = Uri("/already")
+    assert _easy._origin_form(origin) is origin
