@@ -27,7 +27,7 @@ from pyrama_http_core import (
     may_be_h2_preface,
 )
 from pyrama_http_types import Request, Response
-from pyrama_net import AddrLike, SocketAddress, Stream, rewind
+from pyrama_net import AddrLike, SocketAddress, Stream, TaskDeadline, rewind
 from pyrama_tcp import TcpListener
 from pyrama_tls import NegotiatedTls, TlsAcceptorData, TlsAcceptorLayer
 
@@ -337,16 +337,25 @@ class HttpServerService:
         """
         timeout = self._h1.limits.header_read_timeout
         data = b""
+        # a timer-wheel deadline: an asyncio.timeout (a loop timer and a context manager per
+        # connection) cost about as much as the rest of the sniff
+        deadline = None if timeout is None else TaskDeadline(timeout)
         try:
-            async with asyncio.timeout(timeout):
-                data = await stream.read(_FIRST_READ)
-                while data and len(data) < _PREFACE_LEN and may_be_h2_preface(data):
-                    more = await stream.read(_FIRST_READ)
-                    if not more:
-                        break
-                    data += more
-        except Exception:  # timeout, reset, a broken TLS record: nothing to answer
+            data = await stream.read(_FIRST_READ)
+            while data and len(data) < _PREFACE_LEN and may_be_h2_preface(data):
+                more = await stream.read(_FIRST_READ)
+                if not more:
+                    break
+                data += more
+        except asyncio.CancelledError:
+            if deadline is None or not deadline.finish():
+                raise
+            data = b""  # the deadline passed: nothing to answer
+        except Exception:  # a reset, a broken TLS record: nothing to answer
             data = b""
+        finally:
+            if deadline is not None:
+                deadline.finish()
         if not data:
             await _close_quietly(stream)
             return None

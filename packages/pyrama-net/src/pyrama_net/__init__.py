@@ -17,6 +17,7 @@ from pyrama_net._connector import (
     ConnectTimeoutError,
     EstablishedConnection,
     HostPortTarget,
+    TaskDeadline,
     target_host_port,
 )
 from pyrama_net._credentials import Basic, Bearer
@@ -126,6 +127,7 @@ __all__ = [
     "Stream",
     "StreamWrapper",
     "SystemResolver",
+    "TaskDeadline",
     "ThrottleLayer",
     "ThrottleService",
     "ThrottledStream",

@@ -288,10 +288,18 @@ def _refuses_detach(stream: Stream) -> bool:
     return False
 
 
+_socket_detach = SocketStream.detach_socket
+
+
 async def _detach(stream: Stream, side: Side) -> DetachedSocket | None:
-    if not _detachable(stream):
-        return None
     try:
+        if getattr(type(stream), "detach_socket", None) is _socket_detach:
+            # a socket stream itself (no wrapper that could ask for byte counts): no
+            # observer collection to set up around the call
+            res = await cast(SocketStream, stream).detach_socket()
+            return None if res is None else DetachedSocket(res[0], res[1], [])
+        if not _detachable(stream):
+            return None
         return await detach_socket_observed(cast(DetachableStream, stream))
     except Exception as exc:
         raise _SideFailed(side, exc) from exc

@@ -21,6 +21,7 @@ from pyrama_net._connector import (
     ConnectAttempt,
     ConnectAttemptsError,
     ConnectTimeoutError,
+    TaskDeadline,
     close_duck,
 )
 from pyrama_net._dns import DnsNoRecordsError, DnsResolver, ip_literal
@@ -86,6 +87,11 @@ async def happy_eyeballs_connect(
         )
     if timeout is not None and not timeout > 0:
         raise ConfigError(f"connect timeout must be > 0 seconds, got {timeout!r}")
+    literal = _ip_literal(host)
+    if literal is not None:
+        return await _connect_literal(
+            literal, host, port, connect_one, close if close is not None else close_duck, timeout
+        )
     race: _Race[T] = _Race(
         host,
         port,
@@ -106,6 +112,52 @@ async def happy_eyeballs_connect(
         if deadline.expired():
             raise ConnectTimeoutError(host, port, timeout, tuple(race.failed)) from exc
         raise
+
+
+async def _connect_literal(
+    ip: IPAddress,
+    host: str,
+    port: int,
+    connect_one: Callable[[IPAddress, int], Awaitable[T]],
+    close: Callable[[T], Awaitable[None]],
+    timeout: float | None,  # noqa: ASYNC109 - the attempt's deadline
+) -> T:
+    """An IP literal: one attempt, awaited directly (no DNS, no race, no tasks).
+
+    The deadline is a :class:`~pyrama_net.TaskDeadline` (a timer-wheel slot, not a loop
+    timer and an ``asyncio.timeout`` per connection); errors are those of a race with one
+    address: :class:`~pyrama_net.ConnectAttemptsError` naming the attempt, or
+    :class:`~pyrama_net.ConnectTimeoutError`.
+    """
+    task = asyncio.current_task()
+    deadline = None if timeout is None else TaskDeadline(timeout)
+    cancels = task.cancelling() if task is not None else 0
+    failed: ConnectAttempt | None = None
+    try:
+        try:
+            conn = await connect_one(ip, port)
+        except Exception as err:
+            failed = ConnectAttempt(ip, port, err)
+        else:
+            if task is None or task.cancelling() <= cancels:
+                return conn
+            # cancelled (or timed out) while connecting, and connect_one finished anyway:
+            # like a race that ended, close what was made instead of handing it out
+            with contextlib.suppress(Exception):
+                await close(conn)
+            raise asyncio.CancelledError
+    except asyncio.CancelledError as exc:
+        if deadline is not None and deadline.finish():
+            raise ConnectTimeoutError(host, port, timeout) from exc
+        raise
+    finally:
+        if deadline is not None:
+            deadline.finish()
+    # outside the except block: chained to the attempt's error only as __cause__, as in a race
+    assert failed is not None  # the only way here
+    failure = ConnectAttemptsError(host, port, (failed,))
+    failure.__cause__ = ExceptionGroup(f"connect attempts to {host}:{port}", [failed.error])
+    raise failure
 
 
 class _Race(Generic[T]):
@@ -145,28 +197,7 @@ class _Race(Generic[T]):
         return await self.connect_one(ip, self.port)
 
     async def run(self) -> T:
-        literal = _ip_literal(self.host)
-        if literal is not None:
-            return await self._single(literal)
         return await self._race()
-
-    async def _single(self, ip: IPAddress) -> T:
-        """An IP literal: one attempt, awaited directly (no DNS, no tasks)."""
-        task = asyncio.current_task()
-        cancels = task.cancelling() if task is not None else 0
-        try:
-            conn = await self.connect_one(ip, self.port)
-        except Exception as err:
-            self.failed.append(ConnectAttempt(ip, self.port, err))
-        else:
-            if task is None or task.cancelling() <= cancels:
-                return conn
-            # cancelled (or timed out) while connecting, and connect_one finished anyway:
-            # like a race that ended, close what was made instead of handing it out
-            await self._close_quietly(conn)
-            raise asyncio.CancelledError
-        # outside the except block: chained to the attempt's error only as __cause__, as in a race
-        raise self._failure()
 
     async def _race(self) -> T:
         loop = asyncio.get_running_loop()

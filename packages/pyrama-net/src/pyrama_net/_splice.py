@@ -84,6 +84,18 @@ class _PipePool:
     def __init__(self) -> None:
         self.free: list[Pipe] = []
 
+    def take(self) -> Pipe:
+        """An idle pipe, or a new one."""
+        free = self.free
+        return free.pop() if free else _make_pipe()
+
+    def give(self, pipe: Pipe) -> None:
+        """Keep *pipe* (known to be empty) for reuse, or close it when the pool is full."""
+        if len(self.free) >= PIPE_POOL_SIZE:
+            _close_pipe_fds(pipe[0], pipe[1])
+        else:
+            self.free.append(pipe)
+
     def close(self) -> None:
         free, self.free = self.free, []
         for r, w, _ in free:
@@ -170,18 +182,19 @@ def release_pipe(loop: asyncio.AbstractEventLoop, pipe: Pipe) -> None:
         _close_pipe_fds(pipe[0], pipe[1])
 
 
+def _pool_of(loop: asyncio.AbstractEventLoop) -> _PipePool:
+    pool = _pools.get(loop)
+    if pool is None:
+        pool = _pools[loop] = _PipePool()
+    return pool
+
+
 def _give_back(loop: asyncio.AbstractEventLoop, pipe: Pipe) -> None:
     """Pool *pipe*, known to be empty (checked, or proven by byte accounting), or close it."""
     if loop.is_closed():
         _close_pipe_fds(pipe[0], pipe[1])
         return
-    pool = _pools.get(loop)
-    if pool is None:
-        pool = _pools[loop] = _PipePool()
-    if len(pool.free) >= PIPE_POOL_SIZE:
-        _close_pipe_fds(pipe[0], pipe[1])
-    else:
-        pool.free.append(pipe)
+    _pool_of(loop).give(pipe)
 
 
 def pooled_pipes(loop: asyncio.AbstractEventLoop) -> int:
@@ -303,7 +316,7 @@ class _Way:
             burst -= 1
             pipe = self.pipe
             if pipe is None:
-                pipe = self.pipe = acquire_pipe(tunnel.loop)
+                pipe = self.pipe = tunnel.pool.take()
             try:
                 n = splice(self.sfd, pipe[1], pipe[2], flags=_FLAGS)
             except (BlockingIOError, InterruptedError):
@@ -327,13 +340,15 @@ class _Way:
         return True
 
     def _want_read(self) -> None:
-        loop = self.tunnel.loop
+        tunnel = self.tunnel
+        loop = tunnel.loop
         pipe = self.pipe
         if pipe is not None:
             # the pipe is empty here (every byte spliced in went out): an idle direction
             # holds no pipe, so a few pooled pipes serve many mostly idle connections
+            # (called from the loop's callbacks: the loop is running, so not closed)
             self.pipe = None
-            _give_back(loop, pipe)
+            tunnel.pool.give(pipe)
         if self.writing:
             self.writing = False
             loop.remove_writer(self.dfd)
@@ -389,7 +404,7 @@ class SpliceTunnel:
     callbacks and returns the pipes. The sockets stay open; they belong to the caller.
     """
 
-    __slots__ = ("_fut", "_open", "_ways", "loop", "over")
+    __slots__ = ("_fut", "_open", "_ways", "loop", "over", "pool")
 
     def __init__(
         self,
@@ -403,6 +418,7 @@ class SpliceTunnel:
         on_b_to_a: Callable[[int], None],
     ) -> None:
         self.loop = loop
+        self.pool = _pool_of(loop)  # looked up once per tunnel, not per chunk
         self.over = False
         self._open = 2
         self._fut: asyncio.Future[None] = loop.create_future()

@@ -25,6 +25,7 @@ from pyrama_net import (
     SocketAddress,
     SocketInfo,
     Stream,
+    TaskDeadline,
     bridge,
     open_socket_stream,
     to_bind_address,
@@ -410,13 +411,24 @@ class Socks5Acceptor:
         timeout = self._handshake_timeout
         if timeout is None:
             return await self._handshake(stream, reader)
+        # a timer-wheel deadline: cheaper than an asyncio.timeout on every connection
+        deadline = TaskDeadline(timeout)
         try:
-            async with asyncio.timeout(timeout):
-                return await self._handshake(stream, reader)
-        except TimeoutError as exc:
+            return await self._handshake(stream, reader)
+        except asyncio.CancelledError as exc:
+            if not deadline.finish():
+                raise
+            cause = TimeoutError()
+            cause.__cause__ = exc
+            raise PyramaTimeoutError(
+                f"the SOCKS5 handshake did not finish within {timeout:g}s", seconds=timeout
+            ) from cause
+        except TimeoutError as exc:  # a stream's own timeout ends the handshake the same way
             raise PyramaTimeoutError(
                 f"the SOCKS5 handshake did not finish within {timeout:g}s", seconds=timeout
             ) from exc
+        finally:
+            deadline.finish()
 
     async def _handshake(self, stream: Stream, reader: _Reader) -> Request:
         greeting: ClientGreeting = await reader.next(ClientGreeting.decode)
@@ -475,18 +487,10 @@ class Socks5Acceptor:
         target = Socks5ConnectTarget(request.destination, stream.extensions)
         timeout = self._connect_timeout
         try:
-            try:
-                if timeout is None:
-                    established = await self._connector.serve(target)
-                else:
-                    async with asyncio.timeout(timeout):
-                        established = await self._connector.serve(target)
-            except TimeoutError as exc:
-                if isinstance(exc, PyramaTimeoutError):
-                    raise
-                raise PyramaTimeoutError(
-                    f"connecting to {target} timed out after {timeout:g}s", seconds=timeout
-                ) from exc
+            if timeout is None:
+                established = await self._connector.serve(target)
+            else:
+                established = await self._timed_connect(target, timeout)
         except (Exception, asyncio.CancelledError) as exc:
             if not isinstance(exc, asyncio.CancelledError):
                 code = reply_code_for(exc)
@@ -507,6 +511,32 @@ class Socks5Acceptor:
             await upstream.close()
             raise
         await self._relay(reader.rest(), upstream, str(target))
+
+    async def _timed_connect(
+        self,
+        target: Socks5ConnectTarget,
+        timeout: float,  # noqa: ASYNC109 - the connect deadline
+    ) -> EstablishedConnection[Any, Any]:
+        """The connector's connection within *timeout* seconds (a timer-wheel deadline)."""
+        deadline = TaskDeadline(timeout)
+        try:
+            return await self._connector.serve(target)
+        except asyncio.CancelledError as exc:
+            if not deadline.finish():
+                raise
+            cause = TimeoutError()
+            cause.__cause__ = exc
+            raise PyramaTimeoutError(
+                f"connecting to {target} timed out after {timeout:g}s", seconds=timeout
+            ) from cause
+        except TimeoutError as exc:
+            if isinstance(exc, PyramaTimeoutError):
+                raise  # the connector's own deadline, already one of ours
+            raise PyramaTimeoutError(
+                f"connecting to {target} timed out after {timeout:g}s", seconds=timeout
+            ) from exc
+        finally:
+            deadline.finish()
 
     async def _relay(self, client: Stream, upstream: Stream, target: str) -> None:
         try:

@@ -184,6 +184,15 @@ class _Serving(Generic[StreamT]):
     ) -> None:
         failing = False
         burst = 0
+        # socket.accept() would wrap each descriptor with the listener's family and type read
+        # through their enum properties (four enum conversions per connection): read them once
+        # (_socket.socket._accept, which socket.accept() itself calls, returns the raw
+        # descriptor; stable since Python 3.3); a socket class with its own accept() keeps it
+        raw_accept: Callable[[], tuple[int, Any]] | None = None
+        if type(lsock).accept is socket.socket.accept:
+            raw_accept = lsock._accept  # type: ignore[attr-defined]
+        family, type_, proto = lsock.family, lsock.type, lsock.proto
+        new_socket = socket.socket
         while True:
             if limit is not None and len(conns) >= limit:
                 # leave further connections in the kernel's backlog until a slot frees
@@ -194,7 +203,11 @@ class _Serving(Generic[StreamT]):
                 continue
             try:
                 try:
-                    conn, _ = lsock.accept()
+                    if raw_accept is not None:
+                        fd, _ = raw_accept()
+                        conn = new_socket(family, type_, proto, fileno=fd)
+                    else:
+                        conn, _ = lsock.accept()
                 except (BlockingIOError, InterruptedError):
                     burst = 0
                     await watch.readable()
