@@ -76,6 +76,13 @@ _BAD_REASON_RE = re.compile(rb"[\x00\n\r\x0b\x0c]")
 _TRAILER_LINE: Final = b"HTTP/1.1 200 OK\r\n"
 _MAX_CHUNK_LINE: Final = 4096
 
+# Parsed response heads by their exact bytes: an origin answers a stream of requests with
+# the same few heads (byte for byte, until its Date changes a second later), and a head's
+# parse depends on nothing but its bytes. Only heads that parsed are kept.
+_HEAD_CACHE: dict[bytes, tuple[int, bytes, bytes, tuple[tuple[bytes, bytes], ...]]] = {}
+_HEAD_CACHE_MAX: Final = 256
+_HEAD_CACHE_BYTES: Final = 2048
+
 
 class _Head:
     """httptools callbacks collecting one head (the parser calls these by name)."""
@@ -311,12 +318,22 @@ class HttptoolsClientCodec(ClientWriter):
             )
         head = self._take(end)
         self._scan = 0
-        if head.count(b"\n") != head.count(b"\r\n"):
-            return self._fail(_remote("bare LF in the response head"))
-        parsed = _parse(head)
-        if type(parsed) is not tuple:
-            return self._fail(parsed)  # type: ignore[arg-type]
-        status, reason, version, fields = parsed
+        fields: RawHeaders
+        cached = _HEAD_CACHE.get(head)
+        if cached is not None:
+            status, reason, version, kept = cached
+            fields = list(kept)  # the caller owns its list (HeaderMap.from_raw keeps it)
+        else:
+            if head.count(b"\n") != head.count(b"\r\n"):
+                return self._fail(_remote("bare LF in the response head"))
+            parsed = _parse(head)
+            if type(parsed) is not tuple:
+                return self._fail(parsed)  # type: ignore[arg-type]
+            status, reason, version, fields = parsed
+            if len(head) <= _HEAD_CACHE_BYTES:
+                if len(_HEAD_CACHE) >= _HEAD_CACHE_MAX:
+                    _HEAD_CACHE.clear()
+                _HEAD_CACHE[head] = (status, reason, version, tuple(fields))
         if len(fields) > self._max_headers:
             return self._fail(
                 HeaderLimitError(

@@ -338,6 +338,11 @@ class EasyHttpWebClient:
                     attempt += 1
                     continue
                 raise
+            if deadline is None and type(conn) is Http1ClientConnection and not conn.is_busy:
+                # the whole exchange is over (a body that came with the head is in memory)
+                response.extensions.extend(est.extensions)
+                await handle.done(not conn.is_closed)
+                return response
             return await self._finish(response, request, handle, est, deadline, timeout)
 
     def _wire_request(

@@ -42,6 +42,8 @@ PoolKey: TypeAlias = tuple[str, str, int, WireMode, ProxyAddress | None]
 PooledConnection: TypeAlias = EstablishedConnection[HttpConnectTarget, ClientConnection]
 """A connection as the pool holds it: the driver, its target and its extensions."""
 
+_H1Key: TypeAlias = tuple[str, str, int, str, ProxyAddress | None]
+
 Connect: TypeAlias = Callable[[HttpConnectTarget], Awaitable[PooledConnection]]
 
 _KNOWN_H1_MAX: Final = 1024
@@ -164,7 +166,7 @@ class HttpConnectionPool:
     ) -> None:
         """Make an empty pool (see the class docs); invalid limits raise ``ConfigError``."""
         self._connect = connect
-        self._h1: ConnectionPool[PoolKey, PooledConnection] = ConnectionPool(
+        self._h1: ConnectionPool[_H1Key, PooledConnection] = ConnectionPool(
             max_total=max_connections,
             max_per_key=max_connections_per_host,
             max_idle_per_key=max_idle_per_host,
@@ -193,7 +195,11 @@ class HttpConnectionPool:
         given (a client may keep one target per origin and name the request only here).
         """
         key = target.pool_key
-        may_h2 = target.mode is not WireMode.HTTP1
+        mode = target.mode
+        may_h2 = mode is not WireMode.HTTP1
+        # the HTTP/1.1 pool hashes its key a dozen times per lease: there the mode is its
+        # str value (hashed in C, and cached) rather than the Enum member (hashed in Python)
+        h1_key: _H1Key = (key[0], key[1], key[2], mode.value, key[4])
         while True:
             if self._closed:
                 raise ShutdownError("the HTTP connection pool is closed")
@@ -207,7 +213,9 @@ class HttpConnectionPool:
                 if pending is not None:
                     await asyncio.shield(pending)
                     continue
-            lease = await self._h1.checkout(key, lambda: self._create(key, target, may_h2, request))
+            lease = await self._h1.checkout(
+                h1_key, lambda: self._create(key, target, may_h2, request)
+            )
             est = lease.conn
             if isinstance(est.conn, H2ClientConnection):
                 lease.detach()
@@ -357,7 +365,7 @@ class H1Handle:
 
     __slots__ = ("lease",)
 
-    def __init__(self, lease: PoolLease[PoolKey, PooledConnection]) -> None:
+    def __init__(self, lease: PoolLease[_H1Key, PooledConnection]) -> None:
         self.lease = lease
 
     @property

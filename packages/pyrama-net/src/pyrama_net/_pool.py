@@ -116,7 +116,10 @@ class PoolLease(Generic[K, C]):
         if self._released:
             return
         self._released = True
-        await self._pool._release(self._entry, broken=self._broken)
+        pool = self._pool
+        doomed = pool._release_now(self._entry, broken=self._broken)
+        if doomed:
+            await pool._close_all(doomed)
 
     def __repr__(self) -> str:
         state = "released" if self._released else "leased"
@@ -239,13 +242,13 @@ class ConnectionPool(Generic[K, C]):
                     f"connection pool limit reached for {key!r}", limit=self._blocking_limit(key)
                 )
             got = await self._wait_for(key, doomed)
-        else:
+        elif doomed:
             try:
                 await self._close_all(doomed)
             except BaseException:
                 self._give_back(key, got)
                 raise
-        if isinstance(got, _Entry):
+        if type(got) is _Entry:
             return PoolLease(self, got, reused=True)
         return await self._create(key, create)
 
@@ -382,6 +385,8 @@ class ConnectionPool(Generic[K, C]):
 
     def _dispatch(self, doomed: list[C]) -> None:
         """Hand freed connections and slots to waiters, oldest first."""
+        if not self._waiters:
+            return
         for w in list(self._waiters):
             if w.fut.done():
                 self._waiters.remove(w)
@@ -470,7 +475,8 @@ class ConnectionPool(Generic[K, C]):
         self._dispatch(doomed)
         self._close_later(doomed)
 
-    async def _release(self, entry: _Entry[K, C], *, broken: bool) -> None:
+    def _release_now(self, entry: _Entry[K, C], *, broken: bool) -> list[C]:
+        """Take back a leased entry; return the connections the caller must close."""
         doomed: list[C] = []
         self._unbusy(entry.key)
         self._open -= 1
@@ -480,7 +486,7 @@ class ConnectionPool(Generic[K, C]):
         else:
             self._expire(doomed)
             self._to_idle(entry, doomed)
-        await self._close_all(doomed)
+        return doomed
 
     async def _close_all(self, conns: list[C]) -> None:
         for conn in conns:
