@@ -38,6 +38,7 @@ _READ_SIZE: Final = 65536
 _SMALL_WRITE: Final = 16384
 _DEFAULT_CONFIG = Http1ClientConfig()
 _EMPTY: Final[list[tuple[bytes, bytes]]] = []
+_NO_BODY_YET: Final = Body.empty()  # a marker: never handed out
 
 
 class _ResponseBody:
@@ -220,10 +221,10 @@ class Http1ClientConnection:
         expect = False
         has_host = False
         for name, value in headers:
-            low = name.lower()
-            if low == b"host":
+            n = len(name)
+            if n == 4 and name.lower() == b"host":
                 has_host = True
-            elif low == b"expect" and value.strip().lower() == b"100-continue":
+            elif n == 6 and name.lower() == b"expect" and value.strip().lower() == b"100-continue":
                 expect = True
         uri = request.uri
         if not has_host:
@@ -280,10 +281,27 @@ class Http1ClientConnection:
             self._req_done = True
         timeout = self._config.response_header_timeout
         if timeout is None:  # no timeout scope to enter and leave per request
-            ev = await self._read_final_head()
+            while True:  # _read_final_head, inline: two coroutines less per request
+                ev0 = codec.next_event()
+                if ev0 is NEED_DATA:
+                    try:
+                        data = await stream.read(_READ_SIZE)
+                    except OSError as exc:
+                        raise ConnectionClosedError(f"the connection failed: {exc}") from exc
+                    codec.receive(data)
+                    continue
+                t = type(ev0)
+                if t is ResponseHead:
+                    final: ResponseHead = ev0  # type: ignore[assignment]
+                    break
+                if t is not InformationalHead:
+                    raise self._event_error(ev0, "while waiting for the response")
         else:
-            ev = await self._wait_final_head(timeout)
-        return await self._make_response(ev, request)
+            final = await self._wait_final_head(timeout)
+        response = self._response_now(final, request)
+        if response.body is _NO_BODY_YET:
+            await self._end_without_body(response)
+        return response
 
     async def _await_continue(self) -> ResponseHead | None:
         """Wait for ``100 Continue`` (``None``) or a final head; time out into ``None``."""
@@ -353,6 +371,26 @@ class Http1ClientConnection:
             self._maybe_idle()
 
     async def _make_response(self, ev: ResponseHead, request: Request) -> Response:
+        response = self._response_now(ev, request)
+        if response.body is _NO_BODY_YET:
+            await self._end_without_body(response)
+        return response
+
+    async def _end_without_body(self, response: Response) -> None:
+        """A response without a body: its end is the next event (usually already parsed)."""
+        ev = self.codec.next_event()
+        if ev is NEED_DATA:
+            ev = await self._next_event()
+        if not isinstance(ev, EndOfMessage):
+            raise self._event_error(ev, "after a response without a body")
+        response.body = Body.empty()
+        self._response_done()
+
+    def _response_now(self, ev: ResponseHead, request: Request) -> Response:
+        """The response of head *ev*, built without awaiting.
+
+        Its body is ``_NO_BODY_YET`` when :meth:`_end_without_body` must still run.
+        """
         codec = self.codec
         response = Response.__new__(Response)
         response.status = StatusCode(ev.status)
@@ -410,11 +448,7 @@ class Http1ClientConnection:
                 reader, size_hint=ev.content_length, trailers=reader.get_trailers
             )
         else:
-            ev2 = await self._next_event()
-            if not isinstance(ev2, EndOfMessage):
-                raise self._event_error(ev2, "after a response without a body")
-            response.body = Body.empty()
-            self._response_done()
+            response.body = _NO_BODY_YET
         return response
 
     # -- plumbing ------------------------------------------------------------------------------

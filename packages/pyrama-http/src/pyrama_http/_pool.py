@@ -90,7 +90,7 @@ def _stream_has_news(stream: Stream) -> bool:
     (``at_eof()``, :meth:`~pyrama_net.SocketStream.at_eof`); an idle HTTP/1.1 connection must
     have nothing to read.
     """
-    if type(stream) is SocketStream:  # the common case, asked twice per request
+    if isinstance(stream, SocketStream):  # the common case, asked twice per request
         return stream.buffered() > 0 or stream.at_eof()
     s: object = stream
     for _ in range(8):
