@@ -316,7 +316,9 @@ class EasyHttpWebClient:
         trailers = body.trailers if data is not None else None
         attempt = 0
         while True:
-            handle = await self._pool.acquire(target, request)
+            handle = self._pool.acquire_idle(target)
+            if handle is None:
+                handle = await self._pool.acquire(target, request)
             est = handle.established
             conn = est.conn
             if data is not None:
@@ -341,7 +343,7 @@ class EasyHttpWebClient:
             if deadline is None and type(conn) is Http1ClientConnection and not conn.is_busy:
                 # the whole exchange is over (a body that came with the head is in memory)
                 response.extensions.extend(est.extensions)
-                await handle.done(not conn.is_closed)
+                handle.done_nowait(not conn.is_closed)
                 return response
             return await self._finish(response, request, handle, est, deadline, timeout)
 

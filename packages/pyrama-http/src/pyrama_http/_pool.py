@@ -226,6 +226,31 @@ class HttpConnectionPool:
                 return H2Handle(self, entry)
             return H1Handle(lease)
 
+    def acquire_idle(self, target: HttpConnectTarget) -> H1Handle | H2Handle | None:
+        """A connection for *target* that is ready now, or ``None`` (then :meth:`acquire`).
+
+        A shared HTTP/2 connection or an idle HTTP/1.1 one; never waits and never connects.
+        """
+        if self._closed:
+            return None
+        self._maybe_sweep()
+        key = target.pool_key
+        mode = target.mode
+        if mode is not WireMode.HTTP1:
+            entry = self._pick_h2(key)
+            if entry is not None:
+                entry.last_used = self._clock()
+                return H2Handle(self, entry)
+            if key in self._pending:
+                return None
+        lease = self._h1.checkout_idle((key[0], key[1], key[2], mode.value, key[4]))
+        if lease is None:
+            return None
+        if isinstance(lease.conn.conn, H2ClientConnection):  # pragma: no cover - never idle
+            lease.release_nowait()
+            return None
+        return H1Handle(lease)
+
     async def _create(
         self, key: PoolKey, target: HttpConnectTarget, may_h2: bool, request: Request | None
     ) -> PooledConnection:
@@ -384,6 +409,12 @@ class H1Handle:
             self.lease.mark_broken()
         await self.lease.release()
 
+    def done_nowait(self, ok: bool) -> None:
+        """:meth:`done` without waiting (a connection to close is closed in the background)."""
+        if not ok:
+            self.lease.mark_broken()
+        self.lease.release_nowait()
+
 
 class H2Handle:
     """A share of an HTTP/2 connection for one request."""
@@ -406,4 +437,8 @@ class H2Handle:
 
     async def done(self, ok: bool) -> None:
         """The request's stream is over; the connection stays shared."""
+        self.entry.last_used = self.pool._clock()
+
+    def done_nowait(self, ok: bool) -> None:
+        """:meth:`done` (it never waits)."""
         self.entry.last_used = self.pool._clock()

@@ -121,6 +121,14 @@ class PoolLease(Generic[K, C]):
         if doomed:
             await pool._close_all(doomed)
 
+    def release_nowait(self) -> None:
+        """:meth:`release` without waiting: what must be closed is closed in the background."""
+        if self._released:
+            return
+        self._released = True
+        pool = self._pool
+        pool._close_later(pool._release_now(self._entry, broken=self._broken))
+
     def __repr__(self) -> str:
         state = "released" if self._released else "leased"
         return f"PoolLease({self._entry.key!r}, {state}, reused={self.reused})"
@@ -251,6 +259,22 @@ class ConnectionPool(Generic[K, C]):
         if type(got) is _Entry:
             return PoolLease(self, got, reused=True)
         return await self._create(key, create)
+
+    def checkout_idle(self, key: K) -> PoolLease[K, C] | None:
+        """Lease an idle connection for *key* now, or ``None`` (then use :meth:`checkout`).
+
+        Never waits and never creates: the fast path for a pool that usually has one.
+        Connections found dead or expired on the way are closed in the background.
+        """
+        if self._closed:
+            return None
+        doomed: list[C] = []
+        self._expire(doomed)
+        entry = self._take_idle(key, doomed)
+        self._close_later(doomed)
+        if entry is None:
+            return None
+        return PoolLease(self, entry, reused=True)
 
     async def evict_expired(self) -> int:
         """Close idle connections older than *idle_timeout*; return how many were closed."""
