@@ -97,3 +97,17 @@ async def test_release_nowait_respects_the_idle_limit_and_a_closed_pool() -> Non
     assert pool.stats().idle == 1
     await pool.close()
     assert pool.checkout_idle("a") is None
+
+
+async def test_a_dead_most_recent_connection_gives_way_to_the_next_idle_one() -> None:
+    pool: ConnectionPool[str, Conn] = ConnectionPool()
+    older = await pool.checkout("a", lambda: make("a1"))
+    newer = await pool.checkout("a", lambda: make("a2"))
+    older.release_nowait()
+    newer.release_nowait()
+    newer.conn.closed = True
+    got = pool.checkout_idle("a")
+    assert got is not None
+    assert got.conn is older.conn
+    assert pool.stats() == PoolStats(open=1, idle=0, leased=1, connecting=0, waiting=0)
+    got.release_nowait()
