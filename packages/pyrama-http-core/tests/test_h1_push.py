@@ -298,3 +298,32 @@ async def test_upgrade_after_push_reads_hands_a_buffering_stream_to_the_taker() 
         assert await asyncio.wait_for(r.read(), GUARD) == b"echo:raw bytes"
         w.close()
     assert got == [b"raw bytes"]
+
+
+async def test_after_a_service_waited_the_task_reads_for_a_while_then_pushes_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pushed: list[int] = []
+    answer = Http1ServerConnection._answer_buffered
+
+    def counting(self: Http1ServerConnection) -> object:
+        pushed.append(self.requests_served + 1)  # the request about to be answered
+        return answer(self)
+
+    monkeypatch.setattr(Http1ServerConnection, "_answer_buffered", counting)
+
+    async def handler(req: Request) -> Response:
+        if req.uri.path == "/1":
+            await asyncio.sleep(0)  # only the first request waits
+        return Response.text(req.uri.path)
+
+    async with serving(handler) as srv:
+        r, w = await asyncio.open_connection("127.0.0.1", srv.port)
+        for i in range(1, 31):
+            w.write(GET % i)
+            assert await read_response(r) == (200, f"/{i}".encode())
+        w.close()
+    # request 1 came by push and waited; the next 16 were read by the task (a handed-over
+    # request costs about twice a task read, so a waiting service is not pushed every time);
+    # from request 18 on, push reads again
+    assert pushed == [1, *range(18, 31)]

@@ -80,6 +80,9 @@ _H_DONE: Final = 4  # (_, keep, _): an exchange ended in the callback but left p
 _H_FAILED: Final = 5  # (_, exc, _): the callback failed (a bug): the task raises it
 _Handoff = tuple[int, Any, Any]
 _PARTIAL: Final[_Handoff] = (_H_PARTIAL, None, None)
+# after an exchange had to wait, this many requests are read from the task before push reads
+# are tried again (measured: a request handed over costs about twice one read by the task)
+_TASK_READS_AFTER_WAIT: Final = 16
 _END: Final[_Handoff] = (_H_DONE, False, None)
 
 
@@ -269,6 +272,7 @@ class Http1ServerConnection:
         "_server",
         "_service",
         "_task",
+        "_task_reads",
         "_upgraded",
         "_waiter",
         "_wheel",
@@ -305,6 +309,7 @@ class Http1ServerConnection:
         self._continue_sent = False
         self._ctx: contextvars.Context | None = None  # push mode's context for exchanges
         self._pushing = False  # the stream pushes its bytes to _receive
+        self._task_reads = 0  # idle waits left to read from the task (see _TASK_READS_AFTER_WAIT)
         self._waiter: asyncio.Future[_Handoff] | None = None  # the task's, while pushing
         self._requests = 0
         self._date = cfg.date_header
@@ -370,11 +375,20 @@ class Http1ServerConnection:
                     )
                     if self._expired:
                         return
-                    if ctx is not None and not stream.buffered() and not stream.at_eof():  # type: ignore[attr-defined]
+                    push = ctx is not None and not stream.buffered() and not stream.at_eof()  # type: ignore[attr-defined]
+                    if push and self._task_reads:
+                        self._task_reads -= 1
+                        push = False
+                    if push:
+                        assert ctx is not None
                         handed = await self._push()
                         if handed is None:
                             return
                         kind = handed[0]
+                        if kind == _H_PENDING:
+                            # the service waits (a proxy, a database): handing each request
+                            # over costs more than reading in the task, so do that for a while
+                            self._task_reads = _TASK_READS_AFTER_WAIT
                         if kind <= _H_PARTIAL:
                             if kind == _H_EVENT:
                                 ev = handed[1]
