@@ -381,9 +381,18 @@ class Http1ServerConnection:
                         push = False
                     if push:
                         assert ctx is not None
-                        handed = await self._push()
-                        if handed is None:
-                            return
+                        # inline, not in a helper coroutine: an idle connection keeps no
+                        # extra frame
+                        waiter = self._start_push(loop)
+                        try:
+                            handed = await waiter
+                        except asyncio.CancelledError as exc:
+                            handed2 = self._push_cancelled(waiter, exc)
+                            if handed2 is None:
+                                return
+                            handed = handed2
+                        finally:
+                            self._end_push()
                         kind = handed[0]
                         if kind == _H_PENDING:
                             # the service waits (a proxy, a database): handing each request
@@ -464,40 +473,39 @@ class Http1ServerConnection:
 
     # -- push mode -----------------------------------------------------------------------------
 
-    async def _push(self) -> _Handoff | None:
-        """Idle with the stream pushing to :meth:`_receive`; what it hands over, or ``None``.
-
-        ``None`` means end quietly: the deadline passed or a graceful shutdown cut the wait.
-        """
-        loop = self._loop
-        assert loop is not None
+    def _start_push(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[_Handoff]:
+        """Idle with the stream pushing to :meth:`_receive`: the future it hands over through."""
         waiter: asyncio.Future[_Handoff] = loop.create_future()
         self._waiter = waiter
         self._pushing = True
         self.stream.set_receiver(self._receive)  # type: ignore[attr-defined]
         self._idle = True
         self._interruptible = True
+        return waiter
+
+    def _end_push(self) -> None:
+        self._waiter = None
+        self._idle = False
+        self._interruptible = False
+        self._stop_push()
+
+    def _push_cancelled(
+        self, waiter: asyncio.Future[_Handoff], exc: asyncio.CancelledError
+    ) -> _Handoff | None:
+        """The task was cancelled while pushing: what to do (``None``: end quietly) or raise."""
+        if waiter.done() and not waiter.cancelled():
+            # handed over, then cancelled before the task ran: a waiting exchange gets the
+            # cancellation (as it would have, had it run in the task all along)
+            handed = waiter.result()
+            if handed[0] == _H_PENDING:
+                return (_H_THROW, handed[1], exc)
+            if handed[0] == _H_THROW:
+                return handed
         try:
-            return await waiter
-        except asyncio.CancelledError as exc:
-            if waiter.done() and not waiter.cancelled():
-                # handed over, then cancelled before the task ran: a waiting exchange gets
-                # the cancellation (as it would have, had it run in the task all along)
-                handed = waiter.result()
-                if handed[0] == _H_PENDING:
-                    return (_H_THROW, handed[1], exc)
-                if handed[0] == _H_THROW:
-                    return handed
-            try:
-                self._read_failed(exc)
-            except _Interrupted:
-                return None
-            raise  # pragma: no cover - _read_failed raises for a cancellation
-        finally:
-            self._waiter = None
-            self._idle = False
-            self._interruptible = False
-            self._stop_push()
+            self._read_failed(exc)
+        except _Interrupted:
+            return None
+        raise exc  # pragma: no cover - _read_failed raises for a cancellation
 
     def _stop_push(self) -> None:
         """Have the stream buffer its bytes again (for reads from the task)."""
