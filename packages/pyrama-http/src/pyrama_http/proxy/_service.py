@@ -199,15 +199,16 @@ class HttpProxy:
             if self._looped(request):
                 return _answer(508, "forwarding loop: the request passed this proxy before")
             headers.add(b"Via", via_value(request.version, via))
-        version = Version.HTTP_10 if request.version is Version.HTTP_10 else Version.HTTP_11
-        upstream = Request(
-            request.method,
-            uri,
-            version=version,
-            headers=headers,
-            body=request.body,
-            extensions=request.extensions,
+        # built field by field: every part is already of its type (no checks to repeat)
+        upstream = Request.__new__(Request)
+        upstream.method = request.method
+        upstream.uri = uri
+        upstream.version = (
+            Version.HTTP_10 if request.version is Version.HTTP_10 else Version.HTTP_11
         )
+        upstream.headers = headers
+        upstream.body = request.body
+        upstream.extensions = request.extensions
         try:
             response = await self._client.serve(upstream)
         except InvalidRequestError as exc:
