@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_support import serving
+from test_cli_serve_tcp import connect, recv_exact
 
 from pyrama.cli._send import SendError, _proxy
 from pyrama.cli._serve_proxy import (
@@ -14,6 +19,7 @@ from pyrama.cli._serve_proxy import (
     ProtocolSniffer,
     UpstreamNotFoundLayer,
     _credentials,
+    _freeze_startup_objects,
     _socks5_authorizer,
     _Upstreams,
     _upstreams,
@@ -178,3 +184,52 @@ def test_send_proxy_flags() -> None:
         with pytest.raises(SendError) as info:
             _proxy(_args(**kwargs))
         assert info.value.code == code, kwargs
+
+
+def test_startup_objects_are_frozen_out_of_full_collections() -> None:
+    before = gc.get_freeze_count()
+    marker = [object()]  # a tracked container made "at startup"
+    try:
+        _freeze_startup_objects()
+        assert gc.get_freeze_count() > before
+        assert not any(
+            o is marker for o in gc.get_objects()
+        )  # frozen: out of the collector's sight
+    finally:
+        gc.unfreeze()
+    assert any(o is marker for o in gc.get_objects())
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port whose accept queue is full: further SYNs are dropped, so connects hang."""
+    with socket.socket() as full:
+        full.bind(("127.0.0.1", 0))
+        full.listen(0)
+        port = full.getsockname()[1]
+        fillers = []
+        try:
+            for _ in range(8):  # more than the queue holds; the extra ones just hang
+                f = socket.socket()
+                f.setblocking(False)
+                f.connect_ex(("127.0.0.1", port))
+                fillers.append(f)
+            yield port
+        finally:
+            for f in fillers:
+                f.close()
+
+
+def test_connect_timeout_bounds_connect_tunnels_and_socks5(silent_port: int) -> None:
+    """--connect-timeout: CONNECT gets 504, SOCKS5 reply 0x06 (TTL expired), in time."""
+    with serving("proxy", "127.0.0.1:0", "--socks5", "--connect-timeout", "0.3") as px:
+        with connect(px.port) as s:
+            s.sendall(f"CONNECT 127.0.0.1:{silent_port} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            head = recv_exact(s, 12)
+            assert head == b"HTTP/1.1 504"
+        with connect(px.port) as s:
+            s.sendall(b"\x05\x01\x00")
+            assert recv_exact(s, 2) == b"\x05\x00"
+            s.sendall(b"\x05\x01\x00\x01\x7f\x00\x00\x01" + silent_port.to_bytes(2, "big"))
+            reply = recv_exact(s, 2)
+            assert reply == b"\x05\x06"

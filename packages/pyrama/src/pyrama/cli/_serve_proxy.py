@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -239,7 +240,13 @@ async def _start(s: ServeSettings, guard: ShutdownGuard) -> Started:
         ]
     if upstreams.fixed is not None:
         stack.append(FixedUpstreamLayer(upstreams.fixed))
-    proxy = HttpProxy(connector=connector, connect_timeout=connect_timeout)
+    # Straight to the target, the TcpConnector's own deadline covers the whole dial (DNS
+    # included): a second one around it would only cost time on every tunnel. Through an
+    # upstream proxy the dial also waits for that proxy's answer, which only the outer
+    # deadline covers.
+    direct = upstreams.db is None and upstreams.fixed is None
+    outer_timeout = None if direct else connect_timeout
+    proxy = HttpProxy(connector=connector, connect_timeout=outer_timeout)
     stream_svc: Service[Stream, None] = http_proxy_service(layers(*stack).into(proxy))
     details: dict[str, object] = {
         "socks5": bool(args.socks5),
@@ -252,11 +259,24 @@ async def _start(s: ServeSettings, guard: ShutdownGuard) -> Started:
         socks5 = Socks5Acceptor(
             authorizer=_socks5_authorizer(creds) if creds else None,
             connector=_Socks5Upstream(upstreams, connector),
-            connect_timeout=connect_timeout,
+            connect_timeout=outer_timeout,
         )
         stream_svc = ProtocolSniffer(stream_svc, socks5)
+    _freeze_startup_objects()
     started = await start_tcp(s, guard, stream_svc)
     return Started(started.address, started.task, started.in_flight, details)
+
+
+def _freeze_startup_objects() -> None:
+    """Move everything made so far (modules, the service stack) out of the collector's sight.
+
+    A full collection walks every tracked object; a proxy that has imported its whole
+    stack holds some 100,000 of them, and one full collection every few thousand tunnels
+    cost about 10 us per tunnel (measured). Frozen objects are never walked again; the
+    per-connection objects made later are collected as usual.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _positive_seconds(text: str) -> float:
