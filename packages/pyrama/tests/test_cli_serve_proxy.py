@@ -15,12 +15,13 @@ from test_cli_serve_tcp import connect, recv_exact
 
 from pyrama.cli._send import SendError, _proxy
 from pyrama.cli._serve_proxy import (
+    _GC_GEN0_THRESHOLD,
     FixedUpstreamLayer,
     ProtocolSniffer,
     UpstreamNotFoundLayer,
     _credentials,
-    _freeze_startup_objects,
     _socks5_authorizer,
+    _tune_gc,
     _Upstreams,
     _upstreams,
 )
@@ -186,17 +187,23 @@ def test_send_proxy_flags() -> None:
         assert info.value.code == code, kwargs
 
 
-def test_startup_objects_are_frozen_out_of_full_collections() -> None:
+def test_startup_objects_are_frozen_and_young_collections_spaced() -> None:
     before = gc.get_freeze_count()
+    threshold = gc.get_threshold()
     marker = [object()]  # a tracked container made "at startup"
     try:
-        _freeze_startup_objects()
+        gc.set_threshold(700, threshold[1], threshold[2])
+        _tune_gc()
         assert gc.get_freeze_count() > before
-        assert not any(
-            o is marker for o in gc.get_objects()
-        )  # frozen: out of the collector's sight
+        # frozen: out of the collector's sight
+        assert not any(o is marker for o in gc.get_objects())
+        assert gc.get_threshold() == (_GC_GEN0_THRESHOLD, threshold[1], threshold[2])
+        gc.set_threshold(0)  # switched off: stays off
+        _tune_gc()
+        assert gc.get_threshold()[0] == 0
     finally:
         gc.unfreeze()
+        gc.set_threshold(*threshold)
     assert any(o is marker for o in gc.get_objects())
 
 

@@ -38,6 +38,9 @@ __all__ = ["COMMAND", "FixedUpstreamLayer", "ProtocolSniffer", "UpstreamNotFound
 SOCKS5_FIRST_BYTE = 0x05
 """A SOCKS5 greeting starts with the version byte 5; no HTTP request starts with it."""
 
+_GC_GEN0_THRESHOLD = 5000
+"""Net allocations between two collections of the youngest generation (Python's default: 700)."""
+
 
 class ProtocolSniffer:
     """``Service[Stream, None]``: SOCKS5 when the first byte is ``0x05``, HTTP otherwise.
@@ -262,21 +265,29 @@ async def _start(s: ServeSettings, guard: ShutdownGuard) -> Started:
             connect_timeout=outer_timeout,
         )
         stream_svc = ProtocolSniffer(stream_svc, socks5)
-    _freeze_startup_objects()
+    _tune_gc()
     started = await start_tcp(s, guard, stream_svc)
     return Started(started.address, started.task, started.in_flight, details)
 
 
-def _freeze_startup_objects() -> None:
-    """Move everything made so far (modules, the service stack) out of the collector's sight.
+def _tune_gc() -> None:
+    """Tune the cyclic garbage collector for a server that makes many short connections.
 
-    A full collection walks every tracked object; a proxy that has imported its whole
-    stack holds some 100,000 of them, and one full collection every few thousand tunnels
-    cost about 10 us per tunnel (measured). Frozen objects are never walked again; the
-    per-connection objects made later are collected as usual.
+    * Everything made so far (modules, the service stack) is moved out of the collector's
+      sight (``gc.freeze``): a full collection walks every tracked object, a proxy that has
+      imported its whole stack holds some 100,000 of them, and one full collection every few
+      thousand tunnels cost about 10 us per tunnel (measured).
+    * The youngest generation is collected every :data:`_GC_GEN0_THRESHOLD` net allocations
+      instead of Python's 700: each young collection walks the objects of every connection
+      in flight, and at 700 a busy proxy ran one every ~20 tunnels (GC time per 3000 CONNECT
+      tunnels, measured in process: 57 ms at 700, 22 ms at 5000). A threshold of 0 (the
+      collector switched off) is left alone.
     """
     gc.collect()
     gc.freeze()
+    gen0, gen1, gen2 = gc.get_threshold()
+    if gen0:
+        gc.set_threshold(max(gen0, _GC_GEN0_THRESHOLD), gen1, gen2)
 
 
 def _positive_seconds(text: str) -> float:
