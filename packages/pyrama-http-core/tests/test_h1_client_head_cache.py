@@ -77,8 +77,10 @@ def test_the_cache_is_bounded() -> None:
     st.sampled_from([200, 204, 301, 404, 500]),
     st.lists(
         st.tuples(
-            st.sampled_from([b"X-A", b"Server", b"content-length", b"Transfer-Encoding"]),
-            st.sampled_from([b"1", b"chunked", b"Chunked", b"v w ", b"0"]),
+            st.sampled_from(
+                [b"X-A", b"Server", b"content-length", b"Transfer-Encoding", b"Connection"]
+            ),
+            st.sampled_from([b"1", b"chunked", b"Chunked", b"gzip", b"v w ", b"0", b"close"]),
         ),
         max_size=4,
     ),
@@ -96,3 +98,24 @@ def test_a_cache_hit_answers_as_a_fresh_parse(
         assert type(again.error) is type(fresh.error)
     else:
         assert again == fresh
+
+
+def test_a_head_refused_for_its_framing_is_not_kept() -> None:
+    impl._HEAD_CACHE.clear()
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n"
+    for _ in range(2):
+        got = head_event(head)
+        assert isinstance(got, CodecError)
+        assert got.error.hint == 501
+    assert not impl._HEAD_CACHE
+
+
+def test_cached_framing_facts_serve_every_exchange() -> None:
+    impl._HEAD_CACHE.clear()
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\nConnection: close\r\n\r\n"
+    for _ in range(2):
+        got = head_event(head)
+        assert isinstance(got, ResponseHead)
+        assert got.chunked
+        assert not got.keep_alive
+        assert got.headers == [(b"Transfer-Encoding", b"chunked"), (b"Connection", b"close")]

@@ -31,7 +31,7 @@ folding in a head are refused (h11 accepts them), and so is a complete head bigg
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Final, TypeAlias
 
 from pyrama_core.errors import Side
 from pyrama_http_core._codec import (
@@ -78,8 +78,9 @@ _MAX_CHUNK_LINE: Final = 4096
 
 # Parsed response heads by their exact bytes: an origin answers a stream of requests with
 # the same few heads (byte for byte, until its Date changes a second later), and a head's
-# parse depends on nothing but its bytes. Only heads that parsed are kept.
-_HEAD_CACHE: dict[bytes, tuple[int, bytes, bytes, tuple[tuple[bytes, bytes], ...]]] = {}
+# parse and its framing facts depend on nothing but its bytes. Only final heads that
+# parsed and were accepted are kept.
+_HEAD_CACHE: dict[bytes, tuple[int, bytes, bytes, tuple[tuple[bytes, bytes], ...], _Facts]] = {}
 _HEAD_CACHE_MAX: Final = 256
 _HEAD_CACHE_BYTES: Final = 2048
 
@@ -102,6 +103,37 @@ class _Head:
 
     def on_headers_complete(self) -> None:
         self.complete = True
+
+
+_Facts: TypeAlias = tuple[int | None, bool, tuple[bytes, ...] | None]
+"""What a final head's fields say about framing: ``(content_length, chunked, connection)``."""
+
+
+def _framing_facts(fields: RawHeaders) -> _Facts | HttpProtocolError:
+    """The framing facts of *fields* (a ``Transfer-Encoding`` value is normalized in place)."""
+    content_length: int | None = None
+    chunked = False
+    connection: list[bytes] | None = None
+    for index, (name, value) in enumerate(fields):
+        n = len(name)
+        if n == 14 and name.lower() == b"content-length":
+            # llhttp refused a second field and anything but digits
+            content_length = int(value)
+        elif n == 17 and name.lower() == b"transfer-encoding":
+            if chunked:
+                return _remote("multiple Transfer-Encoding fields", 501)
+            if value.lower() != b"chunked":
+                return _remote("Only Transfer-Encoding: chunked is supported", 501)
+            chunked = True
+            if value != b"chunked":
+                fields[index] = (name, b"chunked")  # as h11 reports it
+        elif n == 10 and name.lower() == b"connection":
+            tokens = [t.strip() for t in value.lower().split(b",")]
+            if connection is None:
+                connection = tokens
+            else:
+                connection += tokens
+    return content_length, chunked, None if connection is None else tuple(connection)
 
 
 def _remote(message: str, hint: int | None = 400) -> HttpProtocolError:
@@ -319,9 +351,10 @@ class HttptoolsClientCodec(ClientWriter):
         head = self._take(end)
         self._scan = 0
         fields: RawHeaders
+        facts: _Facts | None = None
         cached = _HEAD_CACHE.get(head)
         if cached is not None:
-            status, reason, version, kept = cached
+            status, reason, version, kept, facts = cached
             fields = list(kept)  # the caller owns its list (HeaderMap.from_raw keeps it)
         else:
             if head.count(b"\n") != head.count(b"\r\n"):
@@ -330,10 +363,6 @@ class HttptoolsClientCodec(ClientWriter):
             if type(parsed) is not tuple:
                 return self._fail(parsed)  # type: ignore[arg-type]
             status, reason, version, fields = parsed
-            if len(head) <= _HEAD_CACHE_BYTES:
-                if len(_HEAD_CACHE) >= _HEAD_CACHE_MAX:
-                    _HEAD_CACHE.clear()
-                _HEAD_CACHE[head] = (status, reason, version, tuple(fields))
         if len(fields) > self._max_headers:
             return self._fail(
                 HeaderLimitError(
@@ -344,33 +373,21 @@ class HttptoolsClientCodec(ClientWriter):
             if status < 100:
                 return self._fail(_remote(f"invalid status code {status}"))
             return InformationalHead(status, reason, fields)
-        return self._final_head(status, reason, version, fields)
+        if facts is None:
+            got = _framing_facts(fields)
+            if type(got) is not tuple:
+                return self._fail(got)  # type: ignore[arg-type]
+            facts = got
+            if len(head) <= _HEAD_CACHE_BYTES:
+                if len(_HEAD_CACHE) >= _HEAD_CACHE_MAX:
+                    _HEAD_CACHE.clear()
+                _HEAD_CACHE[head] = (status, reason, version, tuple(fields), facts)
+        return self._final_head(status, reason, version, fields, facts)
 
     def _final_head(
-        self, status: int, reason: bytes, version: bytes, fields: RawHeaders
+        self, status: int, reason: bytes, version: bytes, fields: RawHeaders, facts: _Facts
     ) -> ClientEvent:
-        content_length: int | None = None
-        chunked = False
-        connection: list[bytes] | None = None
-        for index, (name, value) in enumerate(fields):
-            n = len(name)
-            if n == 14 and name.lower() == b"content-length":
-                # llhttp refused a second field and anything but digits
-                content_length = int(value)
-            elif n == 17 and name.lower() == b"transfer-encoding":
-                if chunked:
-                    return self._fail(_remote("multiple Transfer-Encoding fields", 501))
-                if value.lower() != b"chunked":
-                    return self._fail(_remote("Only Transfer-Encoding: chunked is supported", 501))
-                chunked = True
-                if value != b"chunked":
-                    fields[index] = (name, b"chunked")  # as h11 reports it
-            elif n == 10 and name.lower() == b"connection":
-                tokens = [t.strip() for t in value.lower().split(b",")]
-                if connection is None:
-                    connection = tokens
-                else:
-                    connection += tokens
+        content_length, chunked, connection = facts
         if status == 101:
             if self._switch != 1:
                 return self._fail(_remote("101 Switching Protocols without an Upgrade proposal"))
