@@ -49,17 +49,18 @@ class ProtocolSniffer:
     connection that closes before sending a byte is just closed.
     """
 
-    __slots__ = ("_http", "_socks5")
+    __slots__ = ("_http", "_peek", "_socks5")
 
     def __init__(self, http: Service[Stream, None], socks5: Service[Stream, None]) -> None:
+        from pyrama_net import peek
+
         self._http = http
         self._socks5 = socks5
+        self._peek = peek  # imported once here, not on every connection
 
     async def serve(self, stream: Stream, /) -> None:
         """Peek the first byte and hand the stream to the matching service."""
-        from pyrama_net import peek
-
-        first, replay = await peek(stream, 1)
+        first, replay = await self._peek(stream, 1)
         if not first:
             await stream.close()
             return
@@ -136,22 +137,28 @@ class _Upstreams:
 class _Socks5Upstream:
     """SOCKS5 CONNECT connector: straight to the target or through the chosen upstream."""
 
-    __slots__ = ("_connector", "_upstreams")
+    __slots__ = ("_connector", "_direct", "_filter_type", "_target_type", "_upstreams")
 
     def __init__(self, upstreams: _Upstreams, connector: Any) -> None:
-        self._upstreams = upstreams
-        self._connector = connector
-
-    async def serve(self, target: Socks5ConnectTarget, /) -> EstablishedConnection[Any, Any]:
         from pyrama_http.proxy import TunnelTarget
         from pyrama_proxy import ProxyFilter
 
-        proxy = await self._upstreams.pick(target.extensions.get(ProxyFilter))
+        self._upstreams = upstreams
+        self._connector = connector
+        # imported once here, not on every connection
+        self._target_type = TunnelTarget
+        self._filter_type = ProxyFilter
+        self._direct = upstreams.db is None and upstreams.fixed is None
+
+    async def serve(self, target: Socks5ConnectTarget, /) -> EstablishedConnection[Any, Any]:
+        proxy = None
+        if not self._direct:
+            proxy = await self._upstreams.pick(target.extensions.get(self._filter_type))
         host = str(target.host)
         if host.startswith("["):
             host = host[1:-1]
         established: EstablishedConnection[Any, Any] = await self._connector.serve(
-            TunnelTarget(host, target.port, proxy)
+            self._target_type(host, target.port, proxy)
         )
         return established
 
