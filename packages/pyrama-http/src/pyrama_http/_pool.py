@@ -199,7 +199,7 @@ class HttpConnectionPool:
         may_h2 = mode is not WireMode.HTTP1
         # the HTTP/1.1 pool hashes its key a dozen times per lease: there the mode is its
         # str value (hashed in C, and cached) rather than the Enum member (hashed in Python)
-        h1_key: _H1Key = (key[0], key[1], key[2], mode.value, key[4])
+        h1_key: _H1Key = (key[0], key[1], key[2], mode._value_, key[4])
         while True:
             if self._closed:
                 raise ShutdownError("the HTTP connection pool is closed")
@@ -243,7 +243,7 @@ class HttpConnectionPool:
                 return H2Handle(self, entry)
             if key in self._pending:
                 return None
-        lease = self._h1.checkout_idle((key[0], key[1], key[2], mode.value, key[4]))
+        lease = self._h1.checkout_idle((key[0], key[1], key[2], mode._value_, key[4]))
         if lease is None:
             return None
         if isinstance(lease.conn.conn, H2ClientConnection):  # pragma: no cover - never idle

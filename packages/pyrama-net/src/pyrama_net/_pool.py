@@ -127,7 +127,9 @@ class PoolLease(Generic[K, C]):
             return
         self._released = True
         pool = self._pool
-        pool._close_later(pool._release_now(self._entry, broken=self._broken))
+        doomed = pool._release_now(self._entry, broken=self._broken)
+        if doomed:
+            pool._close_later(doomed)
 
     def __repr__(self) -> str:
         state = "released" if self._released else "leased"
@@ -273,7 +275,8 @@ class ConnectionPool(Generic[K, C]):
             self._expire(doomed)
         stack = self._idle.get(key)
         if not stack:
-            self._close_later(doomed)
+            if doomed:
+                self._close_later(doomed)
             return None
         # the most recently used one, as _take_idle does (inline: the path of every request)
         entry = stack.pop()
@@ -291,7 +294,8 @@ class ConnectionPool(Generic[K, C]):
                 self._close_later(doomed)
                 return None
             entry = got
-        self._close_later(doomed)
+        if doomed:
+            self._close_later(doomed)
         return PoolLease(self, entry, reused=True)
 
     async def evict_expired(self) -> int:

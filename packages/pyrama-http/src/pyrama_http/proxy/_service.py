@@ -166,11 +166,7 @@ class HttpProxy:
         """Forward *request*, or open the tunnel it asks for."""
         if request.method == Method.CONNECT:
             return await self._connect(request)
-        return await self._forward(request)
-
-    # -- forwarding ---------------------------------------------------------------------------
-
-    async def _forward(self, request: Request) -> Response:
+        # forwarding, inline (one coroutine less per request)
         uri = request.uri
         if uri.form is not UriForm.ABSOLUTE or uri.scheme not in _FORWARD_SCHEMES:
             return _answer(
