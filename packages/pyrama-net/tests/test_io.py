@@ -252,3 +252,19 @@ def test_buffered_stream_preserves_the_byte_sequence(
         assert bytes(consumed) == data
 
     asyncio.run(main())
+
+
+async def test_buffered_stream_is_closed_follows_the_inner_stream() -> None:
+    class Closable(ChunkStream):
+        closed = False
+
+        def is_closed(self) -> bool:
+            return self.closed
+
+    inner = Closable([b"abc"])
+    buffered = BufferedStream(inner, b"x")
+    assert not buffered.is_closed()
+    inner.closed = True
+    assert buffered.is_closed()
+    # an inner stream that cannot tell: never claimed closed
+    assert not BufferedStream(ChunkStream([b""])).is_closed()

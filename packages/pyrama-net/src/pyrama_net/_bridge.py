@@ -25,6 +25,7 @@ from functools import partial
 from typing import Any, Literal, cast
 
 from pyrama_core.errors import ConfigError, PyramaTimeoutError
+from pyrama_net._connector import TaskDeadline
 from pyrama_net._detach import DetachedSocket, detach_socket_observed
 from pyrama_net._peek import PeekStream
 from pyrama_net._socket_stream import SocketStream, open_socket_stream
@@ -491,12 +492,22 @@ async def _close_all(owned: list[Stream]) -> None:
             is_closed: Any = getattr(st, "is_closed", None)
             if callable(is_closed) and is_closed() is True:
                 continue  # a wrapper over a closed (detached) socket stream: nothing to do
+        # a timer-wheel deadline: most of these closes finish without waiting at all
+        deadline = TaskDeadline(_CLOSE_TIMEOUT)
         try:
-            async with asyncio.timeout(_CLOSE_TIMEOUT):
-                await st.close()
-        except Exception:  # TimeoutError included: abort below, as for errors
+            await st.close()
+        except asyncio.CancelledError:
+            if deadline.finish():  # took too long: abort, as for errors
+                _abort(st)
+                continue
+            for rest in owned[i:]:  # cancelled while closing: the rest must not stay open
+                _abort(rest)
+            raise
+        except Exception:  # a TimeoutError of its own included: abort, as for errors
             _abort(st)
-        except BaseException:  # cancelled while closing: the rest must not stay open
+        except BaseException:
             for rest in owned[i:]:
                 _abort(rest)
             raise
+        finally:
+            deadline.finish()

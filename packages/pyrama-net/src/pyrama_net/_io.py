@@ -12,6 +12,7 @@ stays detachable (the unread buffer is handed over as leftover).
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 from pyrama_core.errors import LimitError
 from pyrama_net._detach import detach_inner
@@ -111,6 +112,16 @@ class BufferedStream(StreamWrapper):
         """Close the inner stream and drop the buffer."""
         self._buf.clear()
         await self._inner.close()
+
+    def is_closed(self) -> bool:
+        """Whether the inner stream says it is closed (``False`` when it cannot tell).
+
+        Asks the inner stream's ``is_closed()``: true once a socket stream's transport has
+        let go of the socket (closed, or detached for a relay), so :meth:`close` would not
+        wait for anything.
+        """
+        fn: Any = getattr(self._inner, "is_closed", None)
+        return callable(fn) and fn() is True
 
     async def detach_socket(self) -> tuple[socket.socket, bytes] | None:
         """Detach the inner stream's socket; the buffer here is prepended to its leftover.
