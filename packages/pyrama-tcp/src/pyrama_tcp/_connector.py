@@ -8,7 +8,6 @@ import functools
 import math
 import os
 import socket
-from collections.abc import Callable
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any, cast
 
@@ -119,7 +118,6 @@ class TcpConnector:
     __slots__ = (
         "_attempt_delay",
         "_bind",
-        "_factory",
         "_ip_mode",
         "_options",
         "_plain",
@@ -158,9 +156,6 @@ class TcpConnector:
         self._options = socket_options if socket_options is not None else TcpSocketOptions()
         # nothing to set before connect (TCP_NODELAY, on by default, is set by every loop)
         self._plain = self._bind is None and self._options == TcpSocketOptions()
-        # the protocol factory of the loop last connected on (built once, not per connection)
-        self._factory: tuple[asyncio.AbstractEventLoop, Callable[[], SocketStreamProtocol]] | None
-        self._factory = None
 
     @property
     def resolver(self) -> DnsResolver:
@@ -256,13 +251,10 @@ class TcpConnector:
         uvloop connects inside libuv with the watcher the transport reads with afterwards,
         which saves a descriptor registration per connection.
         """
-        cached = self._factory
-        if cached is None or cached[0] is not loop:
-            factory = functools.partial(SocketStreamProtocol, loop, stream_factory=TcpStream)
-            self._factory = cached = (loop, factory)
+        factory = functools.partial(SocketStreamProtocol, loop, stream_factory=TcpStream)
         try:
             _, proto = await loop.create_connection(
-                cached[1], host=str(ip), port=port, family=family, proto=socket.IPPROTO_TCP
+                factory, host=str(ip), port=port, family=family, proto=socket.IPPROTO_TCP
             )
         except OSError as exc:
             raise _connect_error(exc, f"connecting to {SocketAddress(ip, port)}") from exc
