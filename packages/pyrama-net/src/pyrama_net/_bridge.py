@@ -426,6 +426,10 @@ async def bridge(
         await _close_all(owned)
 
 
+_NO_FLOW = _Flow(None)
+"""A placeholder with nothing counted (never added to)."""
+
+
 class _Relay:
     """The state of one :func:`bridge` call: the streams it owns, sockets, byte counts."""
 
@@ -438,7 +442,7 @@ class _Relay:
         self.zero_copy = zero_copy
         self.owned: list[Stream] = [a, b]
         self.socks: list[socket.socket] = []
-        self.ab = self.ba = _Flow(None)
+        self.ab = self.ba = _NO_FLOW  # replaced by run() before anything moves
         self.spliced = False
 
     def stats(self) -> BridgeStats:

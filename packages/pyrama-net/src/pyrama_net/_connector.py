@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import inspect
 import math
+import weakref
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
 from typing import Final, Generic, Protocol, TypeAlias, TypeVar
 
-from pyrama_core import Extensions, Service, timer_wheel
+from pyrama_core import Extensions, Service, TimerWheel, timer_wheel
 from pyrama_core.errors import ConfigError, PyramaTimeoutError
 from pyrama_net.errors import ConnectError
 
@@ -180,6 +181,11 @@ _DEADLINE_MAX_TICK: Final = 0.25
 """...and to at most this many seconds."""
 
 
+_last_wheel: tuple[weakref.ref[asyncio.AbstractEventLoop], TimerWheel] | None = None
+"""The loop a :class:`TaskDeadline` was last made on (weakly: a loop is not kept alive for
+this) and its timer wheel, so that deadlines on one loop skip the weak-keyed look-up."""
+
+
 class TaskDeadline:
     """Cancels the current task once *seconds* have passed: ``asyncio.timeout`` for hot paths.
 
@@ -221,7 +227,14 @@ class TaskDeadline:
         self._timed_out = False
         self.expired = False
         """Whether the deadline passed (and cancelled the task)."""
-        self._wheel = wheel = timer_wheel(loop)
+        global _last_wheel
+        last = _last_wheel
+        if last is not None and last[0]() is loop:
+            wheel = last[1]
+        else:  # another loop than last time: its wheel (a weak-keyed look-up)
+            wheel = timer_wheel(loop)
+            _last_wheel = (weakref.ref(loop), wheel)
+        self._wheel = wheel
         if seconds != math.inf:  # an infinite deadline never fires: nothing to schedule
             wheel.schedule(
                 self, loop.time() + seconds, min(seconds / _DEADLINE_TICKS, _DEADLINE_MAX_TICK)

@@ -386,10 +386,10 @@ class _Way:
         pipe = self.pipe
         if pipe is not None:
             self.pipe = None
-            if self.in_pipe:
+            if self.in_pipe or loop.is_closed():
                 _close_pipe_fds(pipe[0], pipe[1])
             else:
-                _give_back(loop, pipe)
+                self.tunnel.pool.give(pipe)
 
 
 class SpliceTunnel:
