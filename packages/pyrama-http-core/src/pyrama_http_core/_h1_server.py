@@ -740,7 +740,8 @@ class Http1ServerConnection:
             data = rbody.try_take_bytes()
             if data is not None:  # in memory: the whole response in one write, no coroutine
                 self._write_whole(status, response.headers.raw_items(), data, rbody, close)
-                await stream.drain()
+                if self._ctx is None or stream.write_paused():  # type: ignore[attr-defined]
+                    await stream.drain()
             else:
                 await self._respond(response, close)
         except HttpProtocolError as exc:

@@ -289,6 +289,15 @@ class SocketStream:
         """Queue *data* for sending."""
         self._transport.write(data)
 
+    def write_paused(self) -> bool:
+        """Whether the write queue is above the high-water mark (:meth:`drain` would wait).
+
+        Lets a writer skip the ``drain()`` call (a coroutine) when there is nothing to wait
+        for; ``drain()`` also reports a connection that failed, which then shows on the next
+        read instead.
+        """
+        return self._proto._paused_writing
+
     async def drain(self) -> None:
         """Wait until the write queue is below the high-water mark."""
         p = self._proto

@@ -105,3 +105,7 @@ class PushStream(Stream, Protocol):
     def at_eof(self) -> bool:
         """Whether the stream is used up (EOF or the connection lost, and nothing buffered)."""
         ...
+
+    def write_paused(self) -> bool:
+        """Whether the write queue is above its high-water mark (``drain()`` would wait)."""
+        ...
