@@ -84,6 +84,26 @@ def _release(released: asyncio.Future[None]) -> None:
         released.set_result(None)
 
 
+def _detacher(inner: Any, released: asyncio.Future[None]) -> Callable[[], Any]:
+    async def detach_socket() -> Any:
+        got = await inner.detach_socket()
+        if got is not None:  # the socket has a new owner: the server's part is over
+            _release(released)
+        return got
+
+    return detach_socket
+
+
+def _aborter(inner: Any, released: asyncio.Future[None]) -> Callable[[], None]:
+    def abort() -> None:
+        try:
+            inner.abort()
+        finally:
+            _release(released)
+
+    return abort
+
+
 class KeptStream:
     """The stream of a switched HTTP/1.1 connection: tells the driver when its taker is done.
 
@@ -114,11 +134,13 @@ class KeptStream:
         self.can_write_eof = inner.can_write_eof
         self.write_eof = inner.write_eof
         self.is_closing = inner.is_closing
+        # closures over the wrapped stream, not bound methods of this object: a bound method
+        # kept in a slot is a reference cycle, left for the cyclic GC on every tunnel
         self.detach_socket: Callable[[], Any] | None = (
-            self._detach if callable(getattr(inner, "detach_socket", None)) else None
+            _detacher(inner, released) if callable(getattr(inner, "detach_socket", None)) else None
         )
         self.abort: Callable[[], None] | None = (
-            self._abort if callable(getattr(inner, "abort", None)) else None
+            _aborter(inner, released) if callable(getattr(inner, "abort", None)) else None
         )
 
     @property
@@ -130,18 +152,6 @@ class KeptStream:
         """Close the wrapped stream and release the connection."""
         try:
             await self._inner.close()
-        finally:
-            _release(self._released)
-
-    async def _detach(self) -> Any:
-        got = await self._inner.detach_socket()  # type: ignore[attr-defined]
-        if got is not None:  # the socket has a new owner: the server's part is over
-            _release(self._released)
-        return got
-
-    def _abort(self) -> None:
-        try:
-            self._inner.abort()  # type: ignore[attr-defined]
         finally:
             _release(self._released)
 
