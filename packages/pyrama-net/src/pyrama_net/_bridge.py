@@ -489,7 +489,7 @@ async def _close_all(owned: list[Stream]) -> None:
     about one loop iteration per stream. Errors are dropped: the streams are thrown away.
     """
     for i, st in enumerate(owned):
-        if type(st).close is _socket_close:
+        if getattr(type(st), "close", None) is _socket_close:
             if cast(SocketStream, st).is_closed():
                 continue  # a detached socket stream: closed already, close() would do nothing
         else:
