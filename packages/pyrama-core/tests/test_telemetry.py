@@ -19,6 +19,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from pyrama_core.errors import ConfigError
 from pyrama_core.telemetry import (
     TelemetryProviders,
+    debug_enabled,
     get_logger,
     meter,
     setup_logging,
@@ -350,3 +351,30 @@ def test_cached_json_encoder_writes_what_json_dumps_writes(value: object) -> Non
     assert _json_dumps({"v": value}, default=fallback, sort_keys=True) == json.dumps(
         {"v": value}, default=fallback, sort_keys=True
     )
+
+
+def test_debug_enabled_follows_the_configured_level() -> None:
+    out = io.StringIO()
+    setup_logging("json", "info", stream=out)
+    assert debug_enabled("pyrama.test.hot") is False
+    get_logger("pyrama.test.hot").debug("dropped")
+    setup_logging("json", "debug", stream=out)
+    assert debug_enabled("pyrama.test.hot") is True
+    get_logger("pyrama.test.hot").debug("kept")
+    assert [e["event"] for e in json_lines(out)] == ["kept"]
+    logging.getLogger("pyrama.test.hot").setLevel(logging.WARNING)  # a per-logger level wins
+    try:
+        assert debug_enabled("pyrama.test.hot") is False
+    finally:
+        logging.getLogger("pyrama.test.hot").setLevel(logging.NOTSET)
+
+
+def test_debug_enabled_defers_to_other_structlog_configurations() -> None:
+    from structlog.testing import capture_logs
+
+    setup_logging("json", "info", stream=io.StringIO())
+    assert debug_enabled("pyrama.test.hot") is False
+    with capture_logs() as logs:  # no level filter in this configuration: structlog decides
+        assert debug_enabled("pyrama.test.hot") is True
+        get_logger("pyrama.test.hot").debug("captured")
+    assert [e["event"] for e in logs] == ["captured"]

@@ -13,7 +13,7 @@ from typing import Any, Final, TypeAlias
 
 from pyrama_core import Extensions, Service
 from pyrama_core.errors import ConfigError, PyramaTimeoutError
-from pyrama_core.telemetry import get_logger
+from pyrama_core.telemetry import debug_enabled, get_logger
 from pyrama_net import (
     AddrLike,
     Authority,
@@ -542,7 +542,11 @@ class Socks5Acceptor:
         try:
             stats = await bridge(client, upstream, idle_timeout=self._idle_timeout)
         except BridgeError as exc:
+            if not debug_enabled(__name__):
+                return
             _log.debug("socks5 relay ended", target=target, side=exc.side, error=str(exc))
+            return
+        if not debug_enabled(__name__):  # a line per tunnel: not built when filtered
             return
         _log.debug(
             "socks5 relay done",

@@ -6,7 +6,7 @@ and :func:`meter`, which cost next to nothing until an application configures th
 ``pyrama-core[telemetry]`` extra).
 """
 
-from pyrama_core.telemetry._logging import LogFormat, get_logger, setup_logging
+from pyrama_core.telemetry._logging import LogFormat, debug_enabled, get_logger, setup_logging
 from pyrama_core.telemetry._otel import (
     TelemetryProviders,
     meter,
@@ -17,6 +17,7 @@ from pyrama_core.telemetry._otel import (
 __all__ = [
     "LogFormat",
     "TelemetryProviders",
+    "debug_enabled",
     "get_logger",
     "meter",
     "setup_logging",

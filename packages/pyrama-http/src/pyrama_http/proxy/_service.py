@@ -8,7 +8,7 @@ from typing import Any, Final
 
 from pyrama_core import Service
 from pyrama_core.errors import ConfigError, PyramaError, PyramaTimeoutError
-from pyrama_core.telemetry import get_logger
+from pyrama_core.telemetry import debug_enabled, get_logger
 from pyrama_http._easy import EasyHttpWebClient
 from pyrama_http._proxy_connector import ProxyConnector
 from pyrama_http.errors import InvalidRequestError
@@ -326,12 +326,16 @@ class HttpProxy:
         try:
             stats = await bridge(client, upstream, idle_timeout=self._idle)
         except BridgeError as exc:
+            if not debug_enabled(__name__):
+                return
             _log.debug(
                 "proxy tunnel ended with an error",
                 target=target.authority,
                 side="client" if exc.side == "a" else "target",
                 error=str(exc.__cause__ or exc),
             )
+            return
+        if not debug_enabled(__name__):  # a line per tunnel: not built when filtered
             return
         _log.debug(
             "proxy tunnel done",
