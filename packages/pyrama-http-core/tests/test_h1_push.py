@@ -324,6 +324,6 @@ async def test_after_a_service_waited_the_task_reads_for_a_while_then_pushes_aga
             assert await read_response(r) == (200, f"/{i}".encode())
         w.close()
     # request 1 came by push and waited; the next 16 were read by the task (a handed-over
-    # request costs about twice a task read, so a waiting service is not pushed every time);
-    # from request 18 on, push reads again
+    # request costs ~10% more than a task read, so a waiting service is not pushed every
+    # time); from request 18 on, push reads again
     assert pushed == [1, *range(18, 31)]
