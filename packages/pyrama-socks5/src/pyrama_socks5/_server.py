@@ -9,7 +9,7 @@ import socket
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, TypeAlias, TypeVar
 
 from pyrama_core import Extensions, Service
 from pyrama_core.errors import ConfigError, PyramaTimeoutError
@@ -274,6 +274,39 @@ def _success_reply(established: EstablishedConnection[Any, Any]) -> bytes:
     return Reply(ReplyCode.SUCCEEDED, _established_local(established)).encode()
 
 
+_T = TypeVar("_T")
+
+
+async def _within(
+    work: Awaitable[_T],
+    timeout: float,  # noqa: ASYNC109 - the deadline of *work*
+    message: Callable[[], str],
+    *,
+    keep_own: bool,
+) -> _T:
+    """*work* under a timer-wheel deadline (cheaper than an ``asyncio.timeout`` per tunnel).
+
+    When the deadline passes, or *work* raises a ``TimeoutError`` of its own, a
+    :class:`~pyrama_core.errors.PyramaTimeoutError` with ``message()`` is raised; with
+    *keep_own* one that *work* raised itself passes unchanged.
+    """
+    deadline = TaskDeadline(timeout)
+    try:
+        return await work
+    except asyncio.CancelledError as exc:
+        if not deadline.finish():
+            raise
+        cause = TimeoutError()
+        cause.__cause__ = exc
+        raise PyramaTimeoutError(message(), seconds=timeout) from cause
+    except TimeoutError as exc:
+        if keep_own and isinstance(exc, PyramaTimeoutError):
+            raise
+        raise PyramaTimeoutError(message(), seconds=timeout) from exc
+    finally:
+        deadline.finish()
+
+
 class Socks5Acceptor:
     """A SOCKS5 proxy server (RFC 1928, RFC 1929): a ``Service[Stream, None]``.
 
@@ -411,24 +444,12 @@ class Socks5Acceptor:
         timeout = self._handshake_timeout
         if timeout is None:
             return await self._handshake(stream, reader)
-        # a timer-wheel deadline: cheaper than an asyncio.timeout on every connection
-        deadline = TaskDeadline(timeout)
-        try:
-            return await self._handshake(stream, reader)
-        except asyncio.CancelledError as exc:
-            if not deadline.finish():
-                raise
-            cause = TimeoutError()
-            cause.__cause__ = exc
-            raise PyramaTimeoutError(
-                f"the SOCKS5 handshake did not finish within {timeout:g}s", seconds=timeout
-            ) from cause
-        except TimeoutError as exc:  # a stream's own timeout ends the handshake the same way
-            raise PyramaTimeoutError(
-                f"the SOCKS5 handshake did not finish within {timeout:g}s", seconds=timeout
-            ) from exc
-        finally:
-            deadline.finish()
+        return await _within(
+            self._handshake(stream, reader),
+            timeout,
+            lambda: f"the SOCKS5 handshake did not finish within {timeout:g}s",
+            keep_own=False,  # a stream's own timeout ends the handshake the same way
+        )
 
     async def _handshake(self, stream: Stream, reader: _Reader) -> Request:
         greeting: ClientGreeting = await reader.next(ClientGreeting.decode)
@@ -518,25 +539,12 @@ class Socks5Acceptor:
         timeout: float,  # noqa: ASYNC109 - the connect deadline
     ) -> EstablishedConnection[Any, Any]:
         """The connector's connection within *timeout* seconds (a timer-wheel deadline)."""
-        deadline = TaskDeadline(timeout)
-        try:
-            return await self._connector.serve(target)
-        except asyncio.CancelledError as exc:
-            if not deadline.finish():
-                raise
-            cause = TimeoutError()
-            cause.__cause__ = exc
-            raise PyramaTimeoutError(
-                f"connecting to {target} timed out after {timeout:g}s", seconds=timeout
-            ) from cause
-        except TimeoutError as exc:
-            if isinstance(exc, PyramaTimeoutError):
-                raise  # the connector's own deadline, already one of ours
-            raise PyramaTimeoutError(
-                f"connecting to {target} timed out after {timeout:g}s", seconds=timeout
-            ) from exc
-        finally:
-            deadline.finish()
+        return await _within(
+            self._connector.serve(target),
+            timeout,
+            lambda: f"connecting to {target} timed out after {timeout:g}s",
+            keep_own=True,  # the connector's own deadline is already one of ours
+        )
 
     async def _relay(self, client: Stream, upstream: Stream, target: str) -> None:
         try:
