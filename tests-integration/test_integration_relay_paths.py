@@ -22,48 +22,26 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 from itsupport import Peers, Running, Spawn, make_pki
 
 from pyrama_core import Service, service_fn
 from pyrama_net import BridgeStats, BufferedStream, Stream, bridge, open_socket_stream
-from pyrama_net._splice import SPLICE_AVAILABLE
-from pyrama_testing import free_port, in_ci, require_peer
+from pyrama_testing import SpliceCounter, count_splices, free_port, needs_splice, require_peer
 from pyrama_tls import SniRouter, TlsAcceptorData, TlsAcceptorLayer, TlsStream
 
 BULK = 16 << 20
 GUARD = 60.0
 
 # os.splice is Linux-only; under CI (Linux) these run, and fail if splice is missing
-pytestmark = pytest.mark.skipif(
-    not SPLICE_AVAILABLE and not in_ci(), reason="os.splice is Linux-only"
-)
-
-
-@dataclass
-class SpliceCounter:
-    """What the wrapped ``os.splice`` saw (from any thread)."""
-
-    calls: int = 0
-    moved: int = 0
+pytestmark = needs_splice
 
 
 @pytest.fixture
 def spliced(monkeypatch: pytest.MonkeyPatch) -> SpliceCounter:
     """Count every ``os.splice`` call in this process and the bytes it moved."""
-    counter = SpliceCounter()
-    real = os.splice
-
-    def counting(src: int, dst: int, count: int, *args: Any, **kw: Any) -> int:
-        n = real(src, dst, count, *args, **kw)
-        counter.calls += 1
-        counter.moved += n
-        return n
-
-    monkeypatch.setattr(os, "splice", counting)
-    return counter
+    return count_splices(monkeypatch)
 
 
 @pytest.fixture

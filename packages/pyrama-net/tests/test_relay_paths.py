@@ -15,7 +15,7 @@ import os
 import random
 import socket
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -32,41 +32,19 @@ from pyrama_net import (
     rewind,
 )
 from pyrama_net._detach import detach_inner
-from pyrama_net._splice import SPLICE_AVAILABLE
-from pyrama_testing import in_ci
+from pyrama_testing import SpliceCounter, count_splices, needs_splice
 
 BULK = 16 << 20
 GUARD = 60.0
 
 # os.splice is Linux-only; under CI (Linux) these run, and fail if splice is missing
-pytestmark = pytest.mark.skipif(
-    not SPLICE_AVAILABLE and not in_ci(), reason="os.splice is Linux-only"
-)
-
-
-@dataclass
-class SpliceCounter:
-    """What the wrapped ``os.splice`` saw."""
-
-    calls: int = 0
-    moved: int = 0
-    sizes: list[int] = field(default_factory=list)
+pytestmark = needs_splice
 
 
 @pytest.fixture
 def spliced(monkeypatch: pytest.MonkeyPatch) -> SpliceCounter:
     """Count every ``os.splice`` call and the bytes it moved (the relay looks it up per use)."""
-    counter = SpliceCounter()
-    real = os.splice
-
-    def counting(src: int, dst: int, count: int, *args: Any, **kw: Any) -> int:
-        n = real(src, dst, count, *args, **kw)
-        counter.calls += 1
-        counter.moved += n
-        return n
-
-    monkeypatch.setattr(os, "splice", counting)
-    return counter
+    return count_splices(monkeypatch)
 
 
 def _tcp_pair() -> tuple[socket.socket, socket.socket]:

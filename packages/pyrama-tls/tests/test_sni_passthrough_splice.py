@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import os
 import random
 import socket
 import ssl
@@ -27,8 +26,7 @@ import pytest
 
 from pyrama_core import Service, service_fn
 from pyrama_net import BridgeStats, BufferedStream, Stream, bridge, open_socket_stream
-from pyrama_net._splice import SPLICE_AVAILABLE
-from pyrama_testing import in_ci
+from pyrama_testing import SpliceCounter, count_splices, needs_splice
 from pyrama_tls import (
     CertificateAuthority,
     SniRouter,
@@ -41,33 +39,13 @@ BULK = 16 << 20
 GUARD = 60.0
 
 # os.splice is Linux-only; under CI (Linux) these run, and fail if splice is missing
-pytestmark = pytest.mark.skipif(
-    not SPLICE_AVAILABLE and not in_ci(), reason="os.splice is Linux-only"
-)
-
-
-@dataclass
-class SpliceCounter:
-    """What the wrapped ``os.splice`` saw."""
-
-    calls: int = 0
-    moved: int = 0
+pytestmark = needs_splice
 
 
 @pytest.fixture
 def spliced(monkeypatch: pytest.MonkeyPatch) -> SpliceCounter:
     """Count every ``os.splice`` call and the bytes it moved (the relay looks it up per use)."""
-    counter = SpliceCounter()
-    real = os.splice
-
-    def counting(src: int, dst: int, count: int, *args: Any, **kw: Any) -> int:
-        n = real(src, dst, count, *args, **kw)
-        counter.calls += 1
-        counter.moved += n
-        return n
-
-    monkeypatch.setattr(os, "splice", counting)
-    return counter
+    return count_splices(monkeypatch)
 
 
 @pytest.fixture(scope="module")
