@@ -99,7 +99,7 @@ def _socat_argv(port: int, target: int) -> list[str]:
     ]
 
 
-_HAPROXY_CFG = """\
+HAPROXY_L4_CFG = """\
 global
     nbthread 1
     maxconn 4096
@@ -118,11 +118,12 @@ backend sink
 """
 
 
-def _haproxy_argv(port: int, target: int, work: Path) -> list[str]:
+def haproxy_l4_argv(port: int, target: int, work: Path) -> list[str]:
+    """haproxy as the L4 reference: one thread, splice both ways, *port* to *target*."""
     haproxy = find_tool("haproxy")
     assert haproxy is not None
     cfg = work / f"haproxy-{port}.cfg"
-    cfg.write_text(_HAPROXY_CFG.format(port=port, target=target))
+    cfg.write_text(HAPROXY_L4_CFG.format(port=port, target=target))
     return [haproxy, "-db", "-f", str(cfg)]
 
 
@@ -139,7 +140,7 @@ class Forwarders:
         build: dict[str, Callable[[], list[str]]] = {
             "pyrama": lambda: _pyrama_argv(pyrama_cmd, port, target),
             "socat": lambda: _socat_argv(port, target),
-            "haproxy": lambda: _haproxy_argv(port, target, work),
+            "haproxy": lambda: haproxy_l4_argv(port, target, work),
         }
         proc = start(f"{name}-{sink}", build[name](), work)
         self.procs[(name, sink)] = proc
@@ -361,7 +362,7 @@ def _report(
             "- haproxy config:",
             "",
             "```",
-            _HAPROXY_CFG.format(port="<port>", target="<sink>").rstrip(),
+            HAPROXY_L4_CFG.format(port="<port>", target="<sink>").rstrip(),
             "```",
         ]
     for name, why in missing.items():

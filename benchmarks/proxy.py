@@ -56,7 +56,7 @@ from benchmarks._harness import (
     wait_port,
 )
 from benchmarks._tools import connrate_command
-from benchmarks.forward import Samples, parse_size
+from benchmarks.forward import HAPROXY_L4_CFG, Samples, haproxy_l4_argv, parse_size
 
 __all__ = ["add_arguments", "run"]
 
@@ -237,21 +237,6 @@ http {{
 }}
 """
 
-_HAPROXY_CFG = """\
-global
-    nbthread 1
-    maxconn 4096
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 60s
-    timeout server 60s
-    option splice-request
-    option splice-response
-listen bulk
-    bind 127.0.0.1:{port}
-    server origin 127.0.0.1:{target}
-"""
 
 _WRK_SCRIPT = """\
 wrk.method = "GET"
@@ -426,11 +411,7 @@ def _reference_argv(
 ) -> list[str]:
     """The command line of L4 reference *name* on *port*, forwarding to *target*."""
     if name == "haproxy":
-        haproxy = find_tool("haproxy")
-        assert haproxy is not None
-        cfg = work / f"haproxy-{port}.cfg"
-        cfg.write_text(_HAPROXY_CFG.format(port=port, target=target))
-        return [haproxy, "-db", "-f", str(cfg)]
+        return haproxy_l4_argv(port, target, work)
     template = args.pyrama_forward_cmd
     return shlex.split(template.format(pyrama=pyrama_executable(), port=port, target=target))
 
@@ -776,7 +757,7 @@ def _report(
             "- haproxy config (the L4 reference):",
             "",
             "```",
-            _HAPROXY_CFG.format(port="<port>", target="<bulk origin>").rstrip(),
+            HAPROXY_L4_CFG.format(port="<port>", target="<bulk origin>").rstrip(),
             "```",
             "",
         ]
