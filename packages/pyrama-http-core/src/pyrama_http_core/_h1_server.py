@@ -500,8 +500,6 @@ class Http1ServerConnection:
             handed = waiter.result()
             if handed[0] == _H_PENDING:
                 return (_H_THROW, handed[1], exc)
-            if handed[0] == _H_THROW:
-                return handed
         try:
             self._read_failed(exc)
         except _Interrupted:
