@@ -72,9 +72,43 @@ _HEADS: dict[tuple[object, ...], tuple[bytes, bool, int, int]] = {}
 _HEADS_SEEN: set[int] = set()
 _HEADS_MAX: Final = 256
 
+# Whole request heads, the same way: (method, target, fields, content_length) -> (head,
+# body framing, length, close, upgrade). A client (a proxy above all) sends the same few
+# heads again and again. Kept the second time a key is seen, only when every part of it is
+# exact bytes (a subclass could compare equal and mean something else), and only for heads
+# up to _REQUEST_HEAD_MAX bytes. Bounded in entries.
+_REQUEST_HEADS: dict[tuple[object, ...], tuple[bytes, int, int, bool, bytes | None]] = {}
+_REQUEST_HEADS_SEEN: set[int] = set()
+_REQUEST_HEAD_MAX: Final = 4096
+
 
 def _local(message: str) -> HttpProtocolError:
     return HttpProtocolError(message, side=Side.LOCAL, hint=None)
+
+
+def _remember_request_head(
+    key: tuple[object, ...], value: tuple[bytes, int, int, bool, bytes | None]
+) -> None:
+    """Keep an encoded request head for *key* the second time *key* is seen (see above)."""
+    if len(value[0]) > _REQUEST_HEAD_MAX:
+        return
+    h = hash(key)
+    if h not in _REQUEST_HEADS_SEEN:
+        if len(_REQUEST_HEADS_SEEN) >= 4 * _HEADS_MAX:
+            _REQUEST_HEADS_SEEN.clear()
+        _REQUEST_HEADS_SEEN.add(h)
+        return
+    method, target, fields, length = key
+    if type(method) is not bytes or type(target) is not bytes:
+        return
+    if length is not None and type(length) is not int:
+        return
+    for field in fields:  # type: ignore[attr-defined]
+        if type(field) is not tuple or type(field[0]) is not bytes or type(field[1]) is not bytes:
+            return
+    if len(_REQUEST_HEADS) >= _HEADS_MAX:
+        _REQUEST_HEADS.clear()
+    _REQUEST_HEADS[key] = value
 
 
 _date_second = -1
@@ -598,7 +632,14 @@ class ClientWriter:
     @property
     def is_reusable(self) -> bool:
         """Whether the exchange is over on both sides and another request may follow."""
-        return not self._in_exchange and self._ready()
+        # _ready(), inline: a pool asks twice per request
+        return (
+            not self._in_exchange
+            and not self._switched
+            and self._keep_alive
+            and self._error is None
+            and not self._eof
+        )
 
     @property
     def request_complete(self) -> bool:
@@ -624,6 +665,35 @@ class ClientWriter:
             raise _local("a request is already in progress on this connection")
         if not self._ready():
             raise _local("the connection cannot carry another request")
+        key: tuple[object, ...] | None = (method, target, tuple(headers), content_length)
+        try:
+            known = _REQUEST_HEADS.get(key)  # type: ignore[arg-type]
+        except TypeError:  # an unhashable field (a list, a bytearray): no cache
+            key = known = None
+        if known is None:
+            known = self._encode_request(method, target, headers, content_length)
+            if key is not None:
+                _remember_request_head(key, known)
+        head, kind, length, close, upgrade = known
+        self._begin_exchange(method, upgrade, close)
+        self._method = method
+        self._switch = 2 if method == b"CONNECT" else (1 if upgrade is not None else 0)
+        self._keep_alive = not close
+        self._in_exchange = True
+        self._resp_done = False
+        self._body = BodyWriter(kind, length)
+        if kind == NO_BODY:
+            self._body.done = True
+        return head
+
+    @staticmethod
+    def _encode_request(
+        method: bytes,
+        target: bytes,
+        headers: Sequence[tuple[bytes, bytes]],
+        content_length: int | None,
+    ) -> tuple[bytes, int, int, bool, bytes | None]:
+        """Encode (and check) a request head: ``(head, framing, length, close, upgrade)``."""
         check_method(method)
         check_target(target)
         parts = [method, b" ", target, b" HTTP/1.1\r\n"]
@@ -644,21 +714,11 @@ class ClientWriter:
             if method in (b"POST", b"PUT", b"PATCH"):
                 parts.append(b"content-length: 0\r\n")
         parts.append(b"\r\n")
-        head = b"".join(parts)
         upgrade: bytes | None = None
         for name, value in headers:
             if len(name) == 7 and name.lower() == b"upgrade":
                 upgrade = value
-        self._begin_exchange(method, upgrade, facts.close)
-        self._method = method
-        self._switch = 2 if method == b"CONNECT" else (1 if upgrade is not None else 0)
-        self._keep_alive = not facts.close
-        self._in_exchange = True
-        self._resp_done = False
-        self._body = BodyWriter(kind, facts.content_length or 0)
-        if kind == NO_BODY:
-            self._body.done = True
-        return head
+        return b"".join(parts), kind, facts.content_length or 0, facts.close, upgrade
 
     def send_data(self, data: bytes, /) -> bytes:
         """Encode a piece of the request body."""
