@@ -79,3 +79,47 @@ def test_the_connection_options_cache_is_bounded() -> None:
             (b"A", b"b")
         ]
         assert len(_headers._OPTIONS_CACHE) <= _headers._OPTIONS_CACHE_MAX
+
+
+@given(st.lists(st.lists(st.tuples(NAMES, VALUES), max_size=6), min_size=1, max_size=6))
+def test_plans_kept_per_names_follow_the_rule_for_any_values(
+    blocks: list[list[tuple[bytes, bytes]]],
+) -> None:
+    # the same names come back with other values: the kept plan must not decide by them
+    for raw in blocks * 2:
+        assert strip_raw(list(raw)) == reference(raw, False)
+
+
+def test_a_kept_plan_still_reads_the_connection_values() -> None:
+    _headers._PLANS.clear()
+    names = (b"Connection", b"X-A", b"Host")
+    for value, want in [
+        (b"keep-alive", [(b"X-A", b"1"), (b"Host", b"h")]),
+        (b"keep-alive", [(b"X-A", b"1"), (b"Host", b"h")]),
+        (b"x-a", [(b"Host", b"h")]),
+        (b"close, host", [(b"X-A", b"1"), (b"Host", b"h")]),  # Host is protected
+        (b"keep-alive", [(b"X-A", b"1"), (b"Host", b"h")]),
+    ]:
+        raw = list(zip(names, (value, b"1", b"h"), strict=True))
+        assert strip_raw(raw) == want
+    assert names in _headers._PLANS
+
+
+class _Name(bytes):
+    """A bytes subclass: never part of a kept plan."""
+
+
+def test_inexact_names_are_stripped_without_a_kept_plan() -> None:
+    _headers._PLANS.clear()
+    for _ in range(3):
+        raw = [(_Name(b"Connection"), b"x-a"), (b"X-A", b"1"), (b"B", b"2")]
+        assert strip_raw(raw) == [(b"B", b"2")]
+    assert not _headers._PLANS
+
+
+def test_the_plan_cache_is_bounded() -> None:
+    _headers._PLANS.clear()
+    for i in range(_headers._PLANS_MAX + 10):
+        raw = [(b"X-%d" % i, b"v"), (b"Keep-Alive", b"5"), (b"A", b"b")]
+        assert strip_raw(raw) == [(b"X-%d" % i, b"v"), (b"A", b"b")]
+        assert len(_headers._PLANS) <= _headers._PLANS_MAX

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Final
 
 from pyrama_http_types import HeaderMap, Version
@@ -83,9 +84,61 @@ def strip_raw(
 ) -> list[tuple[bytes, bytes]]:
     """:func:`strip_hop_by_hop` on wire pairs: *raw* itself when nothing is dropped.
 
-    One pass over the names in the common case (no hop-by-hop field at all); the
-    ``Connection`` options are only read when such a field is there.
+    Which fields go depends on the names, and on the ``Connection`` values only when one
+    names a field beyond the hop-by-hop set: the names' plan (what to drop, where the
+    ``Connection`` fields are) is kept per tuple of names, as the same few header blocks
+    (by name) come again and again.
     """
+    if keep_te_trailers:
+        return _strip(raw, True)
+    names = tuple(map(_first, raw))
+    try:
+        plan = _PLANS.get(names)
+    except TypeError:  # an unhashable name (a bytearray): no plan
+        return _strip(raw, False)
+    if plan is None:
+        plan = _plan(names)
+    drop, conn = plan
+    if not drop:
+        return raw
+    for i in conn:
+        value = raw[i][1]
+        options = _OPTIONS_CACHE.get(value)
+        if options is None:
+            options = _options(value)
+        if options:  # a field is named for removal: the full pass
+            return _strip(raw, False)
+    kept = raw.copy()
+    for i in drop:  # from the last: the earlier indexes stay right
+        del kept[i]
+    return kept
+
+
+_first = itemgetter(0)
+
+# names tuple -> (indexes of the hop-by-hop fields, last first; indexes of the Connection
+# and Proxy-Connection fields). Only tuples of exact bytes are kept; bounded in entries.
+_PLANS: dict[tuple[bytes, ...], tuple[tuple[int, ...], tuple[int, ...]]] = {}
+_PLANS_MAX: Final = 256
+
+
+def _plan(names: tuple[bytes, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    lower = [name.lower() for name in names]
+    hop = HOP_BY_HOP_HEADERS
+    drop = tuple(i for i in range(len(lower) - 1, -1, -1) if lower[i] in hop)
+    conn = tuple(
+        i for i, low in enumerate(lower) if low == b"connection" or low == b"proxy-connection"
+    )
+    plan = (drop, conn)
+    if all(type(name) is bytes for name in names):
+        if len(_PLANS) >= _PLANS_MAX:
+            _PLANS.clear()
+        _PLANS[names] = plan
+    return plan
+
+
+def _strip(raw: list[tuple[bytes, bytes]], keep_te_trailers: bool) -> list[tuple[bytes, bytes]]:
+    """The full pass of :func:`strip_raw` (``Connection`` options read from every value)."""
     hop = HOP_BY_HOP_HEADERS
     lower = [name.lower() for name, _ in raw]
     if hop.isdisjoint(lower):
