@@ -94,7 +94,7 @@ def test_the_target_cache_is_bounded() -> None:
     assert again.host == "h5.test"
 
 
-def test_origin_forms_are_kept_per_path_and_bounded() -> None:
+def test_origin_forms_are_kept_per_uri_and_bounded() -> None:
     _easy._ORIGIN_FORMS.clear()
     for i in range(_easy._ORIGIN_FORMS_MAX + 10):
         uri = Uri(f"http://a.test/p/{i}?q={i}")
@@ -103,6 +103,13 @@ def test_origin_forms_are_kept_per_path_and_bounded() -> None:
         assert got.form is UriForm.ORIGIN
         assert len(_easy._ORIGIN_FORMS) <= _easy._ORIGIN_FORMS_MAX
     first = _easy._origin_form(Uri("http://a.test/same?x"))
-    assert _easy._origin_form(Uri("http://b.test:81/same?x")) is first
+    assert _easy._origin_form(Uri("http://a.test/same?x")) is first
+    other = _easy._origin_form(Uri("http://b.test:81/same?x"))
+    assert other == first
+    assert other is not first
+    # neither another form nor a URI with a fragment is kept
+    with_fragment = Uri("http://a.test/f#x", allow_fragment=True)
+    assert _easy._origin_form(with_fragment).as_bytes() == b"/f"
+    assert with_fragment.as_bytes() not in _easy._ORIGIN_FORMS
     origin = Uri("/already")
     assert _easy._origin_form(origin) is origin

@@ -50,7 +50,7 @@ DEFAULT_USER_AGENT: Final = "pyrama/0.1"
 
 _IDEMPOTENT: Final = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
 _TARGET_CACHE_MAX: Final = 1024
-_ORIGIN_FORMS: dict[str, Uri] = {}
+_ORIGIN_FORMS: dict[bytes, Uri] = {}
 _ORIGIN_FORMS_MAX: Final = 1024
 _EMPTY_RAW: Final[list[tuple[bytes, bytes]]] = []
 _orphans: set[asyncio.Task[None]] = set()
@@ -312,7 +312,7 @@ class EasyHttpWebClient:
         timeout: float | None,  # noqa: ASYNC109 - reported in errors; the deadline rules
     ) -> Response:
         body = request.body
-        data = None if body.is_consumed else body.try_take_bytes()
+        data = body.try_take_bytes()  # None for a stream, or a body whose reading started
         trailers = body.trailers if data is not None else None
         attempt = 0
         while True:
@@ -322,7 +322,7 @@ class EasyHttpWebClient:
             est = handle.established
             conn = est.conn
             if data is not None:
-                body = Body.from_bytes(data, trailers=trailers)
+                body = Body(data, trailers=trailers)
             forward = None
             if target.proxy is not None:
                 forward = est.extensions.get(HttpProxyForward)
@@ -436,16 +436,20 @@ class EasyHttpWebClient:
 
 
 def _origin_form(uri: Uri) -> Uri:
-    """``uri.to_origin_form()``, the parsed result kept per path (a URI never changes)."""
-    if uri.form is not UriForm.ABSOLUTE or uri.fragment is not None:
-        return uri.to_origin_form()
-    path = uri.path_and_query
-    origin = _ORIGIN_FORMS.get(path)
-    if origin is None:
-        origin = uri.to_origin_form()
+    """``uri.to_origin_form()``, the parsed result kept per absolute URI (it never changes).
+
+    Keyed by the URI's exact bytes, which decide its form, path and query; only absolute
+    URIs without a fragment are kept (no other form has the same bytes as one of them).
+    """
+    raw = uri.as_bytes()
+    origin = _ORIGIN_FORMS.get(raw)
+    if origin is not None:
+        return origin
+    origin = uri.to_origin_form()
+    if uri.form is UriForm.ABSOLUTE and uri.fragment is None and type(raw) is bytes:
         if len(_ORIGIN_FORMS) >= _ORIGIN_FORMS_MAX:
             _ORIGIN_FORMS.clear()
-        _ORIGIN_FORMS[path] = origin
+        _ORIGIN_FORMS[raw] = origin
     return origin
 
 

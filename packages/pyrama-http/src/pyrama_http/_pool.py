@@ -118,7 +118,12 @@ def _stream_has_news(stream: Stream) -> bool:
 def _is_alive(est: PooledConnection) -> bool:
     conn = est.conn
     if isinstance(conn, Http1ClientConnection):
-        return conn.is_reusable() and not _stream_has_news(conn.stream)
+        if not conn.is_reusable():
+            return False
+        stream = conn.stream
+        if type(stream) is SocketStream:  # _stream_has_news, inline: asked twice per request
+            return not (stream.buffered() > 0 or stream.at_eof())
+        return not _stream_has_news(stream)
     return conn.is_usable()
 
 
@@ -233,17 +238,21 @@ class HttpConnectionPool:
         """
         if self._closed:
             return None
-        self._maybe_sweep()
-        key = target.pool_key
+        if self._h2:  # nothing to sweep otherwise
+            self._maybe_sweep()
         mode = target.mode
         if mode is not WireMode.HTTP1:
+            key = target.pool_key
             entry = self._pick_h2(key)
             if entry is not None:
                 entry.last_used = self._clock()
                 return H2Handle(self, entry)
             if key in self._pending:
                 return None
-        lease = self._h1.checkout_idle((key[0], key[1], key[2], mode._value_, key[4]))
+        # the HTTP/1.1 key of acquire(), built from the fields (no pool_key tuple first)
+        lease = self._h1.checkout_idle(
+            (target.scheme, target.host, target.port, mode._value_, target.proxy)
+        )
         if lease is None:
             return None
         if isinstance(lease.conn.conn, H2ClientConnection):  # pragma: no cover - never idle

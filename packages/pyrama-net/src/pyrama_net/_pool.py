@@ -352,10 +352,10 @@ class ConnectionPool(Generic[K, C]):
             return self.max_per_key
         return self.max_total
 
-    def _expire(self, doomed: list[C]) -> None:
+    def _expire(self, doomed: list[C], now: float | None = None) -> None:
         if self.idle_timeout is None:
             return
-        cutoff = self._clock() - self.idle_timeout
+        cutoff = (self._clock() if now is None else now) - self.idle_timeout
         while self._lru:
             entry = next(iter(self._lru))
             if entry.idle_since > cutoff:
@@ -496,12 +496,15 @@ class ConnectionPool(Generic[K, C]):
             raise ShutdownError("the connection pool was closed while connecting")
         return PoolLease(self, entry, reused=False)
 
-    def _to_idle(self, entry: _Entry[K, C], doomed: list[C]) -> None:
-        """Put a no-longer-leased live entry into the idle set, then serve waiters."""
+    def _to_idle(self, entry: _Entry[K, C], doomed: list[C], now: float | None = None) -> None:
+        """Put a no-longer-leased live entry into the idle set, then serve waiters.
+
+        *now* is the clock's reading if the caller just took one.
+        """
         if self._closed:
             doomed.append(entry.conn)
             return
-        entry.idle_since = self._clock()
+        entry.idle_since = self._clock() if now is None else now
         self._idle.setdefault(entry.key, []).append(entry)
         self._lru[entry] = None
         self._open += 1
@@ -531,9 +534,10 @@ class ConnectionPool(Generic[K, C]):
             doomed.append(entry.conn)
             self._dispatch(doomed)
         else:
+            now = self._clock()  # one reading for the expiry and the entry's idle time
             if self._lru and self.idle_timeout is not None:
-                self._expire(doomed)
-            self._to_idle(entry, doomed)
+                self._expire(doomed, now)
+            self._to_idle(entry, doomed, now)
         return doomed
 
     async def _close_all(self, conns: list[C]) -> None:
