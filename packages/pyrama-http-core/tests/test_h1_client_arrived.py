@@ -123,3 +123,19 @@ async def test_connection_close_in_a_complete_response_closes_the_connection() -
     assert not conn.is_reusable()
     await asyncio.sleep(0)
     assert stream.is_closing()
+
+
+async def test_status_codes_are_kept_per_int_and_equal_fresh_ones() -> None:
+    from pyrama_http_core import _h1_client
+    from pyrama_http_types import StatusCode
+
+    stream = MockStream()
+    conn = Http1ClientConnection(stream, take_arrived_bodies=True)
+    for code in [200, 299, 299, 599, 200]:
+        stream.feed(b"HTTP/1.1 %d X\r\nContent-Length: 0\r\n\r\n" % code)
+        resp = await conn.send_request(get())
+        assert type(resp.status) is StatusCode
+        assert resp.status == StatusCode(code)
+        assert _h1_client._STATUS_CODES[code] is resp.status
+    # keyed by exact ints from the codec, 100..999: at most 900 entries
+    assert all(type(k) is int and 100 <= k <= 999 for k in _h1_client._STATUS_CODES)

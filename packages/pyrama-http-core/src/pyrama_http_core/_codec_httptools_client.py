@@ -272,6 +272,8 @@ class HttptoolsClientCodec(ClientWriter):
         if state == _END:
             return self._finish(_NO_FIELDS)
         if state == _HEAD:
+            if not buf and not self._eof:  # asked once per request before the answer came
+                return NEED_DATA
             return self._next_head()
         if state == _UNTIL_CLOSE:
             if buf:

@@ -39,6 +39,7 @@ _SMALL_WRITE: Final = 16384
 _DEFAULT_CONFIG = Http1ClientConfig()
 _EMPTY: Final[list[tuple[bytes, bytes]]] = []
 _NO_BODY_YET: Final = Body.empty()  # a marker: never handed out
+_STATUS_CODES: dict[int, StatusCode] = {}  # by the codec's int: no StatusCode() per response
 
 
 class _ResponseBody:
@@ -393,7 +394,12 @@ class Http1ClientConnection:
         """
         codec = self.codec
         response = Response.__new__(Response)
-        response.status = StatusCode(ev.status)
+        status = _STATUS_CODES.get(ev.status)
+        if status is None:
+            status = StatusCode(ev.status)
+            if type(ev.status) is int:  # 100..999 (StatusCode refuses the rest): bounded
+                _STATUS_CODES[ev.status] = status
+        response.status = status
         response.version = Version.HTTP_11 if ev.version == b"1.1" else Version.HTTP_10
         response.headers = HeaderMap.from_raw(ev.headers)
         response.extensions = request.extensions.fork()
@@ -435,7 +441,7 @@ class Http1ClientConnection:
                     raw = ev2.trailers  # type: ignore[union-attr]
                     trailers = HeaderMap.from_raw(raw) if raw else None
                     data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-                    response.body = Body.from_bytes(data, trailers=trailers)
+                    response.body = Body(data, trailers=trailers)
                     self._response_done()
                     return response
                 if ev2 is not NEED_DATA:

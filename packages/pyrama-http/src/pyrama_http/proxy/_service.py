@@ -44,6 +44,21 @@ def _answer(status: int, reason: str) -> Response:
     return Response.text(reason + "\n", status)
 
 
+# Request targets found forwardable (absolute http(s), no userinfo), by their exact bytes
+# (which decide the parse): their authority as text and as the Host value. Bounded.
+_TARGETS: dict[bytes, tuple[str | None, bytes | None]] = {}
+_TARGETS_MAX: Final = 1024
+
+
+def _forwardable(target: bytes, authority: str | None) -> tuple[str | None, bytes | None]:
+    known = (authority, None if authority is None else authority.encode("latin-1"))
+    if type(target) is bytes:
+        if len(_TARGETS) >= _TARGETS_MAX:
+            _TARGETS.clear()
+        _TARGETS[target] = known
+    return known
+
+
 class HttpProxy:
     """An HTTP(S) forward proxy: absolute-form requests and CONNECT tunnels.
 
@@ -168,18 +183,21 @@ class HttpProxy:
             return await self._connect(request)
         # forwarding, inline (one coroutine less per request)
         uri = request.uri
-        if uri.form is not UriForm.ABSOLUTE or uri.scheme not in _FORWARD_SCHEMES:
-            return _answer(
-                400, "a forward proxy needs an absolute http:// or https:// request target"
-            )
-        if uri.userinfo is not None:
-            return _answer(400, "the request target may not carry userinfo")
+        target = uri.as_bytes()
+        known = _TARGETS.get(target)
+        if known is None:
+            if uri.form is not UriForm.ABSOLUTE or uri.scheme not in _FORWARD_SCHEMES:
+                return _answer(
+                    400, "a forward proxy needs an absolute http:// or https:// request target"
+                )
+            if uri.userinfo is not None:
+                return _answer(400, "the request target may not carry userinfo")
+            known = _forwardable(target, uri.authority_text)
+        authority, wanted = known
         raw = strip_raw(request.headers.raw_items())
-        authority = uri.authority_text
-        if authority is not None:
+        if wanted is not None:
             for i, (name, value) in enumerate(raw):
                 if len(name) == 4 and name.lower() == b"host":
-                    wanted = authority.encode("latin-1")
                     if value != wanted:
                         # the first Host becomes the target's, later ones go (as set() does)
                         raw = raw[:i] + [
@@ -217,7 +235,10 @@ class HttpProxy:
                 "proxy upstream failed", target=authority, error=f"{type(exc).__name__}: {exc}"
             )
             return _answer(502, f"upstream {authority} failed: {type(exc).__name__}")
-        response.headers = HeaderMap.from_raw(strip_raw(response.headers.raw_items()))
+        raw = response.headers.raw_items()
+        kept = strip_raw(raw)
+        if kept is not raw:  # else the headers stay as they are
+            response.headers = HeaderMap.from_raw(kept)
         if via is not None:
             response.headers.add(b"Via", via_value(response.version, via))
         body = response.body
