@@ -366,6 +366,14 @@ class BodyWriter:
         return b""
 
 
+# the body writers of a whole response once written (ended: nothing mutates them any more, so
+# every connection may share them)
+_ENDED_LENGTH = BodyWriter(LENGTH)
+_ENDED_LENGTH.done = True
+_ENDED_EMPTY = BodyWriter(NO_BODY)
+_ENDED_EMPTY.done = True
+
+
 class ServerWriter:
     """The response side of a server codec: framing decisions, ``Connection``, switches.
 
@@ -446,6 +454,28 @@ class ServerWriter:
         parts.append(b"\r\n")
         return b"".join(parts)
 
+    def _head_key(
+        self,
+        status: int,
+        headers: Sequence[tuple[bytes, bytes]],
+        content_length: int | None,
+        close: bool,
+        date: bytes | None,
+        server: bytes | None,
+    ) -> tuple[object, ...]:
+        """The response-head cache's key: everything the encoded head depends on."""
+        return (
+            status,
+            tuple(headers),
+            content_length,
+            close,
+            date,
+            server,
+            self._method == b"HEAD",
+            self._version,
+            self._keep_alive,
+        )
+
     def send_response(
         self,
         status: int,
@@ -469,17 +499,7 @@ class ServerWriter:
             raise _local(f"status {status} is not a final status (use send_informational)")
         key: tuple[object, ...] | None = None
         if reason is None and not self._switch:
-            key = (
-                status,
-                tuple(headers),
-                content_length,
-                close,
-                date,
-                server,
-                self._method == b"HEAD",
-                self._version,
-                self._keep_alive,
-            )
+            key = self._head_key(status, headers, content_length, close, date, server)
             try:
                 known = _HEADS.get(key)
             except TypeError:  # an unhashable field (a list, a bytearray): no cache
@@ -570,6 +590,47 @@ class ServerWriter:
             self._switch = 0  # the proposal was declined: the exchange continues as HTTP/1.1
         self._body = BodyWriter(kind, facts.content_length or 0)
         return b"".join(parts)
+
+    def send_whole(
+        self,
+        status: int,
+        headers: Sequence[tuple[bytes, bytes]],
+        data: bytes,
+        *,
+        close: bool = False,
+        date: bytes | None = None,
+        server: bytes | None = None,
+    ) -> bytes:
+        """Encode a whole final response whose body *data* is in memory (no trailers).
+
+        The same bytes and state as :meth:`send_response` with ``content_length=len(data)``,
+        :meth:`send_data` and :meth:`send_end` in turn, in one call: a head seen before (see
+        :meth:`send_response`) framed by ``Content-Length`` is written with *data* as is.
+        """
+        if not self._resp_started and not self._switch and status >= 200:
+            key = self._head_key(status, headers, len(data), close, date, server)
+            try:
+                known = _HEADS.get(key)
+            except TypeError:  # an unhashable field: the general path below
+                known = None
+            if known is not None:
+                head, keep, kind, length = known
+                if kind == NO_BODY or (kind == LENGTH and length == len(data)):
+                    self._keep_alive = keep
+                    self._resp_started = True
+                    if kind == NO_BODY:
+                        self._body = _ENDED_EMPTY
+                        return head
+                    self._body = _ENDED_LENGTH
+                    return head + data if data else head
+        out = self.send_response(
+            status, headers, content_length=len(data), close=close, date=date, server=server
+        )
+        body = self._body
+        assert body is not None
+        if data and body.kind != NO_BODY:
+            out += body.data(data)
+        return out + body.end()
 
     def send_data(self, data: bytes, /) -> bytes:
         """Encode a piece of the response body."""

@@ -30,7 +30,7 @@ import contextlib
 import contextvars
 import types
 from asyncio.tasks import _enter_task, _leave_task
-from collections.abc import Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator
 from typing import Any, Final
 
 from pyrama_core import Service, TimerWheel, timer_wheel
@@ -270,6 +270,7 @@ class Http1ServerConnection:
         "_pushing",
         "_released",
         "_requests",
+        "_send_whole",
         "_server",
         "_service",
         "_task",
@@ -295,6 +296,8 @@ class Http1ServerConnection:
         self._config = cfg
         self.codec: Http1ServerCodec = cfg.codec_factory(cfg)
         """The codec parsing requests and framing responses."""
+        # the built-in codecs frame a whole in-memory response in one call (optional for others)
+        self._send_whole: Callable[..., bytes] | None = getattr(self.codec, "send_whole", None)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[object] | None = None
         self._wheel: TimerWheel | None = None
@@ -781,6 +784,19 @@ class Http1ServerConnection:
         codec = self.codec
         stream = self.stream
         trailers = body.trailers
+        whole = self._send_whole
+        if whole is not None and not trailers and len(data) <= _SMALL_WRITE:  # one piece
+            stream.write(
+                whole(
+                    status,
+                    headers,
+                    data,
+                    close=close,
+                    date=http_date() if self._date else None,
+                    server=self._server,
+                )
+            )
+            return
         out = codec.send_response(
             status,
             headers,
