@@ -264,9 +264,14 @@ class Server:
     ports: dict[str, int]
 
 
-def _start_server(name: str, certs: Certs, work: Path, *, profile: Path | None = None) -> Server:
+def server_argv(
+    name: str, certs: Certs, work: Path, plain: int, secure: int, *, profile: Path | None = None
+) -> tuple[list[str], dict[str, int]]:
+    """The command line of hello-world server *name* and its port per protocol.
+
+    *plain* carries h1 (and h2c where the server speaks it), *secure* h2 over TLS.
+    """
     py = sys.executable
-    plain, secure = free_port(), free_port()
     ports = {"h1": plain}
     argv: list[str]
     if name == "pyrama":
@@ -315,6 +320,11 @@ def _start_server(name: str, certs: Certs, work: Path, *, profile: Path | None =
         ports.update(h2c=h2c, h2=secure)
     else:  # pragma: no cover - guarded by the --only check
         raise BenchError(f"unknown server {name!r}")
+    return argv, ports
+
+
+def _start_server(name: str, certs: Certs, work: Path, *, profile: Path | None = None) -> Server:
+    argv, ports = server_argv(name, certs, work, free_port(), free_port(), profile=profile)
     proc = start(f"{name}{'-profiled' if profile else ''}", argv, work)
     if name.startswith("pyrama"):
         # its own "listening" lines: a bare connect to the TLS port would be a failed

@@ -214,7 +214,7 @@ socks pass {{ from: 127.0.0.0/8 to: 0.0.0.0/0 }}
 """
 
 
-_NGINX_CFG = """\
+NGINX_HELLO_CFG = """\
 worker_processes 1;
 master_process off;
 daemon off;
@@ -245,7 +245,7 @@ wrk.headers["Host"] = "127.0.0.1:{port}"
 """
 
 
-def _argv(
+def proxy_argv(
     name: str, proto: str, port: int, work: Path, args: argparse.Namespace, scripts: dict[str, Path]
 ) -> list[str]:
     """The command line that runs proxy *name* for *proto* on 127.0.0.1:*port*."""
@@ -810,7 +810,7 @@ def run(args: argparse.Namespace, work: Path) -> str:
                 if proto not in SPEAKS[name]:
                     continue
                 port = free_port()
-                argv = _argv(name, proto, port, work, args, scripts)
+                argv = proxy_argv(name, proto, port, work, args, scripts)
                 if name == "mitmproxy":
                     argv += ["--set", f"confdir={work / 'mitmproxy'}"]
                 proc = start(f"{name}-{proto}", argv, work, env=env)
@@ -828,7 +828,7 @@ def run(args: argparse.Namespace, work: Path) -> str:
             else:
                 nport = free_port()
                 cfg = work / "nginx-origin.conf"
-                cfg.write_text(_NGINX_CFG.format(work=work, port=nport))
+                cfg.write_text(NGINX_HELLO_CFG.format(work=work, port=nport))
                 for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
                     (work / sub).mkdir(exist_ok=True)
                 ngx = start("nginx-origin", [nginx, "-p", str(work), "-c", str(cfg)], work)

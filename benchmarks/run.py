@@ -23,7 +23,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     # the standard library's http package
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from benchmarks import budget, forward, http, memory, proxy, tls, web_json
+from benchmarks import budget, forward, http, instructions, memory, proxy, tls, web_json
 from benchmarks._harness import BenchError
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -32,6 +32,7 @@ WORKLOADS = {
     "budget": budget,
     "forward": forward,
     "http": http,
+    "instructions": instructions,
     "memory": memory,
     "proxy": proxy,
     "tls": tls,
