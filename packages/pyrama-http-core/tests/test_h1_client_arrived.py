@@ -8,7 +8,7 @@ import pytest
 
 from pyrama_http_core import Http1ClientConnection
 from pyrama_http_core.errors import ConnectionClosedError
-from pyrama_http_types import Request
+from pyrama_http_types import Method, Request
 from pyrama_testing import MockStream
 
 pytestmark = pytest.mark.usefixtures("each_client_codec")
@@ -139,3 +139,17 @@ async def test_status_codes_are_kept_per_int_and_equal_fresh_ones() -> None:
         assert _h1_client._STATUS_CODES[code] is resp.status
     # keyed by exact ints from the codec, 100..999: at most 900 entries
     assert all(type(k) is int and 100 <= k <= 999 for k in _h1_client._STATUS_CODES)
+
+
+async def test_method_wire_forms_are_kept_for_methods_only_and_bounded() -> None:
+    from pyrama_http_core import _h1_client
+
+    stream = MockStream()
+    conn = Http1ClientConnection(stream, take_arrived_bodies=True)
+    names = [f"X-M{i}" for i in range(_h1_client._METHOD_BYTES_MAX + 6)]
+    for name in [*names, "GET", "GET"]:
+        stream.feed(b"HTTP/1.1 204 No Content\r\n\r\n")
+        await conn.send_request(Request(name, "http://example.test/"))
+        assert stream.written[-1].startswith(name.encode() + b" http://example.test/ ")
+        assert len(_h1_client._METHOD_BYTES) <= _h1_client._METHOD_BYTES_MAX
+    assert all(type(m) is Method for m in _h1_client._METHOD_BYTES)

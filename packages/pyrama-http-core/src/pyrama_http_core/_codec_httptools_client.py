@@ -69,6 +69,7 @@ _END: Final = 7  # the body is complete: EndOfMessage next
 _NONE: Final = 8  # no response expected (done or switched)
 
 _NO_FIELDS: RawHeaders = []
+_END_NO_TRAILERS: Final = EndOfMessage(_NO_FIELDS)
 _EMPTY: Final = b""
 _CHUNK_LINE_RE = re.compile(rb"([0-9A-Fa-f]{1,20})(?:;[^\r\n]*)?[ \t]*")
 _BLANK_LINE_RE = re.compile(rb"\n\r?\n")
@@ -311,6 +312,8 @@ class HttptoolsClientCodec(ClientWriter):
         self._resp_done = True
         if self._body is not None and self._body.done:
             self._in_exchange = False
+        if trailers is _NO_FIELDS:
+            return _END_NO_TRAILERS  # frozen, and its (empty) list is shared already
         return EndOfMessage(trailers)
 
     def _find_blank_line(self) -> int:

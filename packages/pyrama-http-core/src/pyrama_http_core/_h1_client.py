@@ -27,7 +27,7 @@ from pyrama_http_core.errors import (
     HttpProtocolError,
     HttpTimeoutError,
 )
-from pyrama_http_types import Body, HeaderMap, Request, Response, StatusCode, Version
+from pyrama_http_types import Body, HeaderMap, Method, Request, Response, StatusCode, Version
 from pyrama_net import Stream, rewind
 
 __all__ = ["Http1ClientConnection"]
@@ -40,6 +40,8 @@ _DEFAULT_CONFIG = Http1ClientConfig()
 _EMPTY: Final[list[tuple[bytes, bytes]]] = []
 _NO_BODY_YET: Final = Body.empty()  # a marker: never handed out
 _STATUS_CODES: dict[int, StatusCode] = {}  # by the codec's int: no StatusCode() per response
+_METHOD_BYTES: dict[Method, bytes] = {}  # wire forms of Method objects (exact type only)
+_METHOD_BYTES_MAX: Final = 64
 
 
 class _ResponseBody:
@@ -240,7 +242,12 @@ class Http1ClientConnection:
         else:
             trailers = None
             length = body.size_hint
-        method = request.method.as_bytes()
+        m = request.method
+        method = _METHOD_BYTES.get(m) if type(m) is Method else None
+        if method is None:
+            method = m.as_bytes()
+            if type(m) is Method and len(_METHOD_BYTES) < _METHOD_BYTES_MAX:
+                _METHOD_BYTES[m] = method
         head = codec.send_request(method, uri.as_bytes(), headers, content_length=length)
         body_pending = not codec.request_complete
         if data is not None:

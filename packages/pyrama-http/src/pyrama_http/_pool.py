@@ -397,15 +397,12 @@ class HttpConnectionPool:
 class H1Handle:
     """An exclusive lease on an HTTP/1.1 connection; :meth:`done` gives it back."""
 
-    __slots__ = ("lease",)
+    __slots__ = ("established", "lease")
 
     def __init__(self, lease: PoolLease[_H1Key, PooledConnection]) -> None:
         self.lease = lease
-
-    @property
-    def established(self) -> PooledConnection:
+        self.established: PooledConnection = lease.conn
         """The connection with its target and extensions."""
-        return self.lease.conn
 
     @property
     def reused(self) -> bool:

@@ -271,7 +271,10 @@ class ConnectionPool(Generic[K, C]):
         if self._closed:
             return None
         doomed: list[C] = []
-        if self._lru and self.idle_timeout is not None:
+        lru = self._lru
+        timeout = self.idle_timeout
+        # _expire only when the oldest idle entry is due (its first test, inline)
+        if lru and timeout is not None and next(iter(lru)).idle_since <= self._clock() - timeout:
             self._expire(doomed)
         stack = self._idle.get(key)
         if not stack:
