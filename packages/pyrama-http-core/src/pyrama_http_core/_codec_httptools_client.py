@@ -353,7 +353,13 @@ class HttptoolsClientCodec(ClientWriter):
                     f"response head larger than {self._head_limit} bytes", limit=self._head_limit
                 )
             )
-        head = self._take(end)
+        if type(buf) is bytes:
+            # sliced, not moved into a bytearray: what follows the head (a small body, as
+            # a rule) is then handed out as it is, with no copy back to bytes
+            head = buf[:end]
+            self._buf = buf[end:] if end < len(buf) else _EMPTY
+        else:
+            head = self._take(end)
         self._scan = 0
         fields: RawHeaders
         facts: _Facts | None = None

@@ -211,105 +211,107 @@ class Http1ClientConnection:
         self._gen += 1
         self._req_done = False
         self._resp_done = False
+        # the exchange, inline (one coroutine less per request): any failure ends it
         try:
-            return await self._exchange(request)
+            codec = self.codec
+            stream = self.stream
+            headers = request.headers.raw_items()
+            expect = False
+            has_host = False
+            for name, value in headers:
+                n = len(name)
+                if n == 4 and name.lower() == b"host":
+                    has_host = True
+                elif (
+                    n == 6
+                    and name.lower() == b"expect"
+                    and value.strip().lower() == b"100-continue"
+                ):
+                    expect = True
+            uri = request.uri
+            if not has_host:
+                authority = uri.authority_text
+                if authority is not None:
+                    headers = [(b"Host", authority.encode("latin-1")), *headers]
+            body = request.body
+            data = body.try_take_bytes()
+            if data is not None:
+                trailers = body.trailers
+                length: int | None = None if trailers else len(data)
+            else:
+                trailers = None
+                length = body.size_hint
+            m = request.method
+            method = _METHOD_BYTES.get(m) if type(m) is Method else None
+            if method is None:
+                method = m.as_bytes()
+                if type(m) is Method and len(_METHOD_BYTES) < _METHOD_BYTES_MAX:
+                    _METHOD_BYTES[m] = method
+            head = codec.send_request(method, uri.as_bytes(), headers, content_length=length)
+            body_pending = not codec.request_complete
+            if data is not None:
+                if body_pending and not expect:
+                    out = codec.send_data(data) if data else b""
+                    end = codec.send_end(trailers.raw_items() if trailers else _EMPTY)
+                    if len(out) <= _SMALL_WRITE:
+                        stream.write(head + out + end)
+                    else:
+                        stream.write(head)
+                        stream.write(out + end)
+                    body_pending = False
+                else:
+                    stream.write(head)
+            else:
+                stream.write(head)
+                if not body_pending:
+                    await body.aclose()
+            try:
+                await stream.drain()
+            except OSError as exc:
+                raise ConnectionClosedError(f"sending the request failed: {exc}") from exc
+
+            if body_pending and expect:
+                ev = await self._await_continue()
+                if isinstance(ev, ResponseHead):
+                    # answered without 100 Continue: the body is not sent, the connection not reused
+                    codec.abandon()
+                    if data is None:
+                        await body.aclose()
+                    self._req_done = True
+                    return await self._make_response(ev, request)
+                body_pending = True
+            if body_pending:
+                self._body_task = asyncio.get_running_loop().create_task(
+                    self._send_body(body, data, trailers, self._gen)
+                )
+            else:
+                self._req_done = True
+            timeout = self._config.response_header_timeout
+            if timeout is None:  # no timeout scope to enter and leave per request
+                while True:  # _read_final_head, inline: two coroutines less per request
+                    ev0 = codec.next_event()
+                    if ev0 is NEED_DATA:
+                        try:
+                            data = await stream.read(_READ_SIZE)
+                        except OSError as exc:
+                            raise ConnectionClosedError(f"the connection failed: {exc}") from exc
+                        codec.receive(data)
+                        continue
+                    t = type(ev0)
+                    if t is ResponseHead:
+                        final: ResponseHead = ev0  # type: ignore[assignment]
+                        break
+                    if t is not InformationalHead:
+                        raise self._event_error(ev0, "while waiting for the response")
+            else:
+                final = await self._wait_final_head(timeout)
+            response = self._response_now(final, request)
+            if response.body is _NO_BODY_YET:
+                await self._end_without_body(response)
+            return response
         except BaseException:
             await self._fail_exchange()
             raise
-
-    async def _exchange(self, request: Request) -> Response:
-        codec = self.codec
-        stream = self.stream
-        headers = request.headers.raw_items()
-        expect = False
-        has_host = False
-        for name, value in headers:
-            n = len(name)
-            if n == 4 and name.lower() == b"host":
-                has_host = True
-            elif n == 6 and name.lower() == b"expect" and value.strip().lower() == b"100-continue":
-                expect = True
-        uri = request.uri
-        if not has_host:
-            authority = uri.authority_text
-            if authority is not None:
-                headers = [(b"Host", authority.encode("latin-1")), *headers]
-        body = request.body
-        data = body.try_take_bytes()
-        if data is not None:
-            trailers = body.trailers
-            length: int | None = None if trailers else len(data)
-        else:
-            trailers = None
-            length = body.size_hint
-        m = request.method
-        method = _METHOD_BYTES.get(m) if type(m) is Method else None
-        if method is None:
-            method = m.as_bytes()
-            if type(m) is Method and len(_METHOD_BYTES) < _METHOD_BYTES_MAX:
-                _METHOD_BYTES[m] = method
-        head = codec.send_request(method, uri.as_bytes(), headers, content_length=length)
-        body_pending = not codec.request_complete
-        if data is not None:
-            if body_pending and not expect:
-                out = codec.send_data(data) if data else b""
-                end = codec.send_end(trailers.raw_items() if trailers else _EMPTY)
-                if len(out) <= _SMALL_WRITE:
-                    stream.write(head + out + end)
-                else:
-                    stream.write(head)
-                    stream.write(out + end)
-                body_pending = False
-            else:
-                stream.write(head)
-        else:
-            stream.write(head)
-            if not body_pending:
-                await body.aclose()
-        try:
-            await stream.drain()
-        except OSError as exc:
-            raise ConnectionClosedError(f"sending the request failed: {exc}") from exc
-
-        if body_pending and expect:
-            ev = await self._await_continue()
-            if isinstance(ev, ResponseHead):
-                # answered without 100 Continue: the body is not sent, the connection not reused
-                codec.abandon()
-                if data is None:
-                    await body.aclose()
-                self._req_done = True
-                return await self._make_response(ev, request)
-            body_pending = True
-        if body_pending:
-            self._body_task = asyncio.get_running_loop().create_task(
-                self._send_body(body, data, trailers, self._gen)
-            )
-        else:
-            self._req_done = True
-        timeout = self._config.response_header_timeout
-        if timeout is None:  # no timeout scope to enter and leave per request
-            while True:  # _read_final_head, inline: two coroutines less per request
-                ev0 = codec.next_event()
-                if ev0 is NEED_DATA:
-                    try:
-                        data = await stream.read(_READ_SIZE)
-                    except OSError as exc:
-                        raise ConnectionClosedError(f"the connection failed: {exc}") from exc
-                    codec.receive(data)
-                    continue
-                t = type(ev0)
-                if t is ResponseHead:
-                    final: ResponseHead = ev0  # type: ignore[assignment]
-                    break
-                if t is not InformationalHead:
-                    raise self._event_error(ev0, "while waiting for the response")
-        else:
-            final = await self._wait_final_head(timeout)
-        response = self._response_now(final, request)
-        if response.body is _NO_BODY_YET:
-            await self._end_without_body(response)
-        return response
 
     async def _await_continue(self) -> ResponseHead | None:
         """Wait for ``100 Continue`` (``None``) or a final head; time out into ``None``."""
