@@ -114,3 +114,31 @@ def test_fork_chain_matches_a_dict_model(levels: list[list[tuple[type, int]]]) -
     assert len(ext) == len(model)
     for key in (int, str, bytes, float):
         assert ext.get(key) == model.get(key)
+
+
+def test_maps_without_values_of_their_own() -> None:
+    # a fresh map and a fork hold no dict until something is inserted; every method still works
+    root = Extensions()
+    assert root.get(int) is None
+    assert root.remove(int) is None
+    assert list(root.items()) == []
+    child = root.fork()
+    root.insert(7)
+    assert child.get(int) == 7  # falls through an empty child
+    assert child.remove(int) is None  # the parent's value is not the child's to remove
+    assert root.get(int) == 7
+    target = Extensions()
+    target.extend(child)
+    assert target.get(int) == 7
+    empty = Extensions()
+    empty.extend(Extensions())
+    assert len(empty) == 0
+
+
+def test_fork_of_a_subclass_is_that_subclass() -> None:
+    class Tagged(Extensions):
+        __slots__ = ()
+
+    child = Tagged().fork()
+    assert type(child) is Tagged
+    assert child.parent is not None

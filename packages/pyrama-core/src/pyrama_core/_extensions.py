@@ -11,6 +11,7 @@ T = TypeVar("T")
 D = TypeVar("D")
 
 _MISSING: Any = object()
+_new = object.__new__
 
 
 class Extensions:
@@ -26,7 +27,9 @@ class Extensions:
     __slots__ = ("_map", "_parent")
 
     def __init__(self, parent: Extensions | None = None) -> None:
-        self._map: dict[type[Any], Any] = {}
+        # made on the first insert: most per-request maps (a response's, a request's fork)
+        # never get a value of their own
+        self._map: dict[type[Any], Any] | None = None
         self._parent = parent
 
     @property
@@ -39,7 +42,11 @@ class Extensions:
         k = type(value) if key is None else key
         if key is not None and not isinstance(value, key):
             raise TypeError(f"{value!r} is not an instance of {key.__name__}")
-        self._map[k] = value
+        m = self._map
+        if m is None:
+            self._map = {k: value}
+        else:
+            m[k] = value
 
     @overload
     def get(self, key: type[T]) -> T | None: ...
@@ -49,9 +56,11 @@ class Extensions:
         """Return the value stored for *key* here or in a parent, else *default*."""
         ext: Extensions | None = self
         while ext is not None:
-            v = ext._map.get(key, _MISSING)
-            if v is not _MISSING:
-                return v
+            m = ext._map
+            if m is not None:
+                v = m.get(key, _MISSING)
+                if v is not _MISSING:
+                    return v
             ext = ext._parent
         return default
 
@@ -70,27 +79,38 @@ class Extensions:
 
     def remove(self, key: type[T]) -> T | None:
         """Remove and return this map's own value for *key* (parents are untouched)."""
-        v: T | None = self._map.pop(key, None)
+        m = self._map
+        v: T | None = None if m is None else m.pop(key, None)
         return v
 
     def fork(self) -> Extensions:
         """A child whose look-ups fall through to this map."""
-        return Extensions(self)
+        if type(self) is not Extensions:  # a subclass gets its own constructor
+            return type(self)(self)
+        child: Extensions = _new(Extensions)  # once per request: no __init__ call
+        child._map = None
+        child._parent = self
+        return child
 
     def extend(self, other: Extensions) -> None:
         """Insert every value visible in *other* (its own values override its parents')."""
+        m = self._map
+        if m is None:
+            m = self._map = {}
         for k, v in other.items():
-            self._map[k] = v
+            m[k] = v
 
     def items(self) -> Iterator[tuple[type[Any], Any]]:
         """Every visible (type, value) pair; a child's value hides its parent's."""
         seen: set[type[Any]] = set()
         ext: Extensions | None = self
         while ext is not None:
-            for k, v in ext._map.items():
-                if k not in seen:
-                    seen.add(k)
-                    yield k, v
+            m = ext._map
+            if m is not None:
+                for k, v in m.items():
+                    if k not in seen:
+                        seen.add(k)
+                        yield k, v
             ext = ext._parent
 
     def __len__(self) -> int:
