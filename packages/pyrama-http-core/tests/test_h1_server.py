@@ -938,3 +938,35 @@ async def test_streaming_body_is_closed_at_once_when_the_client_leaves() -> None
     finally:
         if gc_was:
             gc.enable()
+
+
+async def test_a_codec_without_send_whole_frames_the_same_responses() -> None:
+    # send_whole is optional for a codec: without it the driver uses send_response,
+    # send_data and send_end, and the client sees the same bytes
+    from pyrama_http_core import HttptoolsServerCodec
+
+    class Plain(HttptoolsServerCodec):
+        send_whole = None  # type: ignore[assignment]
+
+    async def handler(request: Request) -> Response:
+        return Response.text("hello", headers=[("X-Kind", "whole")])
+
+    wire = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * 3
+    wire += b"HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    outs = []
+    for factory in (None, lambda cfg: Plain(cfg.limits)):
+        cfg = (
+            Http1Config(date_header=False)
+            if factory is None
+            else Http1Config(date_header=False, codec_factory=factory)
+        )
+        async with h1_server(handler, cfg) as srv:
+            outs.append(await exchange(srv.port, wire))
+            if factory is not None:
+                assert type(srv.conns[0].codec) is Plain
+                assert srv.conns[0]._send_whole is None
+            else:
+                assert srv.conns[0]._send_whole is not None
+    assert outs[0] == outs[1]
+    assert [r[0] for r in parse_responses(outs[0], [b"GET"] * 3 + [b"HEAD"])] == [200] * 4
+    assert outs[0].count(b"hello") == 3

@@ -296,8 +296,12 @@ class Http1ServerConnection:
         self._config = cfg
         self.codec: Http1ServerCodec = cfg.codec_factory(cfg)
         """The codec parsing requests and framing responses."""
-        # the built-in codecs frame a whole in-memory response in one call (optional for others)
-        self._send_whole: Callable[..., bytes] | None = getattr(self.codec, "send_whole", None)
+        # the built-in codecs frame a whole in-memory response in one call (optional for others);
+        # the class's function, shared by every connection (a bound method would be one each)
+        whole = getattr(type(self.codec), "send_whole", None)
+        self._send_whole: Callable[..., bytes] | None = (
+            whole if isinstance(whole, types.FunctionType) else None
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[object] | None = None
         self._wheel: TimerWheel | None = None
@@ -791,6 +795,7 @@ class Http1ServerConnection:
         if whole is not None and not trailers and len(data) <= _SMALL_WRITE:  # one piece
             stream.write(
                 whole(
+                    codec,
                     status,
                     headers,
                     data,
