@@ -41,6 +41,7 @@ from pyrama_core import Shutdown, service_fn
 from pyrama_core.telemetry._logging import _teardown_logging
 from pyrama_http import HttpServer
 from pyrama_http_types import Request, Response
+from pyrama_testing import silent_port
 from pyrama_tls import CertifiedKey, TlsAcceptorData, self_signed_leaf
 
 # -- servers in a background thread ----------------------------------------------------------
@@ -454,22 +455,8 @@ def test_max_time_exits_28(server: ThreadServer, run: Run) -> None:
 
 def test_connect_timeout_exits_28(run: Run) -> None:
     # a listener whose backlog is full never completes new handshakes
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        s.listen(0)
-        port = s.getsockname()[1]
-        fillers = []
-        try:
-            for _ in range(8):
-                f = socket.socket()
-                f.setblocking(False)
-                with contextlib.suppress(BlockingIOError):
-                    f.connect(("127.0.0.1", port))
-                fillers.append(f)
-            code, _, _ = run("send", "--connect-timeout", "0.3", f"http://127.0.0.1:{port}/")
-        finally:
-            for f in fillers:
-                f.close()
+    with silent_port() as port:
+        code, _, _ = run("send", "--connect-timeout", "0.3", f"http://127.0.0.1:{port}/")
     assert code == 28, code  # Linux drops the SYN for a full backlog: the connect hangs
 
 

@@ -15,7 +15,7 @@ import pytest
 from cli_support import HANG_GUARD, serving
 from test_cli_serve_tcp import connect, recv_all, recv_exact
 
-from pyrama_testing import free_port
+from pyrama_testing import free_port, silent_port
 
 
 class _Echo(socketserver.BaseRequestHandler):
@@ -100,35 +100,24 @@ def test_forward_requires_a_valid_target() -> None:
 
 def test_forward_connect_timeout_gives_up_on_a_silent_target() -> None:
     # a listener whose accept queue is full: further SYNs are dropped, so connects hang
-    with socket.socket() as full:
-        full.bind(("127.0.0.1", 0))
-        full.listen(0)
-        port = full.getsockname()[1]
-        fillers = []
-        try:
-            for _ in range(8):  # more than the queue holds; the extra ones just hang, non-blocking
-                f = socket.socket()
-                f.setblocking(False)
-                f.connect_ex(("127.0.0.1", port))
-                fillers.append(f)
-            with serving(
-                "forward",
-                "--bind",
-                "127.0.0.1:0",
-                "--to",
-                f"127.0.0.1:{port}",
-                "--connect-timeout",
-                "0.3",
-            ) as fwd:
-                with connect(fwd.port) as s:
-                    s.sendall(b"hello?")
-                    s.shutdown(socket.SHUT_WR)
-                    assert s.recv(100) == b""  # closed once the connect timed out
-                event = fwd.wait_event(lambda e: e.get("event") == "target unreachable")
-                assert "time" in event["error"].lower()
-        finally:
-            for f in fillers:
-                f.close()
+    with (
+        silent_port() as port,
+        serving(
+            "forward",
+            "--bind",
+            "127.0.0.1:0",
+            "--to",
+            f"127.0.0.1:{port}",
+            "--connect-timeout",
+            "0.3",
+        ) as fwd,
+    ):
+        with connect(fwd.port) as s:
+            s.sendall(b"hello?")
+            s.shutdown(socket.SHUT_WR)
+            assert s.recv(100) == b""  # closed once the connect timed out
+        event = fwd.wait_event(lambda e: e.get("event") == "target unreachable")
+        assert "time" in event["error"].lower()
 
 
 def test_forward_connect_timeout_must_be_positive() -> None:

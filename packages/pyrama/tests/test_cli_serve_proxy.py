@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from pyrama_http_types import Request, Response
 from pyrama_net import Basic, ProxyAddress, Stream
 from pyrama_proxy import MemoryProxyDB, Proxy, ProxyFilter, ProxyNotFoundError
 from pyrama_testing import mock_stream_pair
+from pyrama_testing import silent_port as hanging_port
 
 
 class Recorder:
@@ -210,21 +210,8 @@ def test_startup_objects_are_frozen_and_young_collections_spaced() -> None:
 @pytest.fixture
 def silent_port() -> Iterator[int]:
     """A port whose accept queue is full: further SYNs are dropped, so connects hang."""
-    with socket.socket() as full:
-        full.bind(("127.0.0.1", 0))
-        full.listen(0)
-        port = full.getsockname()[1]
-        fillers = []
-        try:
-            for _ in range(8):  # more than the queue holds; the extra ones just hang
-                f = socket.socket()
-                f.setblocking(False)
-                f.connect_ex(("127.0.0.1", port))
-                fillers.append(f)
-            yield port
-        finally:
-            for f in fillers:
-                f.close()
+    with hanging_port() as port:
+        yield port
 
 
 def test_connect_timeout_bounds_connect_tunnels_and_socks5(silent_port: int) -> None:

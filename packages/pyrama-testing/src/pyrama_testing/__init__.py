@@ -2,7 +2,7 @@
 
 from pyrama_testing._mock_stream import MockStream, mock_stream_pair
 from pyrama_testing._peers import in_ci, require_module, require_peer, unavailable
-from pyrama_testing._ports import free_port
+from pyrama_testing._ports import free_port, silent_port
 from pyrama_testing._splice import SpliceCounter, count_splices, needs_splice
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "needs_splice",
     "require_module",
     "require_peer",
+    "silent_port",
     "unavailable",
 ]
 
