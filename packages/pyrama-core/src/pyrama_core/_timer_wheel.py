@@ -56,11 +56,15 @@ class TimerWheel:
 
     def schedule(self, owner: Expiring, when: float, tick: float = DEFAULT_TICK) -> None:
         """Call ``owner._on_timer()`` at loop time *when*, or up to *tick* seconds later."""
-        key = (tick, math.ceil(when / tick))
         current = owner._wheel_key
+        if current is not None and current[0] * current[1] <= when:
+            # an earlier bucket fires first and the owner re-checks then: the usual case of a
+            # deadline moved later (keep-alive), decided before any rounding
+            return
+        key = (tick, math.ceil(when / tick))
         if current is not None:
             if current[0] * current[1] <= tick * key[1]:
-                return  # an earlier (or the same) bucket fires first; the owner re-checks then
+                return  # the same bucket
             bucket = self._buckets.get(current)
             if bucket is not None:
                 bucket.discard(owner)

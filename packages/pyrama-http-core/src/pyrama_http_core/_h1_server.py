@@ -589,9 +589,6 @@ class Http1ServerConnection:
         assert wheel is not None
         when = loop.time() + seconds
         self._deadline = when
-        key = self._wheel_key
-        if key is not None and key[0] * key[1] <= when:
-            return  # the bucket it is in fires first and _on_timer re-checks (the usual case)
         wheel.schedule(self, when)
 
     def _on_timer(self) -> None:
