@@ -41,7 +41,7 @@ from pathlib import Path
 from benchmarks import http, proxy
 from benchmarks._harness import BenchError, Proc, find_tool, free_port, start, wait_port
 from benchmarks._tools import connrate_command
-from benchmarks.tls import make_certs
+from benchmarks.tls import Certs, make_certs
 
 ROWS = {
     "h1": ("pyrama", "pyrama-h11", "uvicorn-httptools", "uvicorn-h11", "nginx"),
@@ -285,32 +285,75 @@ def run(args: argparse.Namespace, work: Path) -> str:
     tunnels = _pair(args.tunnels, "tunnels")
     conns: int = args.connections
     results: list[Result] = []
-    origins: list[Proc] = []
+    shared = _Shared(work)
     try:
         for row in rows:
             for name in ROWS[row]:
                 if only is not None and name not in only:
                     continue
-                results.append(_one(row, name, work, requests, tunnels, conns, origins))
+                results.append(_one(row, name, shared, requests, tunnels, conns))
     finally:
-        for o in origins:
-            o.stop()
+        shared.stop()
     return report(results, args)
+
+
+class _Shared:
+    """What every contender of one run uses, made once: origins, certificates, load tools."""
+
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self._procs: list[Proc] = []
+        self._ports: dict[str, int] = {}
+        self._certs: Certs | None = None
+        self._tunnelbench: str | None = None
+
+    def certs(self) -> Certs:
+        if self._certs is None:
+            self._certs = make_certs(self.work)
+        return self._certs
+
+    def tunnelbench(self) -> str:
+        if self._tunnelbench is None:
+            self._tunnelbench = proxy.build_tunnelbench(self.work)
+        return self._tunnelbench
+
+    def nginx_origin(self) -> int:
+        if "nginx" not in self._ports:
+            nginx = find_tool("nginx")
+            if nginx is None:
+                raise BenchError("`nginx` is needed as the forward row's origin")
+            proc, self._ports["nginx"] = proxy.start_nginx_origin(nginx, self.work)
+            self._procs.append(proc)
+        return self._ports["nginx"]
+
+    def echo_origin(self) -> int:
+        if "echo" not in self._ports:
+            argv, _label = connrate_command(self.work)
+            port = free_port()
+            proc = start("echo-origin", [*argv, "sink", str(port)], self.work)
+            self._procs.append(proc)
+            wait_port(proc, port)
+            self._ports["echo"] = port
+        return self._ports["echo"]
+
+    def stop(self) -> None:
+        for proc in self._procs:
+            proc.stop()
 
 
 def _one(
     row: str,
     name: str,
-    work: Path,
+    shared: _Shared,
     requests: tuple[int, int],
     tunnels: tuple[int, int],
     conns: int,
-    origins: list[Proc],
 ) -> Result:
+    work = shared.work
     port = free_port()
     user: str | None = None
     if row == "h1":
-        argv, _ = http.server_argv(name, make_certs(work), work, port, free_port())
+        argv, _ = http.server_argv(name, shared.certs(), work, port, free_port())
         return _measure(
             row,
             name,
@@ -342,44 +385,11 @@ def _one(
             return Counted(f"{row}-{name}{tag}", argv, work)
 
     if row == "forward":
-        origin = _nginx_origin(work, origins)
+        origin = shared.nginx_origin()
         return _measure(row, name, make, port, lambda n: _forward(port, origin, n, conns), requests)
-    tool = proxy.build_tunnelbench(work)
-    echo = _echo_origin(work, origins)
+    tool = shared.tunnelbench()
+    echo = shared.echo_origin()
     return _measure(row, name, make, port, lambda n: _tunnels(tool, port, echo, n, conns), tunnels)
-
-
-_ORIGIN_PORTS: dict[str, int] = {}
-
-
-def _nginx_origin(work: Path, origins: list[Proc]) -> int:
-    if "nginx" in _ORIGIN_PORTS:
-        return _ORIGIN_PORTS["nginx"]
-    nginx = find_tool("nginx")
-    if nginx is None:
-        raise BenchError("`nginx` is needed as the forward row's origin")
-    port = free_port()
-    cfg = work / "nginx-origin.conf"
-    cfg.write_text(proxy.NGINX_HELLO_CFG.format(work=work, port=port))
-    for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        (work / sub).mkdir(exist_ok=True)
-    proc = start("nginx-origin", [nginx, "-p", str(work), "-c", str(cfg)], work)
-    origins.append(proc)
-    wait_port(proc, port)
-    _ORIGIN_PORTS["nginx"] = port
-    return port
-
-
-def _echo_origin(work: Path, origins: list[Proc]) -> int:
-    if "echo" in _ORIGIN_PORTS:
-        return _ORIGIN_PORTS["echo"]
-    argv, _label = connrate_command(work)
-    port = free_port()
-    proc = start("echo-origin", [*argv, "sink", str(port)], work)
-    origins.append(proc)
-    wait_port(proc, port)
-    _ORIGIN_PORTS["echo"] = port
-    return port
 
 
 def _k(x: float) -> str:

@@ -238,6 +238,22 @@ http {{
 """
 
 
+def start_nginx_origin(nginx: str, work: Path) -> tuple[Proc, int]:
+    """Start the hello-world nginx origin of the forward rows; return it and its port."""
+    port = free_port()
+    cfg = work / "nginx-origin.conf"
+    cfg.write_text(NGINX_HELLO_CFG.format(work=work, port=port))
+    for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (work / sub).mkdir(exist_ok=True)
+    proc = start("nginx-origin", [nginx, "-p", str(work), "-c", str(cfg)], work)
+    try:
+        wait_port(proc, port)
+    except BenchError:
+        proc.stop()
+        raise
+    return proc, port
+
+
 _WRK_SCRIPT = """\
 wrk.method = "GET"
 wrk.path = "http://127.0.0.1:{port}/"
@@ -826,14 +842,8 @@ def run(args: argparse.Namespace, work: Path) -> str:
             if nginx is None or wrk is None:
                 missing["forward row"] = "`nginx` and `wrk` are needed"
             else:
-                nport = free_port()
-                cfg = work / "nginx-origin.conf"
-                cfg.write_text(NGINX_HELLO_CFG.format(work=work, port=nport))
-                for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-                    (work / sub).mkdir(exist_ok=True)
-                ngx = start("nginx-origin", [nginx, "-p", str(work), "-c", str(cfg)], work)
+                ngx, nport = start_nginx_origin(nginx, work)
                 origins.append(ngx)
-                wait_port(ngx, nport)
                 fwd_script = work / "forward.lua"
                 fwd_script.write_text(_WRK_SCRIPT.format(port=nport))
                 fwd_names = [n for n in names if n in FORWARDS and (n, "http") in running.procs]
