@@ -355,3 +355,20 @@ def test_the_fast_request_head_is_a_normal_frozen_request_head() -> None:
     assert fast.has_body
     with pytest.raises(dataclasses.FrozenInstanceError):
         fast.method = b"POST"  # type: ignore[misc]
+
+
+def test_seen_twice_cache_keeps_a_key_the_second_time_and_stays_bounded() -> None:
+    from pyrama_http_core._seen_twice import SeenTwiceCache
+
+    cache: SeenTwiceCache[str, int] = SeenTwiceCache(2)
+    entries = cache.entries
+    assert not cache.seen_before("a")
+    assert cache.seen_before("a")
+    cache.keep("a", 1)
+    cache.keep("b", 2)
+    cache.keep("c", 3)  # full: emptied first
+    assert cache.entries == {"c": 3}
+    assert cache.entries is entries  # the same dict for look-ups that hold it
+    for i in range(20):
+        cache.seen_before(f"k{i}")
+    assert len(cache.seen) <= 8

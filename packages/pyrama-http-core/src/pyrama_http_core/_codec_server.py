@@ -53,6 +53,7 @@ from pyrama_http_core._codec import (
 )
 from pyrama_http_core._codec_write import ServerWriter
 from pyrama_http_core._config import HttpLimits
+from pyrama_http_core._seen_twice import SeenTwiceCache
 from pyrama_http_core.errors import HeaderLimitError, HttpProtocolError
 
 __all__ = [
@@ -99,23 +100,22 @@ HEAD_CACHE_MAX_LEN: Final = 2048
 """Longer request heads are parsed every time (never cached)."""
 
 
-class HeadCache:
+class HeadCache(SeenTwiceCache[bytes, RequestHead]):
     """Parsed body-less request heads by their bytes, for one head parser (bounded).
 
     Values are the immutable :class:`RequestHead` events themselves (their ``headers`` list
-    is shared by every hit: readers must not modify it). When full, the cache is emptied and
-    fills again with what is current.
+    is shared by every hit: readers must not modify it). A head is kept the second time it
+    is parsed (keeping the parses of heads that never repeat would cost the garbage
+    collector more than the cache saves); when full, the cache is emptied and fills again
+    with what is current.
     """
 
-    __slots__ = ("heads", "max_entries", "seen")
+    __slots__ = ("heads",)
 
     def __init__(self, max_entries: int = HEAD_CACHE_ENTRIES) -> None:
-        self.heads: dict[bytes, RequestHead] = {}
-        self.max_entries = max_entries
-        # hashes of heads parsed once: a head is kept the second time it is parsed, so
-        # heads that never repeat (a request id in each) do not churn the cache (keeping
-        # their parses alive would cost the garbage collector more than the cache saves)
-        self.seen: set[int] = set()
+        super().__init__(max_entries)
+        self.heads = self.entries
+        """The parses by head bytes (the same dict as :attr:`entries`)."""
 
     def add(self, head: bytes, event: RequestHead) -> None:
         """Remember *event* as the parse of *head* if it may be cached and was seen before."""
@@ -125,18 +125,9 @@ class HeadCache:
             and not event.content_length
             and event.upgrade is None
             and event.method != b"CONNECT"
+            and self.seen_before(head)
         ):
-            key = hash(head)
-            seen = self.seen
-            if key not in seen:
-                if len(seen) >= 4 * self.max_entries:
-                    seen.clear()
-                seen.add(key)
-                return
-            heads = self.heads
-            if len(heads) >= self.max_entries:
-                heads.clear()
-            heads[head] = event
+            self.keep(head, event)
 
 
 _HEAD_CACHES: dict[HeadParser, HeadCache] = {}

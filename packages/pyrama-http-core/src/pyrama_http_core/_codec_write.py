@@ -24,6 +24,7 @@ from typing import Final
 
 from pyrama_core.errors import Side
 from pyrama_http_core._codec import CodecError
+from pyrama_http_core._seen_twice import SeenTwiceCache
 from pyrama_http_core.errors import HttpProtocolError
 
 __all__ = [
@@ -68,17 +69,23 @@ _PLAIN_FIELD_MAX: Final = 256
 # that propose no protocol switch: value (head, keep-alive after it, body framing, length).
 # A key is kept the second time it is seen (``_HEADS_SEEN`` holds hashes of the first), so
 # heads that never repeat (a request id in each) do not churn it. Bounded in entries.
-_HEADS: dict[tuple[object, ...], tuple[bytes, bool, int, int]] = {}
-_HEADS_SEEN: set[int] = set()
 _HEADS_MAX: Final = 256
+_HEAD_CACHE: SeenTwiceCache[tuple[object, ...], tuple[bytes, bool, int, int]] = SeenTwiceCache(
+    _HEADS_MAX
+)
+_HEADS = _HEAD_CACHE.entries
+_HEADS_SEEN = _HEAD_CACHE.seen
 
 # Whole request heads, the same way: (method, target, fields, content_length) -> (head,
 # body framing, length, close, upgrade). A client (a proxy above all) sends the same few
 # heads again and again. Kept the second time a key is seen, only when every part of it is
 # exact bytes (a subclass could compare equal and mean something else), and only for heads
 # up to _REQUEST_HEAD_MAX bytes. Bounded in entries.
-_REQUEST_HEADS: dict[tuple[object, ...], tuple[bytes, int, int, bool, bytes | None]] = {}
-_REQUEST_HEADS_SEEN: set[int] = set()
+_REQUEST_HEAD_CACHE: SeenTwiceCache[
+    tuple[object, ...], tuple[bytes, int, int, bool, bytes | None]
+] = SeenTwiceCache(_HEADS_MAX)
+_REQUEST_HEADS = _REQUEST_HEAD_CACHE.entries
+_REQUEST_HEADS_SEEN = _REQUEST_HEAD_CACHE.seen
 _REQUEST_HEAD_MAX: Final = 4096
 
 
@@ -92,11 +99,7 @@ def _remember_request_head(
     """Keep an encoded request head for *key* the second time *key* is seen (see above)."""
     if len(value[0]) > _REQUEST_HEAD_MAX:
         return
-    h = hash(key)
-    if h not in _REQUEST_HEADS_SEEN:
-        if len(_REQUEST_HEADS_SEEN) >= 4 * _HEADS_MAX:
-            _REQUEST_HEADS_SEEN.clear()
-        _REQUEST_HEADS_SEEN.add(h)
+    if not _REQUEST_HEAD_CACHE.seen_before(key):
         return
     method, target, fields, length = key
     if type(method) is not bytes or type(target) is not bytes:
@@ -106,9 +109,7 @@ def _remember_request_head(
     for field in fields:  # type: ignore[attr-defined]
         if type(field) is not tuple or type(field[0]) is not bytes or type(field[1]) is not bytes:
             return
-    if len(_REQUEST_HEADS) >= _HEADS_MAX:
-        _REQUEST_HEADS.clear()
-    _REQUEST_HEADS[key] = value
+    _REQUEST_HEAD_CACHE.keep(key, value)
 
 
 _date_second = -1
@@ -515,15 +516,8 @@ class ServerWriter:
         if key is not None:
             body = self._body
             assert body is not None
-            h = hash(key)
-            if h in _HEADS_SEEN:
-                if len(_HEADS) >= _HEADS_MAX:
-                    _HEADS.clear()
-                _HEADS[key] = (out, self._keep_alive, body.kind, body.remaining)
-            else:
-                if len(_HEADS_SEEN) >= 4 * _HEADS_MAX:
-                    _HEADS_SEEN.clear()
-                _HEADS_SEEN.add(h)
+            if _HEAD_CACHE.seen_before(key):
+                _HEAD_CACHE.keep(key, (out, self._keep_alive, body.kind, body.remaining))
         return out
 
     def _encode_response(
