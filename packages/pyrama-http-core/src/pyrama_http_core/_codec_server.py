@@ -343,9 +343,19 @@ class ServerReader(ServerWriter):
             return self._error
         phase = self._phase
         if phase == _DONE:
-            if self._exchange_open or not self._keep_alive:
+            # ServerWriter._exchange_open, inline (once per request)
+            body = self._body
+            if (
+                self._switched
+                or self._switch
+                or body is None
+                or not body.done
+                or not self._keep_alive
+            ):
                 return PAUSED
             self._next_cycle()
+            if not self._buf and not self._eof:  # the usual keep-alive state: no call
+                return NEED_DATA
             return self._next_head()
         if phase == _HEAD:
             return self._next_head()
@@ -534,7 +544,12 @@ class ServerReader(ServerWriter):
                 self._buf[:0] = leftover
             self._eof_fed = False
         self._phase = _HEAD
-        self._new_exchange()
+        # ServerWriter._new_exchange, inline (once per request)
+        self._resp_started = False
+        self._body = None
+        self._switch = 0
+        self._method = b""
+        self._version = b"1.1"
 
     # -- state -----------------------------------------------------------------------------
 

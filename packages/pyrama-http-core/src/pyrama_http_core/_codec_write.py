@@ -411,7 +411,10 @@ class ServerWriter:
         self._switch = 2 if method == b"CONNECT" else (1 if upgrade else 0)
 
     def _new_exchange(self) -> None:
-        """Forget the previous exchange (the next request is about to be parsed)."""
+        """Forget the previous exchange (the next request is about to be parsed).
+
+        ``ServerReader._next_cycle`` does the same inline: keep the two in step.
+        """
         self._resp_started = False
         self._body = None
         self._switch = 0
@@ -602,7 +605,18 @@ class ServerWriter:
         :meth:`send_response`) framed by ``Content-Length`` is written with *data* as is.
         """
         if not self._resp_started and not self._switch and status >= 200:
-            key = self._head_key(status, headers, len(data), close, date, server)
+            # _head_key, inline (once per response)
+            key = (
+                status,
+                tuple(headers),
+                len(data),
+                close,
+                date,
+                server,
+                self._method == b"HEAD",
+                self._version,
+                self._keep_alive,
+            )
             try:
                 known = _HEADS.get(key)
             except TypeError:  # an unhashable field: the general path below

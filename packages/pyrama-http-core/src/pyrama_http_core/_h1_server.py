@@ -49,21 +49,26 @@ from pyrama_http_core._codec import (
 from pyrama_http_core._codec_write import http_date
 from pyrama_http_core._config import ContinueMode, Http1Config
 from pyrama_http_core._h1_upgrade import KeptStream, OnUpgrade, Upgraded
-from pyrama_http_core._targets import request_method, request_uri
+from pyrama_http_core._targets import KNOWN_METHODS, KNOWN_URIS, request_method, request_uri
 from pyrama_http_core.errors import (
     BodyLimitError,
     ConnectionClosedError,
     HttpProtocolError,
     UpgradeError,
 )
-from pyrama_http_types import Body, HeaderMap, Request, Response, Version
+from pyrama_http_types import Body, HeaderMap, Request, Response, Version, memory_body
 from pyrama_http_types.errors import BodyTooLargeError, HttpError
-from pyrama_net import Stream, rewind
+from pyrama_net import SocketStream, Stream, rewind
 
 __all__ = ["Http1ServerConnection", "serve_http1"]
 
 _log = get_logger(__name__)
-_current_task = asyncio.current_task
+# the running task of a loop: CPython's C dict of current tasks where it has one (a method
+# call instead of the Python function asyncio.current_task, once per request)
+_tasks_by_loop = getattr(asyncio.tasks, "_current_tasks", None)
+_current_task: Callable[[asyncio.AbstractEventLoop], asyncio.Task[Any] | None] = (
+    _tasks_by_loop.get if isinstance(_tasks_by_loop, dict) else asyncio.current_task
+)
 
 _READ_SIZE: Final = 65536
 _SMALL_WRITE: Final = 16384
@@ -273,12 +278,14 @@ class Http1ServerConnection:
         "_send_whole",
         "_server",
         "_service",
+        "_stream_ext",
         "_task",
         "_task_reads",
         "_upgraded",
         "_waiter",
         "_wheel",
         "_wheel_key",
+        "_write",
         "codec",
         "stream",
     )
@@ -294,6 +301,12 @@ class Http1ServerConnection:
         """The connection's stream."""
         self._service = service
         self._config = cfg
+        # looked up once per connection, not per request
+        self._stream_ext = stream.extensions
+        write = stream.write
+        if type(stream).write is SocketStream.write:  # plain socket: no delegating call
+            write = stream.transport.write  # type: ignore[attr-defined]
+        self._write: Callable[[bytes], object] = write
         self.codec: Http1ServerCodec = cfg.codec_factory(cfg)
         """The codec parsing requests and framing responses."""
         # the built-in codecs frame a whole in-memory response in one call (optional for others);
@@ -555,7 +568,14 @@ class Http1ServerConnection:
             if ev is NEED_DATA:
                 if codec.buffered():  # type: ignore[attr-defined]
                     return _PARTIAL
-                self._set_deadline(limits.keep_alive_timeout)
+                # _set_deadline(keep_alive_timeout), inline: once per request
+                self._expired = False
+                idle = limits.keep_alive_timeout
+                if idle is None:
+                    self._deadline = None
+                else:
+                    when = self._deadline = loop.time() + idle
+                    self._wheel.schedule(self, when)  # type: ignore[union-attr]
                 return None
             if type(ev) is not RequestHead or _current_task(loop) is not None:
                 return (_H_EVENT, ev, None)
@@ -672,12 +692,13 @@ class Http1ServerConnection:
         cfg = self._config
         self._continue_sent = False
         try:
-            uri = request_uri(head.target)
-            method = request_method(head.method)
+            # the caches' look-ups inline: the calls only for a target or method not seen yet
+            uri = KNOWN_URIS.get(head.target) or request_uri(head.target)
+            method = KNOWN_METHODS.get(head.method) or request_method(head.method)
         except HttpError:
             await self._send_error(400)
             return False
-        ext = stream.extensions.fork()
+        ext = self._stream_ext.fork()
         reader: _RequestBody | None = None
         if head.chunked or head.content_length:  # head.has_body, without the property call
             max_body = cfg.limits.max_body_size
@@ -696,7 +717,7 @@ class Http1ServerConnection:
             if type(ev) is not EndOfMessage:
                 await self._send_error(400)
                 return False
-            body = Body.empty()
+            body = memory_body(b"")  # Body.empty() without the classmethod call
         on_upgrade: OnUpgrade | None = None
         if head.upgrade is not None or head.method == b"CONNECT":
             on_upgrade = OnUpgrade()
@@ -745,7 +766,22 @@ class Http1ServerConnection:
             rbody = response.body
             data = rbody.try_take_bytes()
             if data is not None:  # in memory: the whole response in one write, no coroutine
-                self._write_whole(status, response.headers.raw_items(), data, rbody, close)
+                whole = self._send_whole
+                if whole is not None and len(data) <= _SMALL_WRITE and not rbody.trailers:
+                    # one piece (_write_whole's first branch, inline)
+                    self._write(
+                        whole(
+                            codec,
+                            status,
+                            response.headers.raw_items(),
+                            data,
+                            close=close,
+                            date=http_date() if self._date else None,
+                            server=self._server,
+                        )
+                    )
+                else:
+                    self._write_whole(status, response.headers.raw_items(), data, rbody, close)
                 if self._ctx is None or stream.write_paused():  # type: ignore[attr-defined]
                     await stream.drain()
             else:

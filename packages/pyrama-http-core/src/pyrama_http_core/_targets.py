@@ -13,12 +13,17 @@ from typing import Final
 
 from pyrama_http_types import Method, Uri
 
-__all__ = ["request_method", "request_uri"]
+__all__ = ["KNOWN_METHODS", "KNOWN_URIS", "request_method", "request_uri"]
 
 _URIS: dict[bytes, Uri] = {}
 _URIS_MAX: Final = 2048
 _URI_CACHE_LEN: Final = 256  # longer targets are parsed every time (not kept)
 _METHODS: dict[bytes, Method] = {}
+
+KNOWN_URIS: Final = _URIS
+"""The parsed targets kept so far (read-only for callers: a hit spares the call)."""
+KNOWN_METHODS: Final = _METHODS
+"""The known methods kept so far (read-only for callers: a hit spares the call)."""
 
 
 def request_uri(raw: bytes) -> Uri:

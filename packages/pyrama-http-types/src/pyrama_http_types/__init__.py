@@ -1,6 +1,6 @@
 """pyrama-http-types: HTTP messages, headers, URIs, bodies and fingerprints."""
 
-from pyrama_http_types._body import Body, BodySender
+from pyrama_http_types._body import Body, BodySender, memory_body
 from pyrama_http_types._datastar import (
     DATASTAR_DEFAULT_RETRY,
     DATASTAR_PATCH_ELEMENTS,
@@ -134,6 +134,7 @@ __all__ = [
     "check_header_name",
     "check_header_value",
     "format_http_date",
+    "memory_body",
     "parse_datastar_event",
     "parse_http_date",
     "parse_request_head",
