@@ -524,3 +524,60 @@ async def test_early_response_while_the_body_is_still_streaming() -> None:
         assert resp.status == 403
         assert await asyncio.wait_for(resp.body.collect(), GUARD) == b"no"
         await asyncio.wait_for(conn.close(), GUARD)
+
+
+async def test_target_and_fields_go_on_the_wire_instead_of_the_request_s() -> None:
+    seen: list[tuple[str, list[tuple[bytes, bytes]]]] = []
+
+    async def handler(req: Request) -> Response:
+        seen.append((str(req.uri), req.headers.raw_items()))
+        return Response.text("ok")
+
+    async with pyrama_server(handler) as (port, _):
+        conn = Http1ClientConnection(await connect(port))
+        req = Request("GET", f"http://127.0.0.1:{port}/absolute?q=1", headers=[("X-A", "1")])
+        resp = await conn.send_request(req, target=b"/origin?q=1")
+        assert await resp.body.collect() == b"ok"
+        # the fields replace the request's; Host still comes from the request's URI
+        resp = await conn.send_request(req, fields=[(b"X-B", b"2")])
+        assert await resp.body.collect() == b"ok"
+        # a write queue that is not paused: no drain() call was needed, the connection is fine
+        assert conn.is_reusable()
+        await conn.close()
+    host = (b"Host", f"127.0.0.1:{port}".encode())
+    assert seen[0] == ("/origin?q=1", [host, (b"X-A", b"1")])
+    assert seen[1] == (f"http://127.0.0.1:{port}/absolute?q=1", [host, (b"X-B", b"2")])
+
+
+async def test_a_stream_without_write_paused_is_drained() -> None:
+    class Plain:
+        """A stream without the push-stream extras: drain() must be awaited every time."""
+
+        def __init__(self, inner: SocketStream) -> None:
+            self.inner = inner
+            self.drains = 0
+
+        async def read(self, max_bytes: int = 65536, /) -> bytes:
+            return await self.inner.read(max_bytes)
+
+        def write(self, data: bytes, /) -> None:
+            self.inner.write(data)
+
+        async def drain(self) -> None:
+            self.drains += 1
+            await self.inner.drain()
+
+        def is_closing(self) -> bool:
+            return self.inner.is_closing()
+
+        async def close(self) -> None:
+            await self.inner.close()
+
+    async with pyrama_server(echo_service) as (port, _):
+        stream = Plain(await connect(port))
+        conn = Http1ClientConnection(stream)  # type: ignore[arg-type]
+        for _ in range(2):
+            resp = await conn.send_request(Request("GET", f"http://127.0.0.1:{port}/"))
+            await resp.body.collect()
+        await conn.close()
+    assert stream.drains == 2

@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
+
 from pyrama_http import (
     EasyHttpWebClient,
     HttpConnectTarget,
@@ -14,8 +16,10 @@ from pyrama_http import (
     TargetHttpVersion,
     _easy,
 )
+from pyrama_http.errors import InvalidRequestError, RequestTimeoutError
 from pyrama_http_types import Request, Uri, UriForm, Version
 from pyrama_net import EstablishedConnection
+from pyrama_net.errors import ConnectError
 from pyrama_tcp import TcpConnector
 
 
@@ -113,3 +117,70 @@ def test_origin_forms_are_kept_per_uri_and_bounded() -> None:
     assert with_fragment.as_bytes() not in _easy._ORIGIN_FORMS
     origin = Uri("/already")
     assert _easy._origin_form(origin) is origin
+
+
+def test_routes_are_kept_per_uri_bounded_and_skip_per_request_demands() -> None:
+    client = EasyHttpWebClient(trust_env=False)
+    for i in range(_easy._TARGET_CACHE_MAX + 10):
+        target, origin_bytes = client._route(Request("GET", f"http://h{i % 7}.test:8080/p{i}?x"))
+        assert target.host == f"h{i % 7}.test"
+        assert origin_bytes == f"/p{i}?x".encode()
+        assert len(client._routes) <= _easy._TARGET_CACHE_MAX
+    first = client._route(Request("GET", "http://a.test/same"))
+    assert client._route(Request("GET", "http://a.test/same")) is first
+    # a per-request version demand is neither served from nor put into the cache
+    req = Request("GET", "http://a.test/same")
+    req.extensions.insert(TargetHttpVersion(Version.HTTP_2))
+    routed = client._route(req)
+    assert routed is not first
+    assert routed[0].mode is not first[0].mode
+    assert client._route(Request("GET", "http://a.test/same")) is first
+
+
+async def test_a_bad_target_after_good_ones_is_still_refused() -> None:
+    async with origin() as port:
+        client = EasyHttpWebClient(trust_env=False)
+        resp = await client.serve(Request("GET", f"http://127.0.0.1:{port}/"))
+        assert await resp.body.collect() == b"ok"
+        for bad in ("/relative", "ftp://127.0.0.1/x"):
+            try:
+                await client.serve(Request("GET", bad))
+            except InvalidRequestError:
+                pass
+            else:
+                raise AssertionError(f"{bad} was sent")
+        await client.close()
+
+
+async def test_with_a_deadline_other_errors_and_cancellation_pass_through() -> None:
+    stalled = asyncio.Event()
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        stalled.set()
+        await asyncio.sleep(30)  # never answers
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = EasyHttpWebClient(trust_env=False, request_timeout=30)
+    try:
+        task = asyncio.ensure_future(client.serve(Request("GET", f"http://127.0.0.1:{port}/")))
+        await asyncio.wait_for(stalled.wait(), 10)
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        else:
+            raise AssertionError("the cancelled request answered")
+        assert task.cancelled()
+        # a request that fails for another reason within its deadline: that error
+        server.close()
+        await server.wait_closed()
+        with pytest.raises(ConnectError) as info:
+            await client.serve(Request("GET", f"http://127.0.0.1:{port}/"))
+        assert not isinstance(info.value, RequestTimeoutError)
+    finally:
+        server.close()
+        await client.close()

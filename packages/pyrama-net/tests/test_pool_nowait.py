@@ -111,3 +111,38 @@ async def test_a_dead_most_recent_connection_gives_way_to_the_next_idle_one() ->
     assert got.conn is older.conn
     assert pool.stats() == PoolStats(open=1, idle=0, leased=1, connecting=0, waiting=0)
     got.release_nowait()
+
+
+async def test_without_the_release_check_a_dead_connection_is_found_at_checkout() -> None:
+    checked: list[str] = []
+
+    def is_alive(conn: Conn) -> bool:
+        checked.append(conn.name)
+        return not conn.closed
+
+    pool: ConnectionPool[str, Conn] = ConnectionPool(is_alive=is_alive, check_on_release=False)
+    lease = await pool.checkout("a", lambda: make("a1"))
+    conn = lease.conn
+    conn.closed = True  # dies while leased; the owner gives it back as fine
+    lease.release_nowait()
+    assert checked == []  # not asked on release
+    assert pool.stats().idle == 1
+    assert pool.checkout_idle("a") is None  # asked at checkout: dropped
+    assert checked == ["a1"]
+    assert pool.stats().open == 0
+    # a broken lease is closed on release all the same
+    lease = await pool.checkout("a", lambda: make("a2"))
+    lease.mark_broken()
+    lease.release_nowait()
+    await settle()
+    assert lease.conn.closed
+    assert pool.stats().open == 0
+
+
+async def test_by_default_release_checks_the_connection() -> None:
+    pool: ConnectionPool[str, Conn] = ConnectionPool()
+    lease = await pool.checkout("a", lambda: make("a1"))
+    lease.conn.closed = True
+    lease.release_nowait()
+    assert pool.stats().idle == 0
+    assert pool.stats().open == 0

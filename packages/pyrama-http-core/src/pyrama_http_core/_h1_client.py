@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Final
 
 from pyrama_core.telemetry import get_logger
@@ -27,7 +28,16 @@ from pyrama_http_core.errors import (
     HttpProtocolError,
     HttpTimeoutError,
 )
-from pyrama_http_types import Body, HeaderMap, Method, Request, Response, StatusCode, Version
+from pyrama_http_types import (
+    Body,
+    HeaderMap,
+    Method,
+    Request,
+    Response,
+    StatusCode,
+    Version,
+    memory_body,
+)
 from pyrama_net import Stream, rewind
 
 __all__ = ["Http1ClientConnection"]
@@ -42,6 +52,7 @@ _NO_BODY_YET: Final = Body.empty()  # a marker: never handed out
 _STATUS_CODES: dict[int, StatusCode] = {}  # by the codec's int: no StatusCode() per response
 _METHOD_BYTES: dict[Method, bytes] = {}  # wire forms of Method objects (exact type only)
 _METHOD_BYTES_MAX: Final = 64
+_new = object.__new__
 
 
 class _ResponseBody:
@@ -129,6 +140,7 @@ class Http1ClientConnection:
         "_req_done",
         "_resp_done",
         "_upgraded",
+        "_write_paused",
         "codec",
         "stream",
         "take_arrived_bodies",
@@ -160,6 +172,9 @@ class Http1ClientConnection:
         self._closed = False
         self._upgraded = False
         self._body_task: asyncio.Task[None] | None = None
+        # a push stream tells whether its write queue is paused (drain() would wait): the
+        # drain coroutine is skipped when it is not (a failed connection shows on the read)
+        self._write_paused: Callable[[], bool] | None = getattr(stream, "write_paused", None)
 
     # -- state -------------------------------------------------------------------------------
 
@@ -196,12 +211,24 @@ class Http1ClientConnection:
 
     # -- the exchange ------------------------------------------------------------------------
 
-    async def send_request(self, request: Request) -> Response:
+    async def send_request(
+        self,
+        request: Request,
+        /,
+        *,
+        target: bytes | None = None,
+        fields: list[tuple[bytes, bytes]] | None = None,
+    ) -> Response:
         """Send *request* and return the response once its head has arrived.
 
         The response body streams from the connection; read it to the end (or close it) before
         the next request. Raises :class:`~pyrama_http_core.errors.ConnectionNotReadyError` when
         the connection is busy, closed or switched.
+
+        *target* (the request-target bytes) and *fields* (the header fields), when given, go
+        on the wire instead of the URI's bytes and ``request.headers``: a client holding an
+        absolute URI sends its origin form, or the fields it completed, without building a
+        second request. The response belongs to *request* either way.
         """
         if self._busy:
             raise ConnectionNotReadyError("a request is already in progress on this connection")
@@ -215,7 +242,7 @@ class Http1ClientConnection:
         try:
             codec = self.codec
             stream = self.stream
-            headers = request.headers.raw_items()
+            headers = request.headers.raw_items() if fields is None else fields
             expect = False
             has_host = False
             for name, value in headers:
@@ -247,7 +274,9 @@ class Http1ClientConnection:
                 method = m.as_bytes()
                 if type(m) is Method and len(_METHOD_BYTES) < _METHOD_BYTES_MAX:
                     _METHOD_BYTES[m] = method
-            head = codec.send_request(method, uri.as_bytes(), headers, content_length=length)
+            if target is None:
+                target = uri.as_bytes()
+            head = codec.send_request(method, target, headers, content_length=length)
             body_pending = not codec.request_complete
             if data is not None:
                 if body_pending and not expect:
@@ -265,10 +294,12 @@ class Http1ClientConnection:
                 stream.write(head)
                 if not body_pending:
                     await body.aclose()
-            try:
-                await stream.drain()
-            except OSError as exc:
-                raise ConnectionClosedError(f"sending the request failed: {exc}") from exc
+            paused = self._write_paused
+            if paused is None or paused():  # else drain() has nothing to wait for
+                try:
+                    await stream.drain()
+                except OSError as exc:
+                    raise ConnectionClosedError(f"sending the request failed: {exc}") from exc
 
             if body_pending and expect:
                 ev = await self._await_continue()
@@ -402,17 +433,18 @@ class Http1ClientConnection:
         Its body is ``_NO_BODY_YET`` when :meth:`_end_without_body` must still run.
         """
         codec = self.codec
-        response = Response.__new__(Response)
-        status = _STATUS_CODES.get(ev.status)
+        response: Response = _new(Response)
+        code = ev.status
+        status = _STATUS_CODES.get(code)
         if status is None:
-            status = StatusCode(ev.status)
-            if type(ev.status) is int:  # 100..999 (StatusCode refuses the rest): bounded
-                _STATUS_CODES[ev.status] = status
+            status = StatusCode(code)
+            if type(code) is int:  # 100..999 (StatusCode refuses the rest): bounded
+                _STATUS_CODES[code] = status
         response.status = status
         response.version = Version.HTTP_11 if ev.version == b"1.1" else Version.HTTP_10
         response.headers = HeaderMap.from_raw(ev.headers)
         response.extensions = request.extensions.fork()
-        if (ev.status == 101 or (200 <= ev.status < 300 and request.method == "CONNECT")) and (
+        if (code == 101 or (200 <= code < 300 and request.method == "CONNECT")) and (
             not ev.has_body
         ):
             leftover = codec.take_switched()
@@ -438,26 +470,38 @@ class Http1ClientConnection:
             # what already arrived with the head is taken now: a body that is complete (a
             # small response, usually) is handed over in one piece and the exchange ends
             # here, with no reader, no await per chunk and the connection idle at once
-            chunks: list[bytes] = []
-            pending: list[ClientEvent] = []
+            data = b""
+            chunks: list[bytes] | None = None  # only for a body in more than one piece
             while True:
                 ev2 = codec.next_event()
                 t = type(ev2)
                 if t is BodyData:
-                    chunks.append(ev2.data)  # type: ignore[union-attr]
+                    if not data:
+                        data = ev2.data  # type: ignore[union-attr]
+                    elif chunks is None:
+                        chunks = [data, ev2.data]  # type: ignore[union-attr]
+                    else:
+                        chunks.append(ev2.data)  # type: ignore[union-attr]
                     continue
                 if t is EndOfMessage:
                     raw = ev2.trailers  # type: ignore[union-attr]
-                    trailers = HeaderMap.from_raw(raw) if raw else None
-                    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-                    response.body = Body(data, trailers=trailers)
-                    self._response_done()
+                    if chunks is not None:
+                        data = b"".join(chunks)
+                    if raw:
+                        response.body = Body(data, trailers=HeaderMap.from_raw(raw))
+                    else:
+                        response.body = memory_body(data)
+                    self._resp_done = True  # _response_done(), inline
+                    self._maybe_idle()
                     return response
-                if ev2 is not NEED_DATA:
-                    pending.append(ev2)  # an error or the end: raised when the body is read
                 break
-            if chunks:
-                pending[0:0] = [BodyData(b"".join(chunks))]
+            pending: list[ClientEvent] = []
+            if chunks is not None:
+                data = b"".join(chunks)
+            if data:
+                pending.append(BodyData(data))
+            if ev2 is not NEED_DATA:
+                pending.append(ev2)  # an error or the end: raised when the body is read
             reader = _ResponseBody(self, pending)
             response.body = Body.from_iter(
                 reader, size_hint=ev.content_length, trailers=reader.get_trailers

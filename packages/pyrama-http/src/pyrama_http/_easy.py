@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import Any, Final
 
 from pyrama_core.errors import ConfigError
-from pyrama_http._connector import ClientConnection, HttpConnector, StreamConnector
+from pyrama_http._connector import HttpConnector, StreamConnector
 from pyrama_http._pool import (
     H1Handle,
     H2Handle,
@@ -37,6 +37,7 @@ from pyrama_http_types import (
     Uri,
     UriForm,
     check_header_value,
+    memory_body,
 )
 from pyrama_http_types.errors import BodyError
 from pyrama_net import ConnectTimeoutError, ProxyAddress
@@ -52,8 +53,8 @@ _IDEMPOTENT: Final = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRAC
 _TARGET_CACHE_MAX: Final = 1024
 _ORIGIN_FORMS: dict[bytes, Uri] = {}
 _ORIGIN_FORMS_MAX: Final = 1024
-_EMPTY_RAW: Final[list[tuple[bytes, bytes]]] = []
 _orphans: set[asyncio.Task[None]] = set()
+_new = object.__new__
 
 
 class EasyHttpWebClient:
@@ -116,6 +117,7 @@ class EasyHttpWebClient:
         "_pool",
         "_proxies",
         "_request_timeout",
+        "_routes",
         "_targets",
         "_user_agent",
     )
@@ -193,6 +195,7 @@ class EasyHttpWebClient:
         self._request_timeout = request_timeout
         self._max_retries = max_retries
         self._targets: dict[tuple[str | None, str | None], HttpConnectTarget] = {}
+        self._routes: dict[bytes, tuple[HttpConnectTarget, bytes]] = {}
         self._pool = HttpConnectionPool(
             self._connect,
             max_connections=max_connections,
@@ -283,122 +286,139 @@ class EasyHttpWebClient:
             targets[key] = target
         return target
 
+    def _route(self, request: Request) -> tuple[HttpConnectTarget, bytes]:
+        """:meth:`_target` and the origin-form target bytes of *request*.
+
+        Kept per URI (by its exact bytes) for requests without the per-request
+        extensions :meth:`_target` looks at: the look-up of every request to a known URI.
+        """
+        uri = request.uri
+        raw = uri.as_bytes()
+        ext = request.extensions
+        if ext.get(TargetHttpVersion) is None and ext.get(ProxyAddress) is None:
+            known = self._routes.get(raw)
+            if known is not None:
+                return known
+            route = (self._target(request), _origin_form(uri).as_bytes())
+            if uri.form is UriForm.ABSOLUTE and type(raw) is bytes:
+                routes = self._routes
+                if len(routes) >= _TARGET_CACHE_MAX:
+                    routes.clear()
+                routes[raw] = route
+            return route
+        return self._target(request), _origin_form(uri).as_bytes()
+
     async def serve(self, request: Request, /) -> Response:
         """Send *request* and return the response once its head arrived (the body streams)."""
-        target = self._target(request)
+        target, origin = self._route(request)
         timeout = self._request_timeout
         demand = request.extensions.get(RequestTimeout)
         if demand is not None:
             timeout = demand.seconds if timeout is None else min(timeout, demand.seconds)
-        if timeout is None:
-            return await self._send(request, target, None, None)
-        deadline = asyncio.get_running_loop().time() + timeout
-        scope = asyncio.timeout_at(deadline)
+        # the exchange runs here, not in a coroutine of its own (one frame less per request);
+        # with a deadline the timeout scope is entered and left by hand around it
+        scope: asyncio.Timeout | None = None
+        deadline: float | None = None
+        if timeout is not None:
+            deadline = asyncio.get_running_loop().time() + timeout
+            scope = asyncio.timeout_at(deadline)
+            await scope.__aenter__()
         try:
-            async with scope:
-                return await self._send(request, target, deadline, timeout)
-        except TimeoutError as exc:
-            if not scope.expired():
+            body = request.body
+            data = body.try_take_bytes()  # None for a stream, or a body whose reading started
+            trailers = body.trailers if data is not None else None
+            attempt = 0
+            pool = self._pool
+            while True:
+                handle = pool.acquire_idle(target)
+                if handle is None:
+                    handle = await pool.acquire(target, request)
+                est = handle.established
+                conn = est.conn
+                if data is not None:
+                    body = memory_body(data) if trailers is None else Body(data, trailers=trailers)
+                try:
+                    if not isinstance(conn, Http1ClientConnection):
+                        response = await conn.send_request(self._h2_wire(request, body))
+                    elif self._user_agent is None and est.target.proxy is None:
+                        # nothing to add: the request as it is, with the origin-form target
+                        wire = _rewire(request, body, request.headers)
+                        response = await conn.send_request(wire, target=origin)
+                    else:
+                        wire, wire_target, fields = self._h1_wire(request, body, origin, est)
+                        response = await conn.send_request(wire, target=wire_target, fields=fields)
+                except BaseException as exc:
+                    await handle.done(False)
+                    if (
+                        isinstance(exc, Exception)
+                        and data is not None
+                        and attempt < self._max_retries
+                        and _retryable(exc, handle, request)
+                    ):
+                        attempt += 1
+                        continue
+                    raise
+                if deadline is None and type(conn) is Http1ClientConnection and not conn.is_busy:
+                    # the whole exchange is over (a body that came with the head is in memory)
+                    response.extensions.extend(est.extensions)
+                    handle.done_nowait(not conn.is_closed)
+                else:
+                    response = await self._finish(response, request, handle, est, deadline, timeout)
+                break
+        except BaseException as exc:
+            if scope is None:
                 raise
-            raise RequestTimeoutError(
-                f"no response from {target.authority} within {timeout:g}s", seconds=timeout
-            ) from exc
-
-    async def _send(
-        self,
-        request: Request,
-        target: HttpConnectTarget,
-        deadline: float | None,
-        timeout: float | None,  # noqa: ASYNC109 - reported in errors; the deadline rules
-    ) -> Response:
-        body = request.body
-        data = body.try_take_bytes()  # None for a stream, or a body whose reading started
-        trailers = body.trailers if data is not None else None
-        attempt = 0
-        while True:
-            handle = self._pool.acquire_idle(target)
-            if handle is None:
-                handle = await self._pool.acquire(target, request)
-            est = handle.established
-            conn = est.conn
-            if data is not None:
-                body = Body(data, trailers=trailers)
-            forward = None
-            if target.proxy is not None:
-                forward = est.extensions.get(HttpProxyForward)
-            wire = self._wire_request(request, conn, body, forward)
             try:
-                response = await conn.send_request(wire)
-            except BaseException as exc:
-                await handle.done(False)
-                if (
-                    isinstance(exc, Exception)
-                    and data is not None
-                    and attempt < self._max_retries
-                    and _retryable(exc, handle, request)
-                ):
-                    attempt += 1
-                    continue
-                raise
-            if deadline is None and type(conn) is Http1ClientConnection and not conn.is_busy:
-                # the whole exchange is over (a body that came with the head is in memory)
-                response.extensions.extend(est.extensions)
-                handle.done_nowait(not conn.is_closed)
-                return response
-            return await self._finish(response, request, handle, est, deadline, timeout)
+                await scope.__aexit__(type(exc), exc, exc.__traceback__)
+            except TimeoutError as timed_out:
+                if not scope.expired():
+                    raise
+                raise RequestTimeoutError(
+                    f"no response from {target.authority} within {timeout:g}s", seconds=timeout
+                ) from timed_out
+            raise
+        if scope is not None:
+            await scope.__aexit__(None, None, None)
+        return response
 
-    def _wire_request(
-        self,
-        request: Request,
-        conn: ClientConnection,
-        body: Body,
-        forward: HttpProxyForward | None = None,
-    ) -> Request:
-        """The request as the driver sends it (headers completed, the right URI form).
+    def _h1_wire(
+        self, request: Request, body: Body, origin: bytes, est: PooledConnection
+    ) -> tuple[Request, bytes, list[tuple[bytes, bytes]] | None]:
+        """What the HTTP/1.1 driver sends: the request, its target bytes, completed fields.
 
-        Through a forwarding HTTP proxy (*forward*) the target stays absolute-form and the
-        proxy's credentials go along as ``Proxy-Authorization``.
+        The request keeps its absolute URI (the driver adds ``Host`` from it when there is
+        none); the target is the origin form, or the absolute form (without userinfo) through
+        a forwarding HTTP proxy, which also gets its ``Proxy-Authorization``.
         """
+        headers = request.headers
         uri = request.uri
-        raw = request.headers.raw_items()
+        wire = _rewire(request, body, headers)
+        fields: list[tuple[bytes, bytes]] | None = None
         ua = self._user_agent
-        add_ua = ua is not None and b"user-agent" not in request.headers
-        if isinstance(conn, Http1ClientConnection):
-            head: list[tuple[bytes, bytes]] = _EMPTY_RAW
-            for name, _ in raw:
-                if len(name) == 4 and name.lower() == b"host":
-                    break
-            else:
-                authority = uri.authority_text
-                if authority is not None:
-                    head = [(b"Host", authority.encode("latin-1"))]
-            items = head + raw if head else raw
-            if add_ua:
-                assert ua is not None
-                items = [*items, (b"User-Agent", ua)]
-            if forward is None:
-                uri = _origin_form(uri)
-            else:
-                cred = forward.proxy.credential
-                if cred is not None and b"proxy-authorization" not in request.headers:
-                    value = cred.encode_header_value().encode("latin-1")
-                    items = [*items, (b"Proxy-Authorization", value)]
-                if uri.userinfo is not None:
-                    uri = uri.without_userinfo()
-            headers = HeaderMap.from_raw(items) if items is not raw else request.headers
-        elif add_ua:
-            assert ua is not None
-            headers = HeaderMap.from_raw([*raw, (b"user-agent", ua)])
-        else:
-            headers = request.headers
-        wire = Request.__new__(Request)
-        wire.method = request.method
-        wire.uri = uri
-        wire.version = request.version
-        wire.headers = headers
-        wire.body = body
-        wire.extensions = request.extensions
-        return wire
+        if ua is not None and b"user-agent" not in headers:
+            fields = [*headers.raw_items(), (b"User-Agent", ua)]
+        if est.target.proxy is None:
+            return wire, origin, fields
+        forward = est.extensions.get(HttpProxyForward)
+        if forward is None:  # a tunnel through the proxy: as if direct
+            return wire, origin, fields
+        cred = forward.proxy.credential
+        if cred is not None and b"proxy-authorization" not in headers:
+            value = cred.encode_header_value().encode("latin-1")
+            if fields is None:
+                fields = headers.raw_items()
+            fields.append((b"Proxy-Authorization", value))
+        if uri.userinfo is not None:
+            uri = uri.without_userinfo()
+        return wire, uri.as_bytes(), fields
+
+    def _h2_wire(self, request: Request, body: Body) -> Request:
+        """The request as the HTTP/2 driver sends it (with *user_agent* when it has none)."""
+        ua = self._user_agent
+        headers = request.headers
+        if ua is not None and b"user-agent" not in headers:
+            headers = HeaderMap.from_raw([*headers.raw_items(), (b"user-agent", ua)])
+        return _rewire(request, body, headers)
 
     async def _finish(
         self,
@@ -433,6 +453,18 @@ class EasyHttpWebClient:
 
     def __repr__(self) -> str:
         return f"EasyHttpWebClient(policy={self._policy.value}, pool={self._pool!r})"
+
+
+def _rewire(request: Request, body: Body, headers: HeaderMap) -> Request:
+    """*request* with *body* and *headers* (built field by field: every part is typed)."""
+    wire: Request = _new(Request)
+    wire.method = request.method
+    wire.uri = request.uri
+    wire.version = request.version
+    wire.headers = headers
+    wire.body = body
+    wire.extensions = request.extensions
+    return wire
 
 
 def _origin_form(uri: Uri) -> Uri:

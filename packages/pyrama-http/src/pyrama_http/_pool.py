@@ -121,7 +121,7 @@ def _is_alive(est: PooledConnection) -> bool:
         if not conn.is_reusable():
             return False
         stream = conn.stream
-        if type(stream) is SocketStream:  # _stream_has_news, inline: asked twice per request
+        if isinstance(stream, SocketStream):  # _stream_has_news, inline: asked per request
             return not (stream.buffered() > 0 or stream.at_eof())
         return not _stream_has_news(stream)
     return conn.is_usable()
@@ -179,6 +179,9 @@ class HttpConnectionPool:
             is_alive=_is_alive,
             close=_close,
             clock=clock,
+            # a lease given back as fine comes from an exchange that ended well (the h1
+            # driver closes a connection that cannot go on): checked again at checkout only
+            check_on_release=False,
         )
         self._h2: dict[PoolKey, list[H2Entry]] = {}
         self._pending: dict[PoolKey, asyncio.Future[None]] = {}

@@ -71,7 +71,7 @@ class PoolLease(Generic[K, C]):
     (an upgrade to WebSocket, a CONNECT tunnel); :meth:`release` gives it back.
     """
 
-    __slots__ = ("_broken", "_entry", "_pool", "_released", "reused")
+    __slots__ = ("_broken", "_entry", "_pool", "_released", "conn", "reused")
 
     def __init__(self, pool: ConnectionPool[K, C], entry: _Entry[K, C], *, reused: bool) -> None:
         self._pool = pool
@@ -79,11 +79,8 @@ class PoolLease(Generic[K, C]):
         self._broken = False
         self._released = False
         self.reused = reused
-
-    @property
-    def conn(self) -> C:
+        self.conn: C = entry.conn
         """The leased connection."""
-        return self._entry.conn
 
     @property
     def key(self) -> K:
@@ -162,7 +159,10 @@ class ConnectionPool(Generic[K, C]):
     slot is handed directly to the oldest waiter that can use it.
 
     *is_alive(conn)* is the health check run on idle connections before reuse and on release
-    (default: ``not conn.is_closing()`` when the connection has that method). *close(conn)*
+    (default: ``not conn.is_closing()`` when the connection has that method; with
+    *check_on_release* false only before reuse, for owners that mark a connection broken
+    themselves when it cannot go on: a dead idle connection is then found at its next
+    checkout, or expires). *close(conn)*
     disposes of connections (default: await ``conn.close()``); its errors are swallowed.
     *clock* is the monotonic time source for idle expiry (inject a fake one in tests).
 
@@ -184,6 +184,7 @@ class ConnectionPool(Generic[K, C]):
         is_alive: Callable[[C], bool] | None = None,
         close: Callable[[C], Awaitable[None]] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        check_on_release: bool = True,
     ) -> None:
         for name, value in (
             ("max_total", max_total),
@@ -205,6 +206,7 @@ class ConnectionPool(Generic[K, C]):
         self._is_alive: Callable[[C], bool] = is_alive or _default_is_alive
         self._close: Callable[[C], Awaitable[None]] = close or close_duck
         self._clock = clock
+        self._check_on_release = check_on_release
         self._idle: dict[K, list[_Entry[K, C]]] = {}  # per key, most recently used last
         self._lru: OrderedDict[_Entry[K, C], None] = OrderedDict()  # all idle, oldest first
         self._busy: dict[K, int] = {}  # leased + connecting, per key
@@ -286,8 +288,13 @@ class ConnectionPool(Generic[K, C]):
         del self._lru[entry]
         if not stack:
             del self._idle[key]
-        if self._alive(entry.conn):
-            self._busy[key] = self._busy.get(key, 0) + 1
+        try:  # _alive(), inline
+            alive = bool(self._is_alive(entry.conn))
+        except Exception:
+            alive = False
+        if alive:
+            busy = self._busy
+            busy[key] = busy.get(key, 0) + 1
             entry.uses += 1
         else:
             self._open -= 1
@@ -508,18 +515,26 @@ class ConnectionPool(Generic[K, C]):
             doomed.append(entry.conn)
             return
         entry.idle_since = self._clock() if now is None else now
-        self._idle.setdefault(entry.key, []).append(entry)
+        key = entry.key
+        idle = self._idle
+        stack = idle.get(key)
+        if stack is None:
+            stack = idle[key] = [entry]
+        else:
+            stack.append(entry)
         self._lru[entry] = None
         self._open += 1
         if self._waiters:
             self._dispatch(doomed)
-        stack = self._idle.get(entry.key)
+            stack = idle.get(key)
         limit = self.max_idle_per_key
-        while stack and limit is not None and len(stack) > limit:
+        if limit is None:
+            return
+        while stack and len(stack) > limit:
             oldest = stack[0]
             self._drop_idle(oldest)
             doomed.append(oldest.conn)
-            stack = self._idle.get(entry.key)
+            stack = idle.get(key)
 
     def _forget(self, entry: _Entry[K, C]) -> None:
         self._unbusy(entry.key)
@@ -531,14 +546,23 @@ class ConnectionPool(Generic[K, C]):
     def _release_now(self, entry: _Entry[K, C], *, broken: bool) -> list[C]:
         """Take back a leased entry; return the connections the caller must close."""
         doomed: list[C] = []
-        self._unbusy(entry.key)
+        key = entry.key
+        busy = self._busy
+        n = busy[key] - 1  # _unbusy(), inline
+        if n:
+            busy[key] = n
+        else:
+            del busy[key]
         self._open -= 1
-        if broken or self._closed or not self._alive(entry.conn):
+        if broken or self._closed or (self._check_on_release and not self._alive(entry.conn)):
             doomed.append(entry.conn)
             self._dispatch(doomed)
         else:
             now = self._clock()  # one reading for the expiry and the entry's idle time
-            if self._lru and self.idle_timeout is not None:
+            lru = self._lru
+            timeout = self.idle_timeout
+            # _expire only when the oldest idle entry is due (its first test, inline)
+            if lru and timeout is not None and next(iter(lru)).idle_since <= now - timeout:
                 self._expire(doomed, now)
             self._to_idle(entry, doomed, now)
         return doomed
