@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import math
 import socket
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -289,6 +290,242 @@ def _refuses_detach(stream: Stream) -> bool:
     return False
 
 
+# -- the push relay: both directions from the transports' callbacks ------------------------------
+
+_ss_set_receiver = SocketStream.set_receiver
+_ss_write = SocketStream.write
+_ss_close = SocketStream.close
+
+
+def _push_endpoint(stream: Stream) -> SocketStream | None:
+    """The plain socket stream a push relay may drive for *stream*, else ``None``.
+
+    *stream* itself when it is a :class:`SocketStream` (one that does not change how bytes
+    are received, written or closed), or the one a transparent wrapper hands over through
+    :attr:`SocketStream.socket_stream`. ``None`` for anything else (TLS, byte counters,
+    replayed bytes in front), and for a stream whose bytes someone else receives already.
+    """
+    ss: Any = getattr(stream, "socket_stream", None)
+    if not isinstance(ss, SocketStream):
+        return None
+    t = type(ss)
+    if (
+        t.set_receiver is not _ss_set_receiver
+        or t.write is not _ss_write
+        or t.close is not _ss_close
+        or ss._proto._receiver is not None
+    ):
+        return None
+    return ss
+
+
+class _PushWay:
+    """One direction of a :class:`_PushRelay`: the source's chunks go to the other transport.
+
+    The object is the source protocol's receiver (``set_receiver``): each chunk is written to
+    the destination transport as it arrives, nothing is buffered in Python. When the
+    destination's write queue passes its high-water mark the source stops reading until the
+    queue drained (``resume_writing`` of the destination calls :meth:`resume`).
+    """
+
+    __slots__ = (
+        "dst_p",
+        "dst_side",
+        "dst_t",
+        "eof",
+        "flow",
+        "moved",
+        "paused",
+        "relay",
+        "src_p",
+        "src_side",
+        "src_t",
+    )
+
+    def __init__(
+        self,
+        relay: _PushRelay,
+        src: SocketStream,
+        dst: SocketStream,
+        flow: _Flow,
+        src_side: Side,
+        dst_side: Side,
+    ) -> None:
+        self.relay = relay
+        self.src_p = src._proto
+        self.src_t = src._transport
+        self.dst_p = dst._proto
+        self.dst_t = dst._transport
+        self.flow = flow
+        self.src_side: Side = src_side
+        self.dst_side: Side = dst_side
+        self.moved = 0
+        self.eof = False
+        self.paused = False
+
+    def start(self) -> None:
+        """Pass on what the source buffered already, then receive its chunks as they come."""
+        if self.relay.over:
+            return  # the other direction ended the relay (its bytes stay buffered here)
+        p = self.src_p
+        buf = p._buf
+        if buf:
+            data = bytes(buf)
+            buf.clear()
+            if p._paused_reading:  # the stream paused a full buffer: it is empty now
+                p._paused_reading = False
+                self.src_t.resume_reading()
+            self(data)
+            if self.relay.ended():
+                return
+        # installed also after an EOF: a later loss of the connection still reaches us
+        p._receiver = self
+        if p._exc is not None or p._eof or p._closed.done():
+            self(b"")
+
+    def __call__(self, data: bytes) -> None:
+        relay = self.relay
+        if relay.over:
+            return
+        if data:
+            dst = self.dst_t
+            if dst.is_closing():
+                lost = self.dst_p._exc
+                relay.fail(
+                    self.dst_side,
+                    lost if lost is not None else BrokenPipeError(errno.EPIPE, "connection closed"),
+                )
+                return
+            dst.write(data)
+            n = len(data)
+            try:
+                self.flow.add(n)
+            except Exception as err:  # a byte observer failed: the source side's fault
+                relay.fail(self.src_side, err)
+                return
+            if self.dst_p._paused_writing and not self.paused:
+                self.paused = True
+                self.src_t.pause_reading()
+                self.dst_p._on_writable = self.resume
+            self.moved += n
+            if self.moved >= relay.splice_after:
+                relay.want_splice()
+            return
+        # b"": the source finished sending, or its connection was lost
+        lost = self.src_p._exc
+        if lost is not None:
+            relay.fail(self.src_side, lost)
+            return
+        if self.eof:
+            return
+        self.eof = True
+        dst = self.dst_t
+        try:
+            if not dst.is_closing() and dst.can_write_eof():
+                dst.write_eof()
+        except Exception as exc:
+            if not _peer_gone(exc):
+                relay.fail(self.dst_side, exc)
+                return
+        relay.way_done()
+
+    def resume(self) -> None:
+        """The destination can take more: read from the source again."""
+        if self.paused:
+            self.paused = False
+            self.dst_p._on_writable = None
+            if not self.relay.over and not self.src_t.is_closing():
+                self.src_t.resume_reading()
+
+    def stop(self) -> None:
+        """Stop receiving from the source and drop the hooks (the streams stay as they are)."""
+        p = self.src_p
+        if p._receiver is self:
+            p._receiver = None
+        if self.dst_p._on_writable == self.resume:
+            self.dst_p._on_writable = None
+
+
+_SPLICE = True
+"""What a :class:`_PushRelay`'s future holds when the relay should go on with splice."""
+
+
+class _PushRelay:
+    """Both directions of a relay between two socket streams, from the transports' callbacks.
+
+    No task per direction and no copy into a stream's buffer: the source protocol hands each
+    chunk to its :class:`_PushWay`, which writes it to the other transport. EOF is passed on
+    as ``write_eof``; the future from :meth:`start` is done with ``None`` when both
+    directions ended, fails with :class:`_SideFailed` when a side failed, or holds
+    :data:`_SPLICE` once a direction has moved *splice_after* bytes (both still open): the
+    caller then stops this relay and detaches the sockets for ``os.splice``.
+    """
+
+    __slots__ = ("fut", "open", "over", "splice_after", "ways")
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        a: SocketStream,
+        b: SocketStream,
+        ab: _Flow,
+        ba: _Flow,
+        splice_after: float,
+    ) -> None:
+        self.fut: asyncio.Future[bool | None] = loop.create_future()
+        self.open = 2
+        self.over = False
+        self.splice_after = splice_after
+        self.ways: tuple[_PushWay, ...] = (
+            _PushWay(self, a, b, ab, "a", "b"),
+            _PushWay(self, b, a, ba, "b", "a"),
+        )
+
+    def start(self) -> asyncio.Future[bool | None]:
+        """Start both directions; see the class docs for the future's outcomes."""
+        for way in self.ways:
+            way.start()
+        return self.fut
+
+    def ended(self) -> bool:
+        """Whether the relay is over (done, failed, or handed over to splice)."""
+        return self.over
+
+    def way_done(self) -> None:
+        self.open -= 1
+        if self.open == 0 and not self.over:
+            self._end()
+            self.fut.set_result(None)
+
+    def want_splice(self) -> None:
+        if self.over or self.open != 2:
+            return  # a half-closed relay finishes as it is
+        # from now on the streams buffer what arrives: it is the leftover of the detach
+        self._end()
+        self.fut.set_result(_SPLICE)
+
+    def fail(self, side: Side, exc: BaseException) -> None:
+        if self.over:
+            return
+        self._end()
+        failure = _SideFailed(side, exc)
+        failure.__cause__ = exc
+        self.fut.set_exception(failure)
+
+    def _end(self) -> None:
+        self.over = True
+        for way in self.ways:
+            way.stop()
+
+    def stop(self) -> None:
+        """Take both directions' hooks off the streams (idempotent)."""
+        self._end()
+        # the directions point back here: dropping them lets reference counting free it all
+        self.ways = ()
+        if not self.fut.done():
+            self.fut.cancel()
+
+
 _socket_detach = SocketStream.detach_socket
 
 
@@ -357,6 +594,7 @@ async def bridge(
     buffer_size: int = DEFAULT_BUFFER_SIZE,
     idle_timeout: float | None = None,
     zero_copy: bool = True,
+    splice_after: int | None = None,
 ) -> BridgeStats:
     """Relay bytes between *a* and *b* in both directions until both directions end.
 
@@ -372,6 +610,16 @@ async def bridge(
       that waits for its source holds no pipe. Wrappers that count bytes (bytes tracker,
       transport metrics) are told what moved over a detached socket (see
       :func:`~pyrama_net.observe_detached_io`), so tracking does not cost the fast path.
+    * *splice_after* (bytes): when both streams are plain socket streams (or transparent
+      wrappers of them, see :attr:`~pyrama_net.SocketStream.socket_stream`), the relay
+      starts on the transports' own callbacks: each chunk received on one side is written
+      to the other as it arrives (no task, no detach, no pipe), and once one direction has
+      moved *splice_after* bytes while both are open, the sockets are detached and the
+      rest moves with splice. A short connection (a request and its answer through a
+      tunnel) then costs far less than setting up zero-copy for it; a bulk transfer
+      switches early. ``None`` (the default) splices from the start. Without zero-copy
+      (*zero_copy* false, or no ``os.splice``) two plain socket streams are always relayed
+      this way.
     * Buffered: when a side cannot detach (a TLS stream, or wrappers over one), each
       direction copies through Python. *a* is not detached when *b* is seen to refuse up
       front; if *b* refuses only when asked, *a*'s socket is wrapped into a stream again.
@@ -388,7 +636,18 @@ async def bridge(
         raise ConfigError(f"buffer_size must be at least 1, got {buffer_size}")
     if idle_timeout is not None and idle_timeout <= 0:
         raise ConfigError(f"idle_timeout must be positive, got {idle_timeout}")
-    relay = _Relay(a, b, buffer_size, zero_copy and SPLICE_AVAILABLE)
+    if splice_after is not None and (
+        isinstance(splice_after, bool) or not isinstance(splice_after, int) or splice_after < 0
+    ):
+        raise ConfigError(f"splice_after must be an int >= 0 or None, got {splice_after!r}")
+    zero_copy = zero_copy and SPLICE_AVAILABLE
+    if not zero_copy:
+        push_limit: float | None = math.inf  # relay on callbacks throughout, never splice
+    elif splice_after:
+        push_limit = splice_after
+    else:
+        push_limit = None  # splice from the start
+    relay = _Relay(a, b, buffer_size, zero_copy, push_limit)
     ok = False
     cm: asyncio.Timeout | None = None
     try:
@@ -433,13 +692,27 @@ _NO_FLOW = _Flow(None)
 class _Relay:
     """The state of one :func:`bridge` call: the streams it owns, sockets, byte counts."""
 
-    __slots__ = ("a", "ab", "b", "ba", "buffer_size", "owned", "socks", "spliced", "zero_copy")
+    __slots__ = (
+        "a",
+        "ab",
+        "b",
+        "ba",
+        "buffer_size",
+        "owned",
+        "push_limit",
+        "socks",
+        "spliced",
+        "zero_copy",
+    )
 
-    def __init__(self, a: Stream, b: Stream, buffer_size: int, zero_copy: bool) -> None:
+    def __init__(
+        self, a: Stream, b: Stream, buffer_size: int, zero_copy: bool, push_limit: float | None
+    ) -> None:
         self.a = a
         self.b = b
         self.buffer_size = buffer_size
         self.zero_copy = zero_copy
+        self.push_limit = push_limit
         self.owned: list[Stream] = [a, b]
         self.socks: list[socket.socket] = []
         self.ab = self.ba = _NO_FLOW  # replaced by run() before anything moves
@@ -452,6 +725,17 @@ class _Relay:
         a, b = self.a, self.b
         ab = self.ab = _Flow(idle)
         ba = self.ba = _Flow(idle)
+        limit = self.push_limit
+        if limit is not None:
+            pa = _push_endpoint(a)
+            pb = _push_endpoint(b) if pa is not None else None
+            if pa is not None and pb is not None:
+                push = _PushRelay(asyncio.get_running_loop(), pa, pb, ab, ba, limit)
+                try:
+                    if await push.start() is not _SPLICE:
+                        return
+                finally:
+                    push.stop()
         da = db = None
         # check b up front: detaching a is not undone when b turns out not detachable
         if self.zero_copy and _detachable(b) and not _refuses_detach(b):
@@ -481,14 +765,70 @@ class _Relay:
         )
 
 
+def _closing_now(stream: Stream) -> SocketStream | None:
+    """The socket stream under *stream* when closing it is sure to finish in one loop turn.
+
+    That is a plain socket stream (itself or under a transparent wrapper, see
+    :attr:`SocketStream.socket_stream`) with nothing left to send: its transport lets go of
+    the socket at the next turn of the loop, so no deadline is needed.
+    """
+    ss: Any = getattr(stream, "socket_stream", None)
+    if not isinstance(ss, SocketStream) or getattr(type(ss), "close", None) is not _socket_close:
+        return None
+    if ss.is_closed() or ss._transport.get_write_buffer_size() == 0:
+        return ss
+    return None
+
+
+def _wake_when_all_done(
+    waiter: asyncio.Future[None], futs: list[asyncio.Future[None]], _done: object
+) -> None:
+    if not waiter.done() and all(f.done() for f in futs):
+        waiter.set_result(None)
+
+
 async def _close_all(owned: list[Stream]) -> None:
     """Close every stream in *owned*, each within ``_CLOSE_TIMEOUT``; abort what did not close.
 
-    The closes run one after another (no task per stream): a socket stream starts closing
-    before its first ``await`` and has nothing left to flush after a bridge, so this costs
-    about one loop iteration per stream. Errors are dropped: the streams are thrown away.
+    Plain socket streams with nothing left to send (the usual case after a relay) are all
+    closed at once and waited for together, without a deadline: their transports let go of
+    the sockets at the next turn of the loop. The others close one after another (no task
+    per stream), each within its deadline. Errors are dropped: the streams are thrown away.
     """
+    quick = [_closing_now(st) for st in owned]
+    pending: list[asyncio.Future[None]] = []
+    for ss in quick:
+        if ss is not None and not ss.is_closed():
+            t = ss._transport
+            if not t.is_closing():
+                t.close()
+            pending.append(ss._proto._closed)
+    if pending:
+        loop = pending[0].get_loop()
+        waiter = loop.create_future()
+        on_done = partial(_wake_when_all_done, waiter, pending)
+        for f in pending:
+            f.add_done_callback(on_done)
+        try:
+            await waiter
+        except BaseException:  # cancelled: nothing may stay open
+            for st in owned:
+                _abort(st)
+            raise
+        finally:
+            for f in pending:
+                f.remove_done_callback(on_done)
     for i, st in enumerate(owned):
+        ss = quick[i]
+        if ss is not None:
+            if ss is st:
+                continue  # closed above
+            # a transparent wrapper over a closed socket stream: its close() does not wait
+            try:
+                await st.close()
+            except Exception:
+                _abort(st)
+            continue
         if getattr(type(st), "close", None) is _socket_close:
             if cast(SocketStream, st).is_closed():
                 continue  # a detached socket stream: closed already, close() would do nothing

@@ -67,6 +67,7 @@ class SocketStreamProtocol(asyncio.Protocol):
         "_drain_waiter",
         "_eof",
         "_exc",
+        "_on_writable",
         "_paused_reading",
         "_paused_writing",
         "_read_waiter",
@@ -99,6 +100,8 @@ class SocketStreamProtocol(asyncio.Protocol):
         self._read_waiter: asyncio.Future[None] | None = None
         self._receiver: Callable[[bytes], None] | None = None
         self._drain_waiter: asyncio.Future[None] | None = None
+        # a relay's callback for when the write queue went below its low-water mark again
+        self._on_writable: Callable[[], None] | None = None
         self._paused_reading = False
         self._paused_writing = False
         self._closed: asyncio.Future[None] = loop.create_future()
@@ -185,6 +188,9 @@ class SocketStreamProtocol(asyncio.Protocol):
             self._drain_waiter = None
             if not dw.done():
                 dw.set_result(None)
+        on_writable = self._on_writable
+        if on_writable is not None:
+            on_writable()
 
     def _wake_reader(self) -> None:
         w = self._read_waiter
@@ -228,6 +234,17 @@ class SocketStream:
     def transport(self) -> asyncio.Transport:
         """The underlying asyncio transport."""
         return self._transport
+
+    @property
+    def socket_stream(self) -> SocketStream:
+        """The stream itself (``self``).
+
+        A relay (:func:`~pyrama_net.bridge`) asks a stream for it to drive the socket
+        stream underneath directly (from the transport's callbacks, without a task): a
+        wrapper that forwards unknown attributes to its inner stream hands the inner one
+        over this way, so such a wrapper must pass reads and writes through unchanged.
+        """
+        return self
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         """Pass-through to the transport's ``get_extra_info``."""
