@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from pyrama_http_core import CodecError, HttptoolsClientCodec, ResponseHead
 from pyrama_http_core import _codec_httptools_client as impl
-from pyrama_http_core._codec import ClientEvent
+from pyrama_http_core._codec import NEED_DATA, BodyData, ClientEvent, EndOfMessage
 from pyrama_http_core.errors import HeaderLimitError
 
 HEAD = (
@@ -119,3 +119,112 @@ def test_cached_framing_facts_serve_every_exchange() -> None:
         assert got.chunked
         assert not got.keep_alive
         assert got.headers == [(b"Transfer-Encoding", b"chunked"), (b"Connection", b"close")]
+
+
+def exchange(codec: HttptoolsClientCodec, data: bytes, method: bytes = b"GET") -> ClientEvent:
+    codec.send_request(method, b"/", [(b"Host", b"a")], content_length=0)
+    codec.receive(data)
+    return codec.next_event()
+
+
+def finish(codec: HttptoolsClientCodec) -> list[ClientEvent]:
+    events = []
+    while True:
+        ev = codec.next_event()
+        events.append(ev)
+        if not isinstance(ev, BodyData):
+            return events
+
+
+def test_the_last_head_of_a_connection_answers_as_a_fresh_parse() -> None:
+    impl._HEAD_CACHE.clear()
+    codec = HttptoolsClientCodec()
+    fresh = exchange(codec, HEAD + b"hello")
+    assert finish(codec) == [BodyData(b"hello"), EndOfMessage([])]
+    assert codec._last is not None
+    assert codec._last[0] == HEAD
+    impl._HEAD_CACHE.clear()  # the connection's own last head still serves
+    again = exchange(codec, HEAD + b"world")
+    assert again == fresh
+    assert isinstance(again, ResponseHead)
+    assert isinstance(fresh, ResponseHead)
+    assert again.headers is not fresh.headers
+    assert finish(codec) == [BodyData(b"world"), EndOfMessage([])]
+    # the framing is still decided per exchange: the same head answers a HEAD without a body
+    head = exchange(codec, HEAD, method=b"HEAD")
+    assert isinstance(head, ResponseHead)
+    assert not head.has_body
+    assert finish(codec) == [EndOfMessage([])]
+    # bad bytes after the good head: refused as from a fresh codec
+    bad = exchange(codec, b"HTTP/1.1 200 OK\r\nX: a\nY: b\r\n\r\n")
+    assert isinstance(bad, CodecError)
+
+
+def test_the_last_head_needs_the_whole_head_and_a_longer_head_is_parsed() -> None:
+    impl._HEAD_CACHE.clear()
+    codec = HttptoolsClientCodec()
+    exchange(codec, HEAD + b"hello")
+    finish(codec)
+    codec.send_request(b"GET", b"/", [(b"Host", b"a")], content_length=0)
+    codec.receive(HEAD[:-2])  # not the whole head yet
+    assert codec.next_event() is NEED_DATA
+    codec.receive(b"\r\nhello")
+    assert isinstance(codec.next_event(), ResponseHead)
+    finish(codec)
+    longer = HEAD[:-2] + b"X-More: 1\r\n\r\n"  # starts like the last head, ends later
+    got = exchange(codec, longer + b"hello")
+    assert isinstance(got, ResponseHead)
+    assert got.headers[-1] == (b"X-More", b"1")
+    assert finish(codec) == [BodyData(b"hello"), EndOfMessage([])]
+
+
+def test_a_switching_head_kept_last_is_refused_without_a_proposal() -> None:
+    impl._HEAD_CACHE.clear()
+    switch = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n"
+    codec = HttptoolsClientCodec()
+    codec.send_request(
+        b"GET", b"/", [(b"Host", b"a"), (b"Upgrade", b"x"), (b"Connection", b"upgrade")]
+    )
+    codec.receive(switch)
+    assert isinstance(codec.next_event(), ResponseHead)
+    other = HttptoolsClientCodec()
+    other._last = codec._last  # as if this connection had accepted it before
+    refused = exchange(other, switch)
+    assert isinstance(refused, CodecError)
+
+
+@given(
+    st.sampled_from([b"", b"hello", b"x" * 70]),
+    st.integers(min_value=0, max_value=3),
+    st.sampled_from([b"GET", b"HEAD"]),
+)
+def test_take_whole_body_ends_the_response_as_the_events_do(
+    body: bytes, cut: int, method: bytes
+) -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body)
+    arrived = body[: max(0, len(body) - cut)] if method == b"GET" else b""
+    by_events = HttptoolsClientCodec()
+    by_take = HttptoolsClientCodec()
+    assert exchange(by_events, head + arrived, method) == exchange(by_take, head + arrived, method)
+    events = finish(by_events)
+    taken = by_take.take_whole_body()
+    complete = method == b"HEAD" or len(arrived) == len(body)
+    if complete:
+        data = b"".join(e.data for e in events if isinstance(e, BodyData))
+        assert events[-1] == EndOfMessage([])
+        assert taken == data
+        assert by_take.is_reusable == by_events.is_reusable
+        assert by_take.next_event() == by_events.next_event()
+    else:
+        assert taken is None  # nothing changed: the events still come
+        assert finish(by_take) == events
+
+
+def test_take_whole_body_leaves_chunked_and_failed_responses_alone() -> None:
+    codec = HttptoolsClientCodec()
+    exchange(codec, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+    assert codec.take_whole_body() is None
+    assert finish(codec) == [BodyData(b"hello"), EndOfMessage([])]
+    codec = HttptoolsClientCodec()
+    assert isinstance(exchange(codec, b"HTTP/1.1 200 OK\r\nX: a\nY: b\r\n\r\n"), CodecError)
+    assert codec.take_whole_body() is None

@@ -81,7 +81,9 @@ _MAX_CHUNK_LINE: Final = 4096
 # the same few heads (byte for byte, until its Date changes a second later), and a head's
 # parse and its framing facts depend on nothing but its bytes. Only final heads that
 # parsed and were accepted are kept.
-_HEAD_CACHE: dict[bytes, tuple[int, bytes, bytes, tuple[tuple[bytes, bytes], ...], _Facts]] = {}
+_Cached: TypeAlias = "tuple[int, bytes, bytes, tuple[tuple[bytes, bytes], ...], _Facts]"
+"""A kept final head: ``(status, reason, version, fields, framing facts)``."""
+_HEAD_CACHE: dict[bytes, _Cached] = {}
 _HEAD_CACHE_MAX: Final = 256
 _HEAD_CACHE_BYTES: Final = 2048
 
@@ -190,6 +192,7 @@ class HttptoolsClientCodec(ClientWriter):
     __slots__ = (
         "_buf",
         "_head_limit",
+        "_last",
         "_max_headers",
         "_remaining",
         "_scan",
@@ -206,6 +209,9 @@ class HttptoolsClientCodec(ClientWriter):
         self._scan = 0  # where the search for the end of a head / line resumes
         self._state = _NONE
         self._remaining = 0
+        # the last final head this codec accepted from the cache's point of view: its bytes
+        # and its cache entry (a connection gets the same head again and again)
+        self._last: tuple[bytes, _Cached] | None = None
 
     # -- sending (the encoding is ClientWriter's) --------------------------------------------
 
@@ -330,8 +336,50 @@ class HttptoolsClientCodec(ClientWriter):
             return 0
         return match.end()
 
+    def take_whole_body(self) -> bytes | None:
+        """The rest of the current response's body when all of it is buffered, else ``None``.
+
+        For a ``Content-Length`` body (or none at all, after a final head that has none to
+        read) whose remaining bytes have all arrived: takes them and ends the response, as
+        the :class:`BodyData` and :class:`EndOfMessage` events of :meth:`next_event` would
+        (no trailers can follow such a body). Otherwise nothing changes and the events come
+        from :meth:`next_event` as usual.
+        """
+        state = self._state
+        if state == _END:
+            data = _EMPTY
+        elif state == _LENGTH and self._error is None:
+            buf = self._buf
+            remaining = self._remaining
+            n = len(buf)
+            if n < remaining:
+                return None
+            if n == remaining:
+                self._buf = _EMPTY
+                data = buf if type(buf) is bytes else bytes(buf)
+            else:
+                data = self._take(remaining)
+            self._remaining = 0
+        else:
+            return None
+        self._finish(_NO_FIELDS)
+        return data
+
     def _next_head(self) -> ClientEvent:
         buf = self._buf
+        last = self._last
+        if last is not None and buf.startswith(last[0]):
+            # the head this codec accepted last time, byte for byte: its end is where that
+            # head ended (its blank line is the first in these bytes too), and its parse,
+            # its checks and its framing facts are the kept ones
+            end = len(last[0])
+            if type(buf) is bytes:
+                self._buf = buf[end:] if end < len(buf) else _EMPTY
+            else:
+                self._take(end)
+            self._scan = 0
+            known = last[1]
+            return self._final_head(known[0], known[1], known[2], list(known[3]), known[4])
         if buf and buf[0] < 0x21:  # no status line starts with a control byte or space
             return self._fail(_remote("illegal status line"))
         end = self._find_blank_line() if buf else 0
@@ -367,6 +415,8 @@ class HttptoolsClientCodec(ClientWriter):
         if cached is not None:
             status, reason, version, kept, facts = cached
             fields = list(kept)  # the caller owns its list (HeaderMap.from_raw keeps it)
+            if len(fields) <= self._max_headers:
+                self._last = (head, cached)
         else:
             if head.count(b"\n") != head.count(b"\r\n"):
                 return self._fail(_remote("bare LF in the response head"))
@@ -392,7 +442,8 @@ class HttptoolsClientCodec(ClientWriter):
             if len(head) <= _HEAD_CACHE_BYTES:
                 if len(_HEAD_CACHE) >= _HEAD_CACHE_MAX:
                     _HEAD_CACHE.clear()
-                _HEAD_CACHE[head] = (status, reason, version, tuple(fields), facts)
+                entry = _HEAD_CACHE[head] = (status, reason, version, tuple(fields), facts)
+                self._last = (head, entry)
         return self._final_head(status, reason, version, fields, facts)
 
     def _final_head(

@@ -139,6 +139,7 @@ class Http1ClientConnection:
         "_gen",
         "_req_done",
         "_resp_done",
+        "_take_whole",
         "_upgraded",
         "_write_paused",
         "codec",
@@ -175,6 +176,10 @@ class Http1ClientConnection:
         # a push stream tells whether its write queue is paused (drain() would wait): the
         # drain coroutine is skipped when it is not (a failed connection shows on the read)
         self._write_paused: Callable[[], bool] | None = getattr(stream, "write_paused", None)
+        # a codec may take a body that arrived whole in one call (optional for codecs)
+        self._take_whole: Callable[[], bytes | None] | None = getattr(
+            self.codec, "take_whole_body", None
+        )
 
     # -- state -------------------------------------------------------------------------------
 
@@ -470,6 +475,14 @@ class Http1ClientConnection:
             # what already arrived with the head is taken now: a body that is complete (a
             # small response, usually) is handed over in one piece and the exchange ends
             # here, with no reader, no await per chunk and the connection idle at once
+            take = self._take_whole
+            if take is not None:  # the codec hands over a complete body in one call
+                whole = take()
+                if whole is not None:
+                    response.body = memory_body(whole)
+                    self._resp_done = True  # _response_done(), inline
+                    self._maybe_idle()
+                    return response
             data = b""
             chunks: list[bytes] | None = None  # only for a body in more than one piece
             while True:
