@@ -119,6 +119,7 @@ class Shutdown:
         "_deadline",
         "_event",
         "_finished",
+        "_fired",
         "_force",
         "_force_cancelled",
         "_guards",
@@ -147,6 +148,7 @@ class Shutdown:
         self._deadline = deadline
         self._cancel_grace = cancel_grace
         self._event = ShutdownEvent()
+        self._fired = False  # the event's state, read without a call where it is hot
         self._force = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -253,6 +255,7 @@ class Shutdown:
         if not self._event.is_set():
             self.reason = reason
             self._triggered_at = time.monotonic()
+            self._fired = True
             self._event._set()
 
     def force(self) -> None:
@@ -270,8 +273,9 @@ class Shutdown:
         return self._guards
 
     def _acquire(self) -> None:
+        if not self._guards:
+            self._idle.clear()
         self._guards += 1
-        self._idle.clear()
 
     def _release(self) -> None:
         self._guards -= 1
@@ -288,6 +292,22 @@ class Shutdown:
             guard.release()
 
         task.add_done_callback(done)
+
+    def _track_held(self, task: asyncio.Task[Any]) -> None:
+        """Track *task* as holding a guard of its own until it is done (see :meth:`_acquire`).
+
+        The hold is a count, not a :class:`ShutdownGuard` object: no guard, closure or
+        finalizer is made per task (a server spawns one per connection).
+        """
+        self._acquire()
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if self._fired and task not in self._force_cancelled:
+            self._finished += 1
+        self._release()
 
     # -- draining -------------------------------------------------------------------------------
 
@@ -425,8 +445,17 @@ class ShutdownGuard:
             coro.close()
             raise
         task = loop.create_task(coro, name=name)
-        self._shutdown._track(task, self.clone())
+        self._shutdown._track_held(task)
         return task
+
+    def track_task(self, task: asyncio.Task[Any]) -> None:
+        """Tie *task* (already created) to the shutdown, as :meth:`spawn_task` does.
+
+        The task holds a guard of its own until it is done, and is cancelled if the
+        shutdown deadline passes while it runs. For callers that create their tasks
+        themselves (with the event loop they already hold).
+        """
+        self._shutdown._track_held(task)
 
     def spawn_task_fn(
         self,

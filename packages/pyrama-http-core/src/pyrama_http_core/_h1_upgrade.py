@@ -115,15 +115,17 @@ class KeptStream:
     __slots__ = (
         "_inner",
         "_released",
-        "abort",
         "can_write_eof",
-        "detach_socket",
         "drain",
         "is_closing",
         "read",
         "write",
         "write_eof",
     )
+
+    # made on first use (see __getattr__): most takers never ask for them
+    detach_socket: Callable[[], Any] | None
+    abort: Callable[[], None] | None
 
     def __init__(self, inner: Stream, released: asyncio.Future[None]) -> None:
         self._inner = inner
@@ -134,14 +136,6 @@ class KeptStream:
         self.can_write_eof = inner.can_write_eof
         self.write_eof = inner.write_eof
         self.is_closing = inner.is_closing
-        # closures over the wrapped stream, not bound methods of this object: a bound method
-        # kept in a slot is a reference cycle, left for the cyclic GC on every tunnel
-        self.detach_socket: Callable[[], Any] | None = (
-            _detacher(inner, released) if callable(getattr(inner, "detach_socket", None)) else None
-        )
-        self.abort: Callable[[], None] | None = (
-            _aborter(inner, released) if callable(getattr(inner, "abort", None)) else None
-        )
 
     @property
     def extensions(self) -> Any:
@@ -161,6 +155,19 @@ class KeptStream:
         return self._released.done() and callable(inner_closed) and inner_closed() is True
 
     def __getattr__(self, name: str) -> Any:
+        # detach_socket and abort release the connection too: closures over the wrapped
+        # stream (not bound methods of this object, which would make a reference cycle once
+        # kept), or None when the wrapped stream has no such method
+        if name == "detach_socket":
+            inner = self._inner
+            if not callable(getattr(inner, "detach_socket", None)):
+                return None
+            return _detacher(inner, self._released)
+        if name == "abort":
+            inner = self._inner
+            if not callable(getattr(inner, "abort", None)):
+                return None
+            return _aborter(inner, self._released)
         return getattr(self._inner, name)
 
     def __repr__(self) -> str:

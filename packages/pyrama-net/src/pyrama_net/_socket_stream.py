@@ -58,7 +58,9 @@ class SocketStreamProtocol(asyncio.Protocol):
     ``loop.create_server``/``create_unix_server``: once the transport exists, a
     :class:`SocketStream` is made and handed to *on_connect*. *stream_factory* (default
     :class:`SocketStream`) builds that stream from ``(transport, protocol)``; transports pass a
-    subclass (``TcpStream``, ``UnixStream``) here.
+    subclass (``TcpStream``, ``UnixStream``) here. *info*, when the creator knows the
+    connection's addresses already, becomes the stream's :class:`SocketInfo` as it is
+    (otherwise the stream asks the socket).
     """
 
     __slots__ = (
@@ -67,6 +69,7 @@ class SocketStreamProtocol(asyncio.Protocol):
         "_drain_waiter",
         "_eof",
         "_exc",
+        "_info",
         "_on_writable",
         "_paused_reading",
         "_paused_writing",
@@ -86,8 +89,12 @@ class SocketStreamProtocol(asyncio.Protocol):
         *,
         stream_factory: Callable[[asyncio.Transport, SocketStreamProtocol], SocketStream]
         | None = None,
+        info: SocketInfo | None = None,
     ) -> None:
         self.loop = loop
+        # the connection's addresses when the creator knows them already (a listener learns
+        # the peer from accept()): the stream then asks the socket for none of them
+        self._info = info
         self.on_connect = on_connect
         self.stream_factory: Callable[[asyncio.Transport, SocketStreamProtocol], SocketStream] = (
             SocketStream if stream_factory is None else stream_factory
@@ -215,6 +222,10 @@ class SocketStream:
         self._proto = protocol
         self._detached = False
         self._extensions = Extensions()
+        info = protocol._info
+        if info is not None:
+            self._extensions.insert(info)
+            return
         sock = transport.get_extra_info("socket")
         if sock is not None:
             self._extensions.insert(

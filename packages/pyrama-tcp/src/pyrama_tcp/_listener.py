@@ -118,9 +118,11 @@ class _Serving(Generic[StreamT]):
         "backoff",
         "conns",
         "executor",
+        "family",
         "guard",
         "limit",
         "listener",
+        "local",
         "loop",
         "proto_factory",
         "serve_fn",
@@ -151,6 +153,16 @@ class _Serving(Generic[StreamT]):
         self.proto_factory = functools.partial(
             SocketStreamProtocol, loop, stream_factory=listener._stream_factory
         )
+        # an IP listener bound to one address: every accepted connection has that local
+        # address, and accept() tells the peer's, so a stream's SocketInfo needs no system
+        # call (a wildcard or Unix listener leaves it to the stream)
+        lsock = listener._sock
+        self.family = socket.AddressFamily(lsock.family)
+        self.local: Any = None
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            local = lsock.getsockname()
+            if local[0] not in ("0.0.0.0", "::"):
+                self.local = local
         self.executor = Executor.graceful(guard) if guard is not None else Executor()
 
     # -- accepting --------------------------------------------------------------------------
@@ -204,10 +216,10 @@ class _Serving(Generic[StreamT]):
             try:
                 try:
                     if raw_accept is not None:
-                        fd, _ = raw_accept()
+                        fd, peer = raw_accept()
                         conn = new_socket(family, type_, proto, fileno=fd)
                     else:
-                        conn, _ = lsock.accept()
+                        conn, peer = lsock.accept()
                 except (BlockingIOError, InterruptedError):
                     burst = 0
                     await watch.readable()
@@ -241,18 +253,16 @@ class _Serving(Generic[StreamT]):
             if guard is not None and guard.is_cancelled():
                 conn.close()  # shutdown began while we waited: take no new work
                 return
-            self.spawn(conn)
+            self.spawn(conn, peer)
             burst += 1
             if burst >= _ACCEPT_BURST:
                 burst = 0
                 await asyncio.sleep(0)
 
-    def spawn(self, conn: socket.socket) -> None:
-        coro = self.connection(conn)
+    def spawn(self, conn: socket.socket, peer: Any = None) -> None:
+        task = self.loop.create_task(self.connection(conn, peer))
         if self.guard is not None:
-            task = self.guard.spawn_task(coro)
-        else:
-            task = self.loop.create_task(coro)
+            self.guard.track_task(task)
         self.conns.add(task)
         task.add_done_callback(self.on_done)
 
@@ -266,9 +276,14 @@ class _Serving(Generic[StreamT]):
 
     # -- one connection -----------------------------------------------------------------------
 
-    async def connection(self, conn: socket.socket) -> None:
+    async def connection(self, conn: socket.socket, peer: Any = None) -> None:
+        factory = self.proto_factory
+        local = self.local
+        if local is not None and type(peer) is tuple:
+            info = SocketInfo(local=local, peer=peer, family=self.family)
+            factory = functools.partial(factory, info=info)
         try:
-            _, proto = await self.loop.connect_accepted_socket(self.proto_factory, conn)
+            _, proto = await self.loop.connect_accepted_socket(factory, conn)
         except OSError as exc:
             conn.close()
             _log.debug("accepted connection died before setup", error=str(exc))
