@@ -53,6 +53,9 @@ _STATUS_CODES: dict[int, StatusCode] = {}  # by the codec's int: no StatusCode()
 _METHOD_BYTES: dict[Method, bytes] = {}  # wire forms of Method objects (exact type only)
 _METHOD_BYTES_MAX: Final = 64
 _new = object.__new__
+# module globals: an enum member look-up (Version.HTTP_11) costs ~1k instructions per use
+_HTTP_10: Final = Version.HTTP_10
+_HTTP_11: Final = Version.HTTP_11
 
 
 class _ResponseBody:
@@ -446,7 +449,7 @@ class Http1ClientConnection:
             if type(code) is int:  # 100..999 (StatusCode refuses the rest): bounded
                 _STATUS_CODES[code] = status
         response.status = status
-        response.version = Version.HTTP_11 if ev.version == b"1.1" else Version.HTTP_10
+        response.version = _HTTP_11 if ev.version == b"1.1" else _HTTP_10
         response.headers = HeaderMap.from_raw(ev.headers)
         response.extensions = request.extensions.fork()
         if (code == 101 or (200 <= code < 300 and request.method == "CONNECT")) and (
