@@ -11,6 +11,7 @@ from pyrama_http import NoProxy, ProxyConfig
 from pyrama_http.proxy import (
     HOP_BY_HOP_HEADERS,
     ConnectTargetError,
+    TunnelTarget,
     connect_authority,
     strip_hop_by_hop,
     via_value,
@@ -164,3 +165,20 @@ def test_connect_authority(target: str, ok: bool) -> None:
             connect_authority(req)
     with pytest.raises(ConnectTargetError):
         connect_authority(Request("GET", "/"))
+
+
+@pytest.mark.parametrize(
+    ("target", "host", "port"),
+    [
+        ("127.0.0.1:8443", "127.0.0.1", 8443),
+        ("10.1.2.3:1", "10.1.2.3", 1),
+        ("[::1]:443", "::1", 443),
+        ("[2001:db8::1]:80", "2001:db8::1", 80),
+        ("example.com:443", "example.com", 443),
+    ],
+)
+def test_tunnel_target_host_is_bare(target: str, host: str, port: int) -> None:
+    req = Request("CONNECT", target)
+    t = TunnelTarget.for_request(req, connect_authority(req))
+    assert (t.host, t.port, t.proxy) == (host, port, None)
+    assert t.authority == target

@@ -129,9 +129,14 @@ async def _connect_literal(
     address: :class:`~pyrama_net.ConnectAttemptsError` naming the attempt, or
     :class:`~pyrama_net.ConnectTimeoutError`.
     """
-    task = asyncio.current_task()
-    deadline = None if timeout is None else TaskDeadline(timeout)
-    cancels = task.cancelling() if task is not None else 0
+    if timeout is None:
+        deadline = None
+        task = asyncio.current_task()
+        cancels = task.cancelling() if task is not None else 0
+    else:
+        deadline = TaskDeadline(timeout)  # it looked up the task and its cancel count
+        task = deadline._task
+        cancels = deadline._cancelling
     failed: ConnectAttempt | None = None
     try:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from ipaddress import IPv4Address
 from typing import Any
 
 from pyrama_core import Executor, Extensions, Service
@@ -77,9 +78,16 @@ class TunnelTarget:
     @classmethod
     def for_request(cls, request: Request, authority: Authority) -> TunnelTarget:
         """The target of a CONNECT *request* to *authority*."""
-        host = str(authority.host)
-        if host.startswith("["):
-            host = host[1:-1]
+        host_obj = authority.host
+        text = request.uri.authority_text
+        if type(host_obj.value) is IPv4Address and text is not None:
+            # as written: an IPv4 address parses only in its one canonical form, and the
+            # text is at hand (str() of the address would build it again, digit by digit)
+            host = text.rpartition(":")[0]
+        else:
+            host = str(host_obj)
+            if host.startswith("["):
+                host = host[1:-1]
         return cls(host, authority.port, request.extensions.get(ProxyAddress), request)
 
 
