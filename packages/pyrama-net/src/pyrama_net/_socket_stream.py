@@ -16,6 +16,14 @@ from pyrama_net.errors import AddressError
 __all__ = ["SocketInfo", "SocketStream", "SocketStreamProtocol", "open_socket_stream"]
 
 _READ_HIGH_WATER = 256 * 1024
+# the family a socket address tells: an IPv4 tuple has 2 items, an IPv6 one 4 (host, port,
+# flowinfo, scope id), a Unix address is a path (str, or bytes in the abstract namespace)
+_FAMILY_OF_ADDRESS: dict[object, socket.AddressFamily] = {
+    2: socket.AF_INET,
+    4: socket.AF_INET6,
+}
+if hasattr(socket, "AF_UNIX"):
+    _FAMILY_OF_ADDRESS[str] = _FAMILY_OF_ADDRESS[bytes] = socket.AF_UNIX
 _WRITE_HIGH_WATER = 256 * 1024
 
 
@@ -226,15 +234,18 @@ class SocketStream:
         if info is not None:
             self._extensions.insert(info)
             return
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            self._extensions.insert(
-                SocketInfo(
-                    local=transport.get_extra_info("sockname"),
-                    peer=transport.get_extra_info("peername"),
-                    family=socket.AddressFamily(sock.family),
-                )
-            )
+        # both loops keep the addresses they learnt when the connection was made: asking
+        # for them costs no system call, while the socket object (for its family) does
+        local = transport.get_extra_info("sockname")
+        family = _FAMILY_OF_ADDRESS.get(type(local) if type(local) is not tuple else len(local))
+        if family is None:
+            sock = transport.get_extra_info("socket")
+            if sock is None:
+                return
+            family = socket.AddressFamily(sock.family)
+        self._extensions.insert(
+            SocketInfo(local=local, peer=transport.get_extra_info("peername"), family=family)
+        )
 
     @property
     def extensions(self) -> Extensions:
