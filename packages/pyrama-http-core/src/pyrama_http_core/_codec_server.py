@@ -353,7 +353,15 @@ class ServerReader(ServerWriter):
                 or not self._keep_alive
             ):
                 return PAUSED
-            self._next_cycle()
+            if self._chunks is not None:
+                self._end_chunked()
+            # the next exchange: ServerWriter._new_exchange, inline (once per request)
+            self._phase = _HEAD
+            self._resp_started = False
+            self._body = None
+            self._switch = 0
+            self._method = b""
+            self._version = b"1.1"
             if not self._buf and not self._eof:  # the usual keep-alive state: no call
                 return NEED_DATA
             return self._next_head()
@@ -459,7 +467,12 @@ class ServerReader(ServerWriter):
                     else:
                         del buf[:n]
                     self._phase = _EMPTY
-                    self._request_started(hit.method, hit.version, hit.keep_alive, False)
+                    # ServerWriter._request_started for a cached head (never an Upgrade), inline
+                    method = hit.method
+                    self._method = method
+                    self._version = hit.version
+                    self._keep_alive = hit.keep_alive
+                    self._switch = 2 if method == b"CONNECT" else 0
                     return hit
         found = self._scanner.check(buf, end)
         if type(found) is not int:
@@ -535,21 +548,15 @@ class ServerReader(ServerWriter):
             upgrade,
         )
 
-    def _next_cycle(self) -> None:
+    def _end_chunked(self) -> None:
+        """Drop the finished chunked body's decoder, keeping the bytes it read past the end."""
         conn = self._chunks
-        if conn is not None:
-            self._chunks = None
-            leftover, _ = conn.trailing_data  # at most one chunked feed's worth
-            if leftover:
-                self._buf[:0] = leftover
-            self._eof_fed = False
-        self._phase = _HEAD
-        # ServerWriter._new_exchange, inline (once per request)
-        self._resp_started = False
-        self._body = None
-        self._switch = 0
-        self._method = b""
-        self._version = b"1.1"
+        assert conn is not None
+        self._chunks = None
+        leftover, _ = conn.trailing_data  # at most one chunked feed's worth
+        if leftover:
+            self._buf[:0] = leftover
+        self._eof_fed = False
 
     # -- state -----------------------------------------------------------------------------
 

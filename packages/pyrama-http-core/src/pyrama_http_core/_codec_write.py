@@ -404,7 +404,10 @@ class ServerWriter:
     def _request_started(
         self, method: bytes, version: bytes, keep_alive: bool, upgrade: bool
     ) -> None:
-        """Record the request head this response answers."""
+        """Record the request head this response answers.
+
+        ``ServerReader._next_head`` does the same inline for a cached head: keep them in step.
+        """
         self._method = method
         self._version = version
         self._keep_alive = keep_alive
@@ -413,7 +416,7 @@ class ServerWriter:
     def _new_exchange(self) -> None:
         """Forget the previous exchange (the next request is about to be parsed).
 
-        ``ServerReader._next_cycle`` does the same inline: keep the two in step.
+        ``ServerReader.next_event`` does the same inline: keep the two in step.
         """
         self._resp_started = False
         self._body = None

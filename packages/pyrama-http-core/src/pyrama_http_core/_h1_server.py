@@ -75,6 +75,9 @@ _SMALL_WRITE: Final = 16384
 _DEFAULT_CONFIG = Http1Config()
 _EMPTY_HEADERS: Final[list[tuple[bytes, bytes]]] = []
 _new_request = object.__new__
+# module globals: an enum member look-up (Version.HTTP_11) costs ~1k instructions per use
+_HTTP_10: Final = Version.HTTP_10
+_HTTP_11: Final = Version.HTTP_11
 
 # What the receiver hands the task when push mode ends (the first item of a _Handoff):
 _H_EVENT: Final = 0  # (_, event, _): an event the task handles (an error, the end, a request)
@@ -92,6 +95,35 @@ _TASK_READS_AFTER_WAIT: Final = 16
 _END: Final[_Handoff] = (_H_DONE, False, None)
 
 
+class _Finished:
+    """What a connection's exchange pump yields when an exchange ended (never a future)."""
+
+    __slots__ = ("keep",)
+
+    def __init__(self, keep: bool) -> None:
+        self.keep = keep
+
+
+_KEEP: Final = _Finished(True)  # the exchange ended and the connection may carry another
+_STOP: Final = _Finished(False)  # the exchange ended and the connection must end
+
+
+@types.coroutine
+def _pump(conn: Http1ServerConnection) -> Generator[Any, Any, None]:
+    """A connection's exchange pump for push mode: send it ``(head, close)``, one per request.
+
+    It runs the exchange and yields :data:`_KEEP` or :data:`_STOP` when the exchange is over,
+    waiting for the next request: so a request answered at once ends in a yield, not in the
+    ``StopIteration`` a coroutine's ``send`` raises when it returns (a third of the cost of
+    stepping a coroutine). Whatever else it yields is the exchange waiting (a future): whoever
+    drives it on recognises the end by the two sentinels (see :func:`_resume_in`).
+    """
+    head, close = yield None
+    while True:
+        keep = yield from conn._exchange(head, close)
+        head, close = yield (_KEEP if keep else _STOP)
+
+
 @types.coroutine
 def _resume_in(
     ctx: contextvars.Context,
@@ -103,7 +135,9 @@ def _resume_in(
 
     *yielded* is what its last step yielded (the future it waits on): it is passed up to the
     task, and whatever the task sends or throws back is passed down. With *exc*, that is
-    thrown in first.
+    thrown in first. *exchange* is an exchange coroutine (it ends by returning) or the
+    connection's :func:`_pump` (it ends the exchange by yielding a :class:`_Finished`, and
+    stays suspended for the next one).
     """
     while True:
         if exc is None:
@@ -125,6 +159,8 @@ def _resume_in(
                 yielded = ctx.run(exchange.throw, pending)
             except StopIteration as stop:
                 return bool(stop.value)
+        if type(yielded) is _Finished:
+            return yielded.keep
 
 
 @types.coroutine
@@ -272,7 +308,9 @@ class Http1ServerConnection:
         "_interrupt",
         "_interruptible",
         "_loop",
+        "_pump",
         "_pushing",
+        "_queued",
         "_released",
         "_requests",
         "_send_whole",
@@ -304,9 +342,14 @@ class Http1ServerConnection:
         # looked up once per connection, not per request
         self._stream_ext = stream.extensions
         write = stream.write
+        queued: Callable[[], int] | None = None
         if type(stream).write is SocketStream.write:  # plain socket: no delegating call
-            write = stream.transport.write  # type: ignore[attr-defined]
+            transport = stream.transport  # type: ignore[attr-defined]
+            write = transport.write
+            queued = transport.get_write_buffer_size
         self._write: Callable[[bytes], object] = write
+        # bytes the transport holds (nothing: no need to ask the stream whether to drain)
+        self._queued = queued
         self.codec: Http1ServerCodec = cfg.codec_factory(cfg)
         """The codec parsing requests and framing responses."""
         # the built-in codecs frame a whole in-memory response in one call (optional for others);
@@ -330,6 +373,7 @@ class Http1ServerConnection:
         self._continue_sent = False
         self._ctx: contextvars.Context | None = None  # push mode's context for exchanges
         self._pushing = False  # the stream pushes its bytes to _receive
+        self._pump: Generator[Any, Any, None] | None = None  # push mode's exchange pump
         self._task_reads = 0  # idle waits left to read from the task (see _TASK_READS_AFTER_WAIT)
         self._waiter: asyncio.Future[_Handoff] | None = None  # the task's, while pushing
         self._requests = 0
@@ -485,6 +529,10 @@ class Http1ServerConnection:
             _log.debug("http/1.1 connection ended by error", error=f"{type(exc).__name__}: {exc}")
         finally:
             self._stop_push()
+            pump = self._pump
+            if pump is not None:  # it refers to this connection: end the cycle now, not in a GC
+                self._pump = None
+                pump.close()
             wheel = self._wheel
             if wheel is not None:
                 wheel.cancel(self)
@@ -581,16 +629,21 @@ class Http1ServerConnection:
                 return (_H_EVENT, ev, None)
             self._requests += 1
             close = self._closing or (max_requests is not None and self._requests >= max_requests)
-            exchange = self._exchange(ev, close)
+            pump = self._pump
+            if pump is None:
+                pump = self._pump = _pump(self)
+                pump.send(None)
             _enter_task(loop, task)
             try:
-                yielded = ctx.run(exchange.send, None)
-            except StopIteration as stop:
-                keep = bool(stop.value)
-            else:
-                return (_H_PENDING, exchange, yielded)
+                yielded = ctx.run(pump.send, (ev, close))
+            except BaseException:
+                self._pump = None  # it ended with the exchange's error
+                raise
             finally:
                 _leave_task(loop, task)
+            if type(yielded) is not _Finished:
+                return (_H_PENDING, pump, yielded)
+            keep = yielded.keep
             if not self._pushing:  # the exchange left push mode (a switch, a body read)
                 return (_H_DONE, keep, None)
             if not keep or self._closing or not codec.keep_alive:
@@ -726,7 +779,7 @@ class Http1ServerConnection:
         request = _new_request(Request)
         request.method = method
         request.uri = uri
-        request.version = Version.HTTP_11 if head.version == b"1.1" else Version.HTTP_10
+        request.version = _HTTP_11 if head.version == b"1.1" else _HTTP_10
         request.headers = HeaderMap.from_raw(head.headers)
         request.body = body
         request.extensions = ext
@@ -782,7 +835,10 @@ class Http1ServerConnection:
                     )
                 else:
                     self._write_whole(status, response.headers.raw_items(), data, rbody, close)
-                if self._ctx is None or stream.write_paused():  # type: ignore[attr-defined]
+                queued = self._queued
+                if self._ctx is None or (
+                    (queued is None or queued()) and stream.write_paused()  # type: ignore[attr-defined]
+                ):
                     await stream.drain()
             else:
                 await self._respond(response, close)

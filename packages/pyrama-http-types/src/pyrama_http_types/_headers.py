@@ -18,6 +18,8 @@ __all__ = [
     "check_header_value",
 ]
 
+_new = object.__new__  # a global: cls.__new__ is a look-up through the MRO each time
+
 HeaderName = str | bytes
 """A header name as accepted by :class:`HeaderMap`: ``str`` (Latin-1) or ``bytes``."""
 
@@ -180,7 +182,7 @@ class HeaderMap:
         :meth:`validated` or the constructor. A ``list`` is kept as it is (not copied) until
         the map is first read or changed: the caller must not modify it afterwards.
         """
-        self = cls.__new__(cls)
+        self = _new(cls)
         self._raw = items if type(items) is list else list(items)
         self._ents = None
         self._index = None

@@ -23,6 +23,9 @@ or ``(name, value)`` pairs (validated into a new map)."""
 BodyLike = Body | bytes | str | AsyncIterable[bytes] | None
 
 # validated Content-Type values of the content constructors (a handful of distinct ones)
+_new = object.__new__
+# a module global: an enum member look-up (Version.HTTP_11) costs ~1k instructions per use
+_HTTP_11 = Version.HTTP_11
 _CONTENT_TYPES: dict[str, bytes] = {}
 _CONTENT_TYPES_MAX = 64
 
@@ -166,9 +169,9 @@ class Response:
         if cls is not Response:  # a subclass gets its own constructor
             return cls(status, headers=hmap, body=Body(data))
         # every part is ready-made: fill the slots instead of the coercing constructor
-        resp = object.__new__(Response)
+        resp = _new(Response)
         resp.status = status if type(status) is StatusCode else StatusCode(status)
-        resp.version = Version.HTTP_11
+        resp.version = _HTTP_11
         resp.headers = hmap
         resp.body = memory_body(data) if type(data) is bytes else Body(data)
         resp.extensions = Extensions()
