@@ -10,6 +10,7 @@ from pyrama_core._graceful import (
     ShutdownGuard,
     ShutdownResult,
     WeakShutdownGuard,
+    new_task,
 )
 from pyrama_core._protocols import HasExtensions
 from pyrama_core._service import (
@@ -46,6 +47,7 @@ __all__ = [
     "TimerWheel",
     "WeakShutdownGuard",
     "layers",
+    "new_task",
     "service_fn",
     "timer_wheel",
 ]

@@ -20,6 +20,7 @@ __all__ = [
     "ShutdownGuard",
     "ShutdownResult",
     "WeakShutdownGuard",
+    "new_task",
 ]
 
 T = TypeVar("T")
@@ -30,6 +31,20 @@ DEFAULT_SHUTDOWN_DEADLINE: Final[float] = 30.0
 _DEFAULT_SIGNALS: Final[tuple[signal.Signals, ...]] = (signal.SIGINT, signal.SIGTERM)
 
 _UNSET: Any = object()
+
+
+def new_task(
+    loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T], name: str
+) -> asyncio.Task[T]:
+    """``loop.create_task(coro, name=name)``, for code that makes a task per connection.
+
+    Without a task factory on *loop* the task is made directly, named from the start:
+    uvloop's ``create_task`` first gives every task a default name (``Task-N``, formatted
+    per task) and then renames it. With a task factory, ``loop.create_task`` is called.
+    """
+    if loop.get_task_factory() is None:
+        return asyncio.Task(coro, loop=loop, name=name)
+    return loop.create_task(coro, name=name)
 
 
 def _check_seconds(name: str, value: float | None, *, allow_none: bool) -> None:
@@ -444,7 +459,7 @@ class ShutdownGuard:
         except RuntimeError:
             coro.close()
             raise
-        task = loop.create_task(coro, name=name)
+        task = loop.create_task(coro) if name is None else new_task(loop, coro, name)
         self._shutdown._track_held(task)
         return task
 

@@ -682,7 +682,7 @@ async def bridge(
         if not ok:  # synchronously, so that a second cancellation cannot skip it
             for st in owned:
                 _abort(st)
-        await _close_all(owned)
+        await _close_all(owned, relay.ends)
 
 
 _NO_FLOW = _Flow(None)
@@ -698,6 +698,7 @@ class _Relay:
         "b",
         "ba",
         "buffer_size",
+        "ends",
         "owned",
         "push_limit",
         "socks",
@@ -713,6 +714,8 @@ class _Relay:
         self.buffer_size = buffer_size
         self.zero_copy = zero_copy
         self.push_limit = push_limit
+        # the socket streams under a and b, when a push relay found them
+        self.ends: list[SocketStream | None] | None = None
         self.owned: list[Stream] = [a, b]
         self.socks: list[socket.socket] = []
         self.ab = self.ba = _NO_FLOW  # replaced by run() before anything moves
@@ -730,6 +733,7 @@ class _Relay:
             pa = _push_endpoint(a)
             pb = _push_endpoint(b) if pa is not None else None
             if pa is not None and pb is not None:
+                self.ends = [pa, pb]
                 push = _PushRelay(asyncio.get_running_loop(), pa, pb, ab, ba, limit)
                 try:
                     if await push.start() is not _SPLICE:
@@ -765,17 +769,18 @@ class _Relay:
         )
 
 
-def _closing_now(stream: Stream) -> SocketStream | None:
+def _closing_now(stream: Stream, known: SocketStream | None = None) -> SocketStream | None:
     """The socket stream under *stream* when closing it is sure to finish in one loop turn.
 
     That is a plain socket stream (itself or under a transparent wrapper, see
-    :attr:`SocketStream.socket_stream`) with nothing left to send: its transport lets go of
-    the socket at the next turn of the loop, so no deadline is needed.
+    :attr:`SocketStream.socket_stream`; *known* when the caller found it already) with
+    nothing left to send: its transport lets go of the socket at the next turn of the loop,
+    so no deadline is needed.
     """
-    ss: Any = getattr(stream, "socket_stream", None)
+    ss: Any = known if known is not None else getattr(stream, "socket_stream", None)
     if not isinstance(ss, SocketStream) or getattr(type(ss), "close", None) is not _socket_close:
         return None
-    if ss.is_closed() or ss._transport.get_write_buffer_size() == 0:
+    if ss._proto._closed.done() or ss._transport.get_write_buffer_size() == 0:
         return ss
     return None
 
@@ -787,7 +792,7 @@ def _wake_when_all_done(
         waiter.set_result(None)
 
 
-async def _close_all(owned: list[Stream]) -> None:
+async def _close_all(owned: list[Stream], ends: list[SocketStream | None] | None = None) -> None:
     """Close every stream in *owned*, each within ``_CLOSE_TIMEOUT``; abort what did not close.
 
     Plain socket streams with nothing left to send (the usual case after a relay) are all
@@ -795,14 +800,19 @@ async def _close_all(owned: list[Stream]) -> None:
     the sockets at the next turn of the loop. The others close one after another (no task
     per stream), each within its deadline. Errors are dropped: the streams are thrown away.
     """
-    quick = [_closing_now(st) for st in owned]
+    if ends is None:
+        quick = [_closing_now(st) for st in owned]
+    else:  # the socket streams under the first len(ends) streams, as the relay found them
+        quick = [_closing_now(st, ends[i] if i < len(ends) else None) for i, st in enumerate(owned)]
     pending: list[asyncio.Future[None]] = []
     for ss in quick:
-        if ss is not None and not ss.is_closed():
-            t = ss._transport
-            if not t.is_closing():
-                t.close()
-            pending.append(ss._proto._closed)
+        if ss is not None:
+            closed = ss._proto._closed
+            if not closed.done():
+                t = ss._transport
+                if not t.is_closing():
+                    t.close()
+                pending.append(closed)
     if pending:
         loop = pending[0].get_loop()
         waiter = loop.create_future()

@@ -17,6 +17,7 @@ from pyrama_core import (
     Shutdown,
     ShutdownGuard,
     ShutdownResult,
+    new_task,
 )
 from pyrama_core.errors import ConfigError, is_connection_fault
 from pyrama_core.telemetry import get_logger
@@ -260,7 +261,7 @@ class _Serving(Generic[StreamT]):
                 await asyncio.sleep(0)
 
     def spawn(self, conn: socket.socket, peer: Any = None) -> None:
-        task = self.loop.create_task(self.connection(conn, peer))
+        task = new_task(self.loop, self.connection(conn, peer), "pyrama-connection")
         if self.guard is not None:
             self.guard.track_task(task)
         self.conns.add(task)
