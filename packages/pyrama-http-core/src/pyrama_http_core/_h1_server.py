@@ -581,7 +581,12 @@ class Http1ServerConnection:
             self.stream.set_receiver(None)  # type: ignore[attr-defined]
 
     def _receive(self, data: bytes) -> None:
-        """The stream's receiver in push mode: parse *data* and answer what can be answered."""
+        """The stream's receiver in push mode: parse *data* and answer what can be answered.
+
+        Complete requests are answered here, one after the other; when one has to wait, or
+        something else needs the task (an error, the end, a partial head), that is handed to
+        the task through the waiter. (One function: this runs once per request.)
+        """
         codec = self.codec
         codec.receive(data)
         waiter = self._waiter
@@ -589,65 +594,62 @@ class Http1ServerConnection:
             return  # the task took over already; it finds the bytes in the codec
         self._idle = False
         self._interruptible = False
+        handed: _Handoff
         try:
-            handed = self._answer_buffered()
+            limits = self._config.limits
+            loop = self._loop
+            task = self._task
+            ctx = self._ctx
+            assert loop is not None
+            assert task is not None
+            assert ctx is not None
+            while True:
+                ev = codec.next_event()
+                if ev is NEED_DATA:
+                    if codec.buffered():  # type: ignore[attr-defined]
+                        handed = _PARTIAL
+                        break
+                    # _set_deadline(keep_alive_timeout), inline
+                    self._expired = False
+                    idle = limits.keep_alive_timeout
+                    if idle is None:
+                        self._deadline = None
+                    else:
+                        when = self._deadline = loop.time() + idle
+                        self._wheel.schedule(self, when)  # type: ignore[union-attr]
+                    self._idle = True
+                    self._interruptible = True
+                    return
+                if type(ev) is not RequestHead or _current_task(loop) is not None:
+                    handed = (_H_EVENT, ev, None)
+                    break
+                n = self._requests = self._requests + 1
+                max_requests = limits.max_requests_per_connection
+                close = self._closing or (max_requests is not None and n >= max_requests)
+                pump = self._pump
+                if pump is None:
+                    pump = self._pump = _pump(self)
+                    pump.send(None)
+                _enter_task(loop, task)
+                try:
+                    yielded = ctx.run(pump.send, (ev, close))
+                finally:
+                    _leave_task(loop, task)
+                if type(yielded) is not _Finished:
+                    handed = (_H_PENDING, pump, yielded)
+                    break
+                keep = yielded.keep
+                if not self._pushing:  # the exchange left push mode (a switch, a body read)
+                    handed = (_H_DONE, keep, None)
+                    break
+                if not keep or self._closing or not codec.keep_alive:
+                    handed = _END
+                    break
         except BaseException as exc:  # a bug: never into the transport's callback
+            self._pump = None  # if it raised, it has ended
             handed = (_H_FAILED, exc, None)
-        if handed is None:
-            self._idle = True
-            self._interruptible = True
-            return
         self._stop_push()
         waiter.set_result(handed)
-
-    def _answer_buffered(self) -> _Handoff | None:
-        """Answer the complete requests in the codec; ``None`` when it needs more bytes."""
-        codec = self.codec
-        limits = self._config.limits
-        max_requests = limits.max_requests_per_connection
-        loop = self._loop
-        task = self._task
-        ctx = self._ctx
-        assert loop is not None
-        assert task is not None
-        assert ctx is not None
-        while True:
-            ev = codec.next_event()
-            if ev is NEED_DATA:
-                if codec.buffered():  # type: ignore[attr-defined]
-                    return _PARTIAL
-                # _set_deadline(keep_alive_timeout), inline: once per request
-                self._expired = False
-                idle = limits.keep_alive_timeout
-                if idle is None:
-                    self._deadline = None
-                else:
-                    when = self._deadline = loop.time() + idle
-                    self._wheel.schedule(self, when)  # type: ignore[union-attr]
-                return None
-            if type(ev) is not RequestHead or _current_task(loop) is not None:
-                return (_H_EVENT, ev, None)
-            self._requests += 1
-            close = self._closing or (max_requests is not None and self._requests >= max_requests)
-            pump = self._pump
-            if pump is None:
-                pump = self._pump = _pump(self)
-                pump.send(None)
-            _enter_task(loop, task)
-            try:
-                yielded = ctx.run(pump.send, (ev, close))
-            except BaseException:
-                self._pump = None  # it ended with the exchange's error
-                raise
-            finally:
-                _leave_task(loop, task)
-            if type(yielded) is not _Finished:
-                return (_H_PENDING, pump, yielded)
-            keep = yielded.keep
-            if not self._pushing:  # the exchange left push mode (a switch, a body read)
-                return (_H_DONE, keep, None)
-            if not keep or self._closing or not codec.keep_alive:
-                return _END
 
     # -- deadlines ---------------------------------------------------------------------------
 
@@ -817,11 +819,17 @@ class Http1ServerConnection:
                 close = True
         try:
             rbody = response.body
-            data = rbody.try_take_bytes()
-            if data is not None:  # in memory: the whole response in one write, no coroutine
+            data = rbody.try_take_whole()
+            if data is None:  # a stream, or in memory with trailers
+                data = rbody.try_take_bytes()
+                if data is None:
+                    await self._respond(response, close)
+                else:
+                    self._write_whole(status, response.headers.raw_items(), data, rbody, close)
+                    await stream.drain()
+            else:  # in memory, no trailers: the whole response in one write, no coroutine
                 whole = self._send_whole
-                if whole is not None and len(data) <= _SMALL_WRITE and not rbody.trailers:
-                    # one piece (_write_whole's first branch, inline)
+                if whole is not None and len(data) <= _SMALL_WRITE:  # small: one codec call
                     self._write(
                         whole(
                             codec,
@@ -840,8 +848,6 @@ class Http1ServerConnection:
                     (queued is None or queued()) and stream.write_paused()  # type: ignore[attr-defined]
                 ):
                     await stream.drain()
-            else:
-                await self._respond(response, close)
         except HttpProtocolError as exc:
             if on_upgrade is not None:
                 on_upgrade.fail("the response could not be sent")
@@ -876,24 +882,12 @@ class Http1ServerConnection:
         body: Body,
         close: bool,
     ) -> None:
-        """Frame and write a response whose body is in memory (one write when small)."""
+        """Frame and write a response whose body is in memory: large, with trailers, or for a
+        codec without ``send_whole`` (the small plain ones go in one codec call, inline).
+        """
         codec = self.codec
         stream = self.stream
         trailers = body.trailers
-        whole = self._send_whole
-        if whole is not None and not trailers and len(data) <= _SMALL_WRITE:  # one piece
-            stream.write(
-                whole(
-                    codec,
-                    status,
-                    headers,
-                    data,
-                    close=close,
-                    date=http_date() if self._date else None,
-                    server=self._server,
-                )
-            )
-            return
         out = codec.send_response(
             status,
             headers,

@@ -341,6 +341,28 @@ class Body:
         except UnicodeDecodeError as exc:
             raise BodyError(f"the body is not valid {encoding}") from exc
 
+    def try_take_whole(self) -> bytes | None:
+        """:meth:`try_take_bytes` for a body without trailers: its bytes are the whole content.
+
+        Returns ``None`` (and consumes nothing) for streams and for bodies with trailers, so
+        a driver can frame such a response in one piece without asking for trailers after.
+        """
+        data = self._data
+        if (
+            data is None
+            or self._state != _READY
+            or self._trailers is not None
+            or self._trailers_fn is not None
+        ):
+            return None
+        limit = self._limit
+        if limit is not None and len(data) > limit:
+            return None
+        self._data = None
+        self._read = len(data)
+        self._state = _DONE
+        return data
+
     def try_take_bytes(self) -> bytes | None:
         """If this is an unread in-memory body within its limit, consume it and return it.
 
