@@ -179,7 +179,8 @@ async def test_try_take_whole_takes_only_plain_in_memory_bodies() -> None:
     assert t.try_take_whole() is None
     assert not t.is_consumed
     assert t.try_take_bytes() == b"abc"
-    assert t.trailers is not None and t.trailers["x-sum"] == "1"
+    assert t.trailers is not None
+    assert t.trailers["x-sum"] == "1"
     read = Body(b"abc")
     await read.collect()
     assert read.try_take_whole() is None

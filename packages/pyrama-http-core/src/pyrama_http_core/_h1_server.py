@@ -590,7 +590,8 @@ class Http1ServerConnection:
         codec = self.codec
         codec.receive(data)
         waiter = self._waiter
-        if waiter is None or waiter.done() or not self._pushing:  # pragma: no cover - defensive
+        pushing = self._pushing  # (a local: an exchange below may change the attribute)
+        if waiter is None or waiter.done() or not pushing:  # pragma: no cover - defensive
             return  # the task took over already; it finds the bytes in the codec
         self._idle = False
         self._interruptible = False
@@ -882,8 +883,10 @@ class Http1ServerConnection:
         body: Body,
         close: bool,
     ) -> None:
-        """Frame and write a response whose body is in memory: large, with trailers, or for a
-        codec without ``send_whole`` (the small plain ones go in one codec call, inline).
+        """Frame and write a response whose body is in memory and large, or has trailers.
+
+        Or for a codec without ``send_whole``: the small plain ones go in one codec call,
+        inline in the exchange.
         """
         codec = self.codec
         stream = self.stream
