@@ -82,3 +82,18 @@ async def test_a_kept_stream_leaves_no_reference_cycle() -> None:
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+async def test_socket_stream_is_the_wrapped_ones_or_absent() -> None:
+    from pyrama_net import SocketStream, open_socket_stream
+
+    loop = asyncio.get_running_loop()
+    a, b = socket.socketpair()
+    with b:
+        inner = await open_socket_stream(a)
+        kept = KeptStream(inner, loop.create_future())
+        assert isinstance(kept.socket_stream, SocketStream)
+        assert kept.socket_stream is inner
+        await kept.close()
+    plain = KeptStream(_Inner(), loop.create_future())  # type: ignore[arg-type]
+    assert getattr(plain, "socket_stream", None) is None

@@ -142,6 +142,16 @@ class KeptStream:
         """The wrapped stream's extensions."""
         return self._inner.extensions
 
+    @property
+    def socket_stream(self) -> Any:
+        """The wrapped stream's :attr:`~pyrama_net.SocketStream.socket_stream`, for relays.
+
+        Reads and writes pass through unchanged, so a relay may drive the socket stream
+        underneath directly (and close this stream when done). A property rather than the
+        ``__getattr__`` fallback, which would first raise (and format) an AttributeError.
+        """
+        return self._inner.socket_stream  # type: ignore[attr-defined]
+
     async def close(self) -> None:
         """Close the wrapped stream and release the connection."""
         try:
