@@ -38,3 +38,17 @@ async def test_accepted_and_dialed_streams_know_their_addresses(bind: str) -> No
         serving.cancel()
         await asyncio.gather(serving, return_exceptions=True)
         await listener.close()
+
+
+def test_accepted_socket_class_answers_family_and_type_as_enums() -> None:
+    from pyrama_tcp._listener import _accepted_class
+
+    cls = _accepted_class(socket.AF_INET, socket.SOCK_STREAM)
+    assert cls is _accepted_class(int(socket.AF_INET), int(socket.SOCK_STREAM))  # made once
+    a, b = socket.socketpair()
+    with b:
+        s = cls(socket.AF_INET, socket.SOCK_STREAM, 0, fileno=a.detach())
+        with s:
+            assert isinstance(s, socket.socket)
+            assert s.family is socket.AF_INET
+            assert s.type is socket.SOCK_STREAM

@@ -73,6 +73,32 @@ StreamT = TypeVar("StreamT", bound=SocketStream)
 L = TypeVar("L", bound="_SocketListener[Any]")
 
 
+_ACCEPTED_CLASSES: dict[tuple[int, int], type[socket.socket]] = {}
+
+
+def _accepted_class(family: int, type_: int) -> type[socket.socket]:
+    """``socket.socket`` whose ``family`` and ``type`` are plain class attributes.
+
+    The event loop reads both of an accepted socket (uvloop three times per connection),
+    and ``socket.socket`` makes them enum members anew on every read (a Python-level
+    conversion each). Every socket a listener accepts has its listener's family and type.
+    """
+    key = (family, type_)
+    cls = _ACCEPTED_CLASSES.get(key)
+    if cls is None:
+        cls = _ACCEPTED_CLASSES[key] = type(
+            "AcceptedSocket",
+            (socket.socket,),
+            {
+                "__slots__": (),
+                "__module__": __name__,
+                "family": socket.AddressFamily(family),
+                "type": socket.SocketKind(type_),
+            },
+        )
+    return cls
+
+
 def _accept_backoff() -> ExponentialBackoff:
     return ExponentialBackoff(0.005, 1.0, jitter="equal")
 
@@ -205,7 +231,7 @@ class _Serving(Generic[StreamT]):
         if type(lsock).accept is socket.socket.accept:
             raw_accept = lsock._accept  # type: ignore[attr-defined]
         family, type_, proto = lsock.family, lsock.type, lsock.proto
-        new_socket = socket.socket
+        new_socket = _accepted_class(family, type_)
         while True:
             if limit is not None and len(conns) >= limit:
                 # leave further connections in the kernel's backlog until a slot frees
