@@ -123,3 +123,40 @@ def test_the_plan_cache_is_bounded() -> None:
         raw = [(b"X-%d" % i, b"v"), (b"Keep-Alive", b"5"), (b"A", b"b")]
         assert strip_raw(raw) == [(b"X-%d" % i, b"v"), (b"A", b"b")]
         assert len(_headers._PLANS) <= _headers._PLANS_MAX
+
+
+def test_results_are_kept_per_fields_as_fresh_lists() -> None:
+    _headers._RESULTS.clear()
+    raw = [(b"Host", b"h"), (b"Connection", b"keep-alive"), (b"X-A", b"1")]
+    first = strip_raw(list(raw))
+    assert tuple(raw) in _headers._RESULTS
+    first.append((b"X-Mine", b"2"))  # the caller owns what it got
+    again = strip_raw(list(raw))
+    assert again == [(b"Host", b"h"), (b"X-A", b"1")]
+    assert again is not first
+    # the same names with a value that names a field: another result, not the kept one
+    assert strip_raw([(b"Host", b"h"), (b"Connection", b"x-a"), (b"X-A", b"1")]) == [
+        (b"Host", b"h")
+    ]
+    unchanged = [(b"Host", b"h")]
+    for _ in range(2):
+        assert strip_raw(unchanged) is unchanged
+    # a block with nothing left is kept too, and stays empty
+    for _ in range(2):
+        assert strip_raw([(b"Connection", b"close")]) == []
+
+
+def test_unhashable_fields_are_stripped_without_the_results_cache() -> None:
+    _headers._RESULTS.clear()
+    for _ in range(2):
+        raw = [(b"Connection", b"x-a"), (b"X-A", b"1"), (b"B", bytearray(b"2"))]
+        assert strip_raw(raw) == [(b"B", b"2")]  # type: ignore[arg-type]
+    assert not _headers._RESULTS
+
+
+def test_the_results_cache_is_bounded() -> None:
+    _headers._RESULTS.clear()
+    for i in range(_headers._RESULTS_MAX + 10):
+        raw = [(b"Date", b"%d" % i), (b"Keep-Alive", b"5")]
+        assert strip_raw(raw) == [(b"Date", b"%d" % i)]
+        assert len(_headers._RESULTS) <= _headers._RESULTS_MAX

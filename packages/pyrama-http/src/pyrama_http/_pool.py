@@ -47,6 +47,7 @@ _H1Key: TypeAlias = tuple[str, str, int, str, ProxyAddress | None]
 Connect: TypeAlias = Callable[[HttpConnectTarget], Awaitable[PooledConnection]]
 
 _KNOWN_H1_MAX: Final = 1024
+_new = object.__new__
 _HTTP1: Final = WireMode.HTTP1  # a module global: an enum member look-up costs ~1k instructions
 _SWEEP_EVERY: Final = 1.0
 
@@ -259,10 +260,14 @@ class HttpConnectionPool:
         )
         if lease is None:
             return None
-        if isinstance(lease.conn.conn, H2ClientConnection):  # pragma: no cover - never idle
+        est = lease.conn
+        if isinstance(est.conn, H2ClientConnection):  # pragma: no cover - never idle
             lease.release_nowait()
             return None
-        return H1Handle(lease)
+        handle: H1Handle = _new(H1Handle)  # H1Handle(lease) without the __init__ call
+        handle.lease = lease
+        handle.established = est
+        return handle
 
     async def _create(
         self, key: PoolKey, target: HttpConnectTarget, may_h2: bool, request: Request | None

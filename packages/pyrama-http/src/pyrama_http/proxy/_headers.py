@@ -91,6 +91,33 @@ def strip_raw(
     """
     if keep_te_trailers:
         return _strip(raw, True)
+    key = tuple(raw)
+    try:
+        known = _RESULTS.get(key, _MISSING)
+    except TypeError:  # an unhashable name or value (a bytearray): no cache
+        return _strip(raw, False)
+    if known is not _MISSING:
+        return raw if known is None else list(known)
+    kept = _strip_planned(raw)
+    if all(type(name) is bytes and type(value) is bytes for name, value in key):
+        if len(_RESULTS) >= _RESULTS_MAX:
+            _RESULTS.clear()
+        _RESULTS[key] = None if kept is raw else tuple(kept)
+    return kept
+
+
+# Results by the exact fields: the same header blocks (names and values) come again and again
+# (a client repeating its request, an origin its answer head until its Date changes), and
+# what is kept depends on nothing else. Values are the kept fields, or None when none go.
+# Only fields of exact bytes are kept; bounded in entries.
+_RESULTS: dict[tuple[tuple[bytes, bytes], ...], tuple[tuple[bytes, bytes], ...] | None] = {}
+_RESULTS_MAX: Final = 256
+# the default of a look-up: compared by identity, and no stored value is this object
+_MISSING: Final[tuple[tuple[bytes, bytes], ...]] = ((b"", b""),)
+
+
+def _strip_planned(raw: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """:func:`strip_raw` (without *keep_te_trailers*) through the plan of the names."""
     names = tuple(map(_first, raw))
     try:
         plan = _PLANS.get(names)
