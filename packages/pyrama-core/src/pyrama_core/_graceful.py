@@ -263,7 +263,7 @@ class Shutdown:
 
     def is_triggered(self) -> bool:
         """Whether shutdown has begun."""
-        return self._event.is_set()
+        return self._fired
 
     def trigger(self, reason: str | None = None) -> None:
         """Begin shutdown: every guard's :meth:`~ShutdownGuard.cancelled` fires (idempotent)."""
@@ -429,7 +429,7 @@ class ShutdownGuard:
 
     def is_cancelled(self) -> bool:
         """Whether shutdown has begun (new work should not be started)."""
-        return self._shutdown._event.is_set()
+        return self._shutdown._fired
 
     async def cancelled(self) -> None:
         """Wait until shutdown begins."""
@@ -544,7 +544,7 @@ class WeakShutdownGuard:
 
     def is_cancelled(self) -> bool:
         """Whether shutdown has begun."""
-        return self._shutdown._event.is_set()
+        return self._shutdown._fired
 
     async def cancelled(self) -> None:
         """Wait until shutdown begins."""

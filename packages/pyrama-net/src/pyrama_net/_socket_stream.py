@@ -7,7 +7,7 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from pyrama_core import Extensions
 from pyrama_net._socket_address import SocketAddress
@@ -124,10 +124,10 @@ class SocketStreamProtocol(asyncio.Protocol):
     # asyncio callbacks ---------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it: no isinstance
-        transport = cast(asyncio.Transport, transport)
-        self.transport = transport
-        transport.set_write_buffer_limits(high=_WRITE_HIGH_WATER)
-        self.stream = self.stream_factory(transport, self)
+        t: asyncio.Transport = transport  # type: ignore[assignment]
+        self.transport = t
+        t.set_write_buffer_limits(high=_WRITE_HIGH_WATER)
+        self.stream = self.stream_factory(t, self)
         if self.on_connect is not None:
             self.on_connect(self.stream)
 
@@ -149,7 +149,11 @@ class SocketStreamProtocol(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         self._eof = True
-        self._wake_reader()
+        w = self._read_waiter  # _wake_reader(), inline: called on every connection
+        if w is not None:
+            self._read_waiter = None
+            if not w.done():
+                w.set_result(None)
         receiver = self._receiver
         if receiver is not None:
             receiver(b"")
@@ -160,7 +164,11 @@ class SocketStreamProtocol(asyncio.Protocol):
         self._paused_writing = False  # no resume_writing will come: drain() must not wait
         if exc is not None and self._exc is None:
             self._exc = exc
-        self._wake_reader()
+        w = self._read_waiter  # _wake_reader(), inline: called on every connection
+        if w is not None:
+            self._read_waiter = None
+            if not w.done():
+                w.set_result(None)
         dw = self._drain_waiter
         if dw is not None and not dw.done():
             self._drain_waiter = None

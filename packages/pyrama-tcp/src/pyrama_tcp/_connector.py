@@ -218,7 +218,7 @@ class TcpConnector:
         """:meth:`connect_addr` without options to apply: one coroutine instead of two."""
         if type(ip) is IPv4Address:
             family = socket.AF_INET
-        elif not cast(IPv6Address, ip).scope_id:
+        elif not ip.scope_id:  # type: ignore[union-attr]
             family = socket.AF_INET6
         else:  # a zone: the numeric host text cannot carry it, the general path can
             return await self.connect_addr(ip, port)
@@ -231,7 +231,8 @@ class TcpConnector:
         except OSError as exc:
             raise _connect_error(exc, f"connecting to {SocketAddress(ip, port)}") from exc
         stream: Any = proto.take_stream()
-        return cast(TcpStream, stream)
+        tcp: TcpStream = stream
+        return tcp
 
     async def connect_addr(self, ip: IPv4Address | IPv6Address, port: int) -> TcpStream:
         """Make one connection attempt to *ip*:*port* (no DNS, no timeout of its own).
