@@ -127,7 +127,7 @@ def _pump(conn: Http1ServerConnection) -> Generator[Any, Any, None]:
 @types.coroutine
 def _resume_in(
     ctx: contextvars.Context,
-    exchange: Coroutine[Any, Any, bool],
+    exchange: Coroutine[Any, Any, bool] | Generator[Any, Any, None],
     yielded: Any,
     exc: BaseException | None = None,
 ) -> Generator[Any, Any, bool]:
@@ -161,18 +161,6 @@ def _resume_in(
                 return bool(stop.value)
         if type(yielded) is _Finished:
             return yielded.keep
-
-
-@types.coroutine
-def _run_in(
-    ctx: contextvars.Context, exchange: Coroutine[Any, Any, bool]
-) -> Generator[Any, Any, bool]:
-    """Run *exchange* from the awaiting task with each step in *ctx*."""
-    try:
-        yielded = ctx.run(exchange.send, None)
-    except StopIteration as stop:
-        return bool(stop.value)
-    return (yield from _resume_in(ctx, exchange, yielded))
 
 
 class _Interrupted(Exception):
@@ -440,10 +428,15 @@ class Http1ServerConnection:
                     )
                     if self._expired:
                         return
-                    push = ctx is not None and not stream.buffered() and not stream.at_eof()  # type: ignore[attr-defined]
-                    if push and self._task_reads:
+                    if self._task_reads:  # reading from the task for a while (no stream calls)
                         self._task_reads -= 1
                         push = False
+                    else:
+                        push = (
+                            ctx is not None
+                            and not stream.buffered()  # type: ignore[attr-defined]
+                            and not stream.at_eof()  # type: ignore[attr-defined]
+                        )
                     if push:
                         assert ctx is not None
                         # inline, not in a helper coroutine: an idle connection keeps no
@@ -511,8 +504,16 @@ class Http1ServerConnection:
                     close = self._closing or (
                         max_requests is not None and self._requests >= max_requests
                     )
-                    exchange = self._exchange(ev, close)  # type: ignore[arg-type]
-                    if not await (exchange if ctx is None else _run_in(ctx, exchange)):
+                    if ctx is None:
+                        keep = await self._exchange(ev, close)  # type: ignore[arg-type]
+                    else:  # through the pump, as in push mode (see _pump)
+                        pump = self._pump or self._new_pump()
+                        yielded = ctx.run(pump.send, (ev, close))
+                        if type(yielded) is _Finished:
+                            keep = yielded.keep
+                        else:
+                            keep = await _resume_in(ctx, pump, yielded)
+                    if not keep:
                         return
                     if self._closing or not codec.keep_alive:
                         return
@@ -529,10 +530,10 @@ class Http1ServerConnection:
             _log.debug("http/1.1 connection ended by error", error=f"{type(exc).__name__}: {exc}")
         finally:
             self._stop_push()
-            pump = self._pump
-            if pump is not None:  # it refers to this connection: end the cycle now, not in a GC
+            left = self._pump
+            if left is not None:  # it refers to this connection: end the cycle now, not in a GC
                 self._pump = None
-                pump.close()
+                left.close()
             wheel = self._wheel
             if wheel is not None:
                 wheel.cancel(self)
@@ -573,6 +574,12 @@ class Http1ServerConnection:
         except _Interrupted:
             return None
         raise exc  # pragma: no cover - _read_failed raises for a cancellation
+
+    def _new_pump(self) -> Generator[Any, Any, None]:
+        """Start this connection's exchange pump (on its first request)."""
+        pump = self._pump = _pump(self)
+        pump.send(None)
+        return pump
 
     def _stop_push(self) -> None:
         """Have the stream buffer its bytes again (for reads from the task)."""
@@ -627,10 +634,7 @@ class Http1ServerConnection:
                 n = self._requests = self._requests + 1
                 max_requests = limits.max_requests_per_connection
                 close = self._closing or (max_requests is not None and n >= max_requests)
-                pump = self._pump
-                if pump is None:
-                    pump = self._pump = _pump(self)
-                    pump.send(None)
+                pump = self._pump or self._new_pump()
                 _enter_task(loop, task)
                 try:
                     yielded = ctx.run(pump.send, (ev, close))

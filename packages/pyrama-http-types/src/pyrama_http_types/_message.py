@@ -26,7 +26,7 @@ BodyLike = Body | bytes | str | AsyncIterable[bytes] | None
 _new = object.__new__
 # a module global: an enum member look-up (Version.HTTP_11) costs ~1k instructions per use
 _HTTP_11 = Version.HTTP_11
-_CONTENT_TYPES: dict[str, bytes] = {}
+_CONTENT_TYPES: dict[str, tuple[bytes, bytes]] = {}  # the Content-Type field per value
 _CONTENT_TYPES_MAX = 64
 
 
@@ -156,12 +156,12 @@ class Response:
     ) -> Response:
         if headers is None:
             cacheable = type(content_type) is str
-            ct = _CONTENT_TYPES.get(content_type) if cacheable else None
-            if ct is None:
-                ct = check_header_value(content_type)
+            field = _CONTENT_TYPES.get(content_type) if cacheable else None
+            if field is None:
+                field = (b"Content-Type", check_header_value(content_type))
                 if cacheable and len(_CONTENT_TYPES) < _CONTENT_TYPES_MAX:
-                    _CONTENT_TYPES[content_type] = ct
-            hmap = HeaderMap.from_raw([(b"Content-Type", ct)])
+                    _CONTENT_TYPES[content_type] = field
+            hmap = HeaderMap.from_raw([field])
         else:
             hmap = _headers(headers)
             if "content-type" not in hmap:
