@@ -87,6 +87,38 @@ def test_extend_and_items() -> None:
     assert "int" in repr(a)
 
 
+def test_extend_from_a_root_copies_its_values_and_shares_no_dict() -> None:
+    root = Extensions()
+    root.insert(1)
+    root.insert("s")
+    empty = Extensions()
+    empty.extend(root)  # no map of its own yet
+    assert dict(empty.items()) == {int: 1, str: "s"}
+    has = Extensions()
+    has.insert(b"b")
+    has.insert(9)
+    has.extend(root)  # root's values win
+    assert dict(has.items()) == {int: 1, str: "s", bytes: b"b"}
+    root.insert(2.5)  # later changes to the source do not show in the copies
+    assert 2.5 not in dict(empty.items()).values()
+    empty.insert(7)
+    assert root.get(int) == 1
+    nothing = Extensions()
+    nothing.extend(Extensions())
+    assert dict(nothing.items()) == {}
+
+
+def test_extend_from_a_fork_takes_what_the_fork_shows() -> None:
+    root = Extensions()
+    root.insert(1)
+    root.insert("s")
+    child = root.fork()
+    child.insert(2)
+    into = Extensions()
+    into.extend(child)
+    assert dict(into.items()) == {int: 2, str: "s"}
+
+
 @given(
     st.lists(
         st.lists(st.tuples(st.sampled_from([int, str, bytes, float]), st.integers()), max_size=6),

@@ -357,6 +357,21 @@ def test_the_fast_request_head_is_a_normal_frozen_request_head() -> None:
         fast.method = b"POST"  # type: ignore[misc]
 
 
+def test_the_fast_response_head_is_a_normal_frozen_response_head() -> None:
+    import dataclasses
+
+    from pyrama_http_core import ResponseHead
+    from pyrama_http_core._codec import make_response_head
+
+    args = (200, b"OK", b"1.1", [(b"Content-Length", b"3")], True, 3, False, True)
+    fast = make_response_head(*args)
+    assert type(fast) is ResponseHead
+    assert fast == ResponseHead(*args)
+    assert dataclasses.astuple(fast) == args
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.status = 404  # type: ignore[misc]
+
+
 def test_seen_twice_cache_keeps_a_key_the_second_time_and_stays_bounded() -> None:
     from pyrama_http_core._seen_twice import SeenTwiceCache
 

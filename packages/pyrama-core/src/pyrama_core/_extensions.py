@@ -94,6 +94,15 @@ class Extensions:
 
     def extend(self, other: Extensions) -> None:
         """Insert every value visible in *other* (its own values override its parents')."""
+        if other._parent is None:  # a root map (a stream's): its own values are all it shows
+            om = other._map
+            if om:
+                m = self._map
+                if m is None:
+                    self._map = dict(om)
+                else:
+                    m.update(om)
+            return
         m = self._map
         if m is None:
             m = self._map = {}

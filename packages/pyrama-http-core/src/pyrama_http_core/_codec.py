@@ -183,6 +183,48 @@ class ResponseHead:
     has_body: bool
 
 
+# The same for ResponseHead: the client codecs make one per response.
+_RESPONSE_HEAD_SETTERS = tuple(
+    getattr(ResponseHead, name).__set__
+    for name in (
+        "status",
+        "reason",
+        "version",
+        "headers",
+        "keep_alive",
+        "content_length",
+        "chunked",
+        "has_body",
+    )
+)
+
+
+def make_response_head(
+    status: int,
+    reason: bytes,
+    version: bytes,
+    headers: RawHeaders,
+    keep_alive: bool,
+    content_length: int | None,
+    chunked: bool,
+    has_body: bool,
+) -> ResponseHead:
+    """``ResponseHead(...)`` with the same positional arguments, made faster (see above)."""
+    head: ResponseHead = _new_head(ResponseHead)
+    s_status, s_reason, s_version, s_headers, s_keep, s_length, s_chunked, s_body = (
+        _RESPONSE_HEAD_SETTERS
+    )
+    s_status(head, status)
+    s_reason(head, reason)
+    s_version(head, version)
+    s_headers(head, headers)
+    s_keep(head, keep_alive)
+    s_length(head, content_length)
+    s_chunked(head, chunked)
+    s_body(head, has_body)
+    return head
+
+
 @dataclass(frozen=True, slots=True)
 class InformationalHead:
     """A received ``1xx`` interim response other than ``101`` (``100 Continue``, ``103``)."""
