@@ -528,9 +528,11 @@ async def test_early_response_while_the_body_is_still_streaming() -> None:
 
 async def test_target_and_fields_go_on_the_wire_instead_of_the_request_s() -> None:
     seen: list[tuple[str, list[tuple[bytes, bytes]]]] = []
+    bodies: list[bytes] = []
 
     async def handler(req: Request) -> Response:
         seen.append((str(req.uri), req.headers.raw_items()))
+        bodies.append(await req.body.collect())
         return Response.text("ok")
 
     async with pyrama_server(handler) as (port, _):
@@ -541,12 +543,18 @@ async def test_target_and_fields_go_on_the_wire_instead_of_the_request_s() -> No
         # the fields replace the request's; Host still comes from the request's URI
         resp = await conn.send_request(req, fields=[(b"X-B", b"2")])
         assert await resp.body.collect() == b"ok"
+        # a body of its own: the request's stays unread
+        post = Request("POST", f"http://127.0.0.1:{port}/b", body=b"not this")
+        resp = await conn.send_request(post, body=Body.from_bytes(b"this"))
+        assert await resp.body.collect() == b"ok"
+        assert not post.body.is_consumed
         # a write queue that is not paused: no drain() call was needed, the connection is fine
         assert conn.is_reusable()
         await conn.close()
     host = (b"Host", f"127.0.0.1:{port}".encode())
     assert seen[0] == ("/origin?q=1", [host, (b"X-A", b"1")])
     assert seen[1] == (f"http://127.0.0.1:{port}/absolute?q=1", [host, (b"X-B", b"2")])
+    assert bodies == [b"", b"", b"this"]
 
 
 async def test_a_stream_without_write_paused_is_drained() -> None:

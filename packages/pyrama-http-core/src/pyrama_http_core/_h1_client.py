@@ -226,6 +226,7 @@ class Http1ClientConnection:
         *,
         target: bytes | None = None,
         fields: list[tuple[bytes, bytes]] | None = None,
+        body: Body | None = None,
     ) -> Response:
         """Send *request* and return the response once its head has arrived.
 
@@ -233,10 +234,11 @@ class Http1ClientConnection:
         the next request. Raises :class:`~pyrama_http_core.errors.ConnectionNotReadyError` when
         the connection is busy, closed or switched.
 
-        *target* (the request-target bytes) and *fields* (the header fields), when given, go
-        on the wire instead of the URI's bytes and ``request.headers``: a client holding an
-        absolute URI sends its origin form, or the fields it completed, without building a
-        second request. The response belongs to *request* either way.
+        *target* (the request-target bytes), *fields* (the header fields) and *body*, when
+        given, go on the wire instead of the URI's bytes, ``request.headers`` and
+        ``request.body``: a client holding an absolute URI sends its origin form, the fields
+        it completed or a body it kept for a retry, without building a second request. The
+        response belongs to *request* either way.
         """
         if self._busy:
             raise ConnectionNotReadyError("a request is already in progress on this connection")
@@ -268,7 +270,8 @@ class Http1ClientConnection:
                 authority = uri.authority_text
                 if authority is not None:
                     headers = [(b"Host", authority.encode("latin-1")), *headers]
-            body = request.body
+            if body is None:
+                body = request.body
             data = body.try_take_bytes()
             if data is not None:
                 trailers = body.trailers

@@ -342,11 +342,12 @@ class EasyHttpWebClient:
                         response = await conn.send_request(self._h2_wire(request, body))
                     elif self._user_agent is None and est.target.proxy is None:
                         # nothing to add: the request as it is, with the origin-form target
-                        wire = _rewire(request, body, request.headers)
-                        response = await conn.send_request(wire, target=origin)
+                        response = await conn.send_request(request, target=origin, body=body)
                     else:
-                        wire, wire_target, fields = self._h1_wire(request, body, origin, est)
-                        response = await conn.send_request(wire, target=wire_target, fields=fields)
+                        wire_target, fields = self._h1_wire(request, origin, est)
+                        response = await conn.send_request(
+                            request, target=wire_target, fields=fields, body=body
+                        )
                 except BaseException as exc:
                     await handle.done(False)
                     if (
@@ -382,26 +383,26 @@ class EasyHttpWebClient:
         return response
 
     def _h1_wire(
-        self, request: Request, body: Body, origin: bytes, est: PooledConnection
-    ) -> tuple[Request, bytes, list[tuple[bytes, bytes]] | None]:
-        """What the HTTP/1.1 driver sends: the request, its target bytes, completed fields.
+        self, request: Request, origin: bytes, est: PooledConnection
+    ) -> tuple[bytes, list[tuple[bytes, bytes]] | None]:
+        """What the HTTP/1.1 driver sends instead of the request's: target bytes and fields.
 
         The request keeps its absolute URI (the driver adds ``Host`` from it when there is
         none); the target is the origin form, or the absolute form (without userinfo) through
-        a forwarding HTTP proxy, which also gets its ``Proxy-Authorization``.
+        a forwarding HTTP proxy, which also gets its ``Proxy-Authorization``. ``None`` fields:
+        the request's own.
         """
         headers = request.headers
         uri = request.uri
-        wire = _rewire(request, body, headers)
         fields: list[tuple[bytes, bytes]] | None = None
         ua = self._user_agent
         if ua is not None and b"user-agent" not in headers:
             fields = [*headers.raw_items(), (b"User-Agent", ua)]
         if est.target.proxy is None:
-            return wire, origin, fields
+            return origin, fields
         forward = est.extensions.get(HttpProxyForward)
         if forward is None:  # a tunnel through the proxy: as if direct
-            return wire, origin, fields
+            return origin, fields
         cred = forward.proxy.credential
         if cred is not None and b"proxy-authorization" not in headers:
             value = cred.encode_header_value().encode("latin-1")
@@ -410,7 +411,7 @@ class EasyHttpWebClient:
             fields.append((b"Proxy-Authorization", value))
         if uri.userinfo is not None:
             uri = uri.without_userinfo()
-        return wire, uri.as_bytes(), fields
+        return uri.as_bytes(), fields
 
     def _h2_wire(self, request: Request, body: Body) -> Request:
         """The request as the HTTP/2 driver sends it (with *user_agent* when it has none)."""

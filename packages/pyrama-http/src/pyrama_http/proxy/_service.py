@@ -198,7 +198,8 @@ class HttpProxy:
                 return _answer(400, "the request target may not carry userinfo")
             known = _forwardable(target, uri.authority_text)
         authority, wanted = known
-        raw = strip_raw(request.headers.raw_items())
+        original = request.headers.raw_items()
+        raw = strip_raw(original)
         if wanted is not None:
             for i, (name, value) in enumerate(raw):
                 if len(name) == 4 and name.lower() == b"host":
@@ -211,8 +212,9 @@ class HttpProxy:
                         ]
                         raw.insert(i, (name, wanted))
                     break
-        headers = HeaderMap.from_raw(raw)
         via = self._via
+        # nothing dropped nor changed: the request's own map goes on (this request is ours)
+        headers = request.headers if raw is original and via is None else HeaderMap.from_raw(raw)
         if via is not None:
             if self._looped(request):
                 return _answer(508, "forwarding loop: the request passed this proxy before")
