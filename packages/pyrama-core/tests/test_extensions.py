@@ -108,6 +108,19 @@ def test_extend_from_a_root_copies_its_values_and_shares_no_dict() -> None:
     assert dict(nothing.items()) == {}
 
 
+def test_has_any_looks_through_the_chain() -> None:
+    root = Extensions()
+    root.insert(1)
+    child = root.fork()
+    child.insert("s")
+    assert child.has_any(frozenset({int}))
+    assert child.has_any(frozenset({bytes, str}))
+    assert not child.has_any(frozenset({bytes, float}))
+    assert not child.has_any(frozenset())
+    assert not root.has_any({str})  # a child's values never show in the parent
+    assert not Extensions().has_any({int})
+
+
 def test_extend_from_a_fork_takes_what_the_fork_shows() -> None:
     root = Extensions()
     root.insert(1)
