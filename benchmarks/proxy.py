@@ -115,7 +115,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--pyrama-forward-cmd", default=DEFAULT_PYRAMA_FORWARD, help="{pyrama} {port} {target}"
     )
     p.add_argument(
-        "--forward-seconds", type=float, default=5.0, help="wrk duration of the forward row (5)"
+        "--forward-seconds",
+        type=float,
+        default=10.0,
+        help="wrk duration of the forward row (10: 5-second rounds varied 0.85x-1.33x)",
     )
     p.add_argument(
         "--forward-connections",
