@@ -272,13 +272,17 @@ class Http1ClientConnection:
                     headers = [(b"Host", authority.encode("latin-1")), *headers]
             if body is None:
                 body = request.body
-            data = body.try_take_bytes()
+            trailers: HeaderMap | None = None
+            data = body.try_take_whole()  # in memory without trailers: the usual request
             if data is not None:
-                trailers = body.trailers
-                length: int | None = None if trailers else len(data)
+                length: int | None = len(data)
             else:
-                trailers = None
-                length = body.size_hint
+                data = body.try_take_bytes()
+                if data is not None:
+                    trailers = body.trailers
+                    length = None if trailers else len(data)
+                else:
+                    length = body.size_hint
             m = request.method
             method = _METHOD_BYTES.get(m) if type(m) is Method else None
             if method is None:

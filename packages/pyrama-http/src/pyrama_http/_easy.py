@@ -310,9 +310,15 @@ class EasyHttpWebClient:
 
     async def serve(self, request: Request, /) -> Response:
         """Send *request* and return the response once its head arrived (the body streams)."""
-        target, origin = self._route(request)
+        ext = request.extensions
+        route = None
+        if ext.get(TargetHttpVersion) is None and ext.get(ProxyAddress) is None:
+            route = self._routes.get(request.uri.as_bytes())  # _route()'s hit, inline
+        if route is None:
+            route = self._route(request)
+        target, origin = route
         timeout = self._request_timeout
-        demand = request.extensions.get(RequestTimeout)
+        demand = ext.get(RequestTimeout)
         if demand is not None:
             timeout = demand.seconds if timeout is None else min(timeout, demand.seconds)
         # the exchange runs here, not in a coroutine of its own (one frame less per request);
@@ -325,8 +331,12 @@ class EasyHttpWebClient:
             await scope.__aenter__()
         try:
             body = request.body
-            data = body.try_take_bytes()  # None for a stream, or a body whose reading started
-            trailers = body.trailers if data is not None else None
+            trailers: HeaderMap | None = None
+            data = body.try_take_whole()  # in memory without trailers: the usual request
+            if data is None:
+                data = body.try_take_bytes()  # None for a stream, or a body being read
+                if data is not None:
+                    trailers = body.trailers
             attempt = 0
             pool = self._pool
             while True:
