@@ -167,23 +167,23 @@ async def test_try_take_bytes() -> None:
     assert b.try_take_bytes() is None
 
 
-async def test_try_take_whole_takes_only_plain_in_memory_bodies() -> None:
+async def test_try_take_bytes_plain_only_takes_no_body_with_trailers() -> None:
     b = Body(b"abc")
-    assert b.try_take_whole() == b"abc"
+    assert b.try_take_bytes(plain_only=True) == b"abc"
     assert b.is_consumed
     assert b.trailers is None
-    assert Body.from_iter(gen(b"a")).try_take_whole() is None
-    assert Body(b"abc").limited(1).try_take_whole() is None
+    assert Body.from_iter(gen(b"a")).try_take_bytes(plain_only=True) is None
+    assert Body(b"abc").limited(1).try_take_bytes(plain_only=True) is None
     # trailers: left alone (nothing consumed), for a driver that frames them
     t = Body.from_bytes(b"abc", trailers=HeaderMap([("x-sum", "1")]))
-    assert t.try_take_whole() is None
+    assert t.try_take_bytes(plain_only=True) is None
     assert not t.is_consumed
     assert t.try_take_bytes() == b"abc"
     assert t.trailers is not None
     assert t.trailers["x-sum"] == "1"
     read = Body(b"abc")
     await read.collect()
-    assert read.try_take_whole() is None
+    assert read.try_take_bytes(plain_only=True) is None
 
 
 async def test_aclose() -> None:

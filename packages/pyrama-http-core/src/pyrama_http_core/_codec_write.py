@@ -470,7 +470,10 @@ class ServerWriter:
         date: bytes | None,
         server: bytes | None,
     ) -> tuple[object, ...]:
-        """The response-head cache's key: everything the encoded head depends on."""
+        """The response-head cache's key: everything the encoded head depends on.
+
+        ``send_whole`` builds the same tuple inline (once per response): keep them in step.
+        """
         return (
             status,
             tuple(headers),

@@ -273,7 +273,7 @@ class Http1ClientConnection:
             if body is None:
                 body = request.body
             trailers: HeaderMap | None = None
-            data = body.try_take_whole()  # in memory without trailers: the usual request
+            data = body.try_take_bytes(True)  # in memory without trailers: the usual request
             if data is not None:
                 length: int | None = len(data)
             else:

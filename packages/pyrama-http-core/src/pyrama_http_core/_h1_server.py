@@ -824,7 +824,7 @@ class Http1ServerConnection:
                 close = True
         try:
             rbody = response.body
-            data = rbody.try_take_whole()
+            data = rbody.try_take_bytes(True)  # in memory, no trailers
             if data is None:  # a stream, or in memory with trailers
                 data = rbody.try_take_bytes()
                 if data is None:

@@ -341,36 +341,18 @@ class Body:
         except UnicodeDecodeError as exc:
             raise BodyError(f"the body is not valid {encoding}") from exc
 
-    def try_take_whole(self) -> bytes | None:
-        """:meth:`try_take_bytes` for a body without trailers: its bytes are the whole content.
-
-        Returns ``None`` (and consumes nothing) for streams and for bodies with trailers, so
-        a driver can frame such a response in one piece without asking for trailers after.
-        """
-        data = self._data
-        if (
-            data is None
-            or self._state != _READY
-            or self._trailers is not None
-            or self._trailers_fn is not None
-        ):
-            return None
-        limit = self._limit
-        if limit is not None and len(data) > limit:
-            return None
-        self._data = None
-        self._read = len(data)
-        self._state = _DONE
-        return data
-
-    def try_take_bytes(self) -> bytes | None:
+    def try_take_bytes(self, plain_only: bool = False) -> bytes | None:
         """If this is an unread in-memory body within its limit, consume it and return it.
 
         Returns ``None`` (and consumes nothing) for streams, so a driver can take a fast path
-        for in-memory bodies and stream the rest.
+        for in-memory bodies and stream the rest. With *plain_only*, also for a body with
+        trailers: the bytes returned are then the whole content, and a driver can frame the
+        message in one piece without asking for trailers.
         """
         data = self._data
         if data is None or self._state != _READY:
+            return None
+        if plain_only and (self._trailers is not None or self._trailers_fn is not None):
             return None
         limit = self._limit
         if limit is not None and len(data) > limit:

@@ -332,7 +332,7 @@ class EasyHttpWebClient:
         try:
             body = request.body
             trailers: HeaderMap | None = None
-            data = body.try_take_whole()  # in memory without trailers: the usual request
+            data = body.try_take_bytes(True)  # in memory without trailers: the usual request
             if data is None:
                 data = body.try_take_bytes()  # None for a stream, or a body being read
                 if data is not None:
