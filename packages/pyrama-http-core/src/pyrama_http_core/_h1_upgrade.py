@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Coroutine, Generator
 from typing import Any
 
 from pyrama_http_core.errors import UpgradeError
@@ -43,12 +43,41 @@ class OnUpgrade:
     it resolves to an :class:`Upgraded` once the response is on the wire and the driver has
     let go of the connection. If the request is answered without a switch (or the connection
     fails first), awaiting raises :class:`~pyrama_http_core.errors.UpgradeError`.
+
+    A driver made with *runs_takers* runs the taker itself: instead of spawning a task, the
+    service may :meth:`hand_over` the coroutine that awaits this handle, and the driver
+    awaits it in the connection's own task once the exchange is over (switched or not; see
+    :meth:`take_taker`). A task and its scheduling less per tunnel.
     """
 
-    __slots__ = ("_future",)
+    __slots__ = ("_future", "_runs_takers", "_taker")
 
-    def __init__(self) -> None:
+    def __init__(self, *, runs_takers: bool = False) -> None:
         self._future: asyncio.Future[Upgraded] = asyncio.get_running_loop().create_future()
+        self._runs_takers = runs_takers
+        self._taker: Coroutine[Any, Any, Any] | None = None
+
+    def hand_over(self, taker: Coroutine[Any, Any, Any]) -> bool:
+        """Leave *taker* (a coroutine awaiting this handle) to the connection's driver.
+
+        Returns ``False`` (and keeps nothing) when the driver does not run takers or one was
+        handed over already: the caller runs *taker* itself then, in a task. When ``True``
+        the driver awaits it after the response, also when no switch happened (awaiting
+        the handle then raises, as for any taker), so its clean-up runs.
+        """
+        if not self._runs_takers or self._taker is not None:
+            return False
+        self._taker = taker
+        return True
+
+    def take_taker(self) -> Coroutine[Any, Any, Any] | None:
+        """For the driver: the coroutine handed over (once; ``None`` when there is none).
+
+        The driver must await it (not just drop it): it owns resources of its own, such
+        as a tunnel's upstream connection, that only its own clean-up closes.
+        """
+        taker, self._taker = self._taker, None
+        return taker
 
     def __await__(self) -> Generator[Any, None, Upgraded]:
         return self._future.__await__()

@@ -9,6 +9,7 @@ from typing import Any
 
 from pyrama_core import Executor, Extensions, Service
 from pyrama_core.errors import PyramaError
+from pyrama_http_core import OnUpgrade
 from pyrama_http_types import Method, Request, UriForm
 from pyrama_net import Authority, ProxyAddress, Stream
 
@@ -104,15 +105,25 @@ def has_tunnel_keeper(extensions: Extensions) -> bool:
     return False
 
 
-def spawn_tunnel(request: Request, coro: Any, *, name: str | None = None) -> asyncio.Task[Any]:
-    """Run *coro* (a tunnel relay) as a task tied to *request*'s connection.
+def spawn_tunnel(
+    request: Request, coro: Any, *, name: str | None = None
+) -> asyncio.Task[Any] | None:
+    """Run *coro* (a tunnel relay awaiting the request's ``OnUpgrade``) for *request*.
 
-    The task is spawned with the connection's :class:`~pyrama_core.Executor` when there is
-    one (graceful shutdown waits for it, then cancels it at its deadline). The connection
-    itself stays open until the relay closes the switched stream: the
-    :class:`~pyrama_http.HttpServerService` waits for that.
+    When the connection's driver runs takers itself (an HTTP/1.1 connection whose driver
+    made the :class:`~pyrama_http_core.OnUpgrade` with ``runs_takers``), *coro* is handed
+    over and runs in the connection's own task after the response: no task is made and
+    ``None`` is returned. Otherwise it runs as a task (returned), spawned with the
+    connection's :class:`~pyrama_core.Executor` when there is one (graceful shutdown waits
+    for it, then cancels it at its deadline). Either way the connection stays open until the
+    relay closes the switched stream: the :class:`~pyrama_http.HttpServerService` waits for
+    that.
     """
-    executor = request.extensions.get(Executor)
+    extensions = request.extensions
+    on_upgrade = extensions.get(OnUpgrade)
+    if on_upgrade is not None and on_upgrade.hand_over(coro):
+        return None
+    executor = extensions.get(Executor)
     if executor is not None:
         task: asyncio.Task[Any] = executor.spawn_task(coro, name=name)
     else:
