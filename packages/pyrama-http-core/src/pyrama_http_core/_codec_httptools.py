@@ -49,6 +49,14 @@ class _Head:
 
     __slots__ = ("complete", "fields", "target")
 
+    # callbacks the parser looks up: None (skipped) rather than a failed look-up per parser
+    on_message_begin = None
+    on_body = None
+    on_message_complete = None
+    on_chunk_header = None
+    on_chunk_complete = None
+    on_status = None
+
     def __init__(self) -> None:
         self.target = b""
         self.fields: list[tuple[bytes, bytes]] = []
@@ -117,7 +125,8 @@ def parse_head_httptools(head: bytes) -> ParsedHead | HttpProtocolError:
         target = got.target
     version = parser.get_http_version().encode("ascii")  # type: ignore[attr-defined]
     fields = got.fields
-    if b" \r\n" in head or b"\t\r\n" in head:
+    # find, not `in`: on CPython 3.11 `bytes in bytes` first tries (and fails) an int conversion
+    if head.find(b" \r\n") >= 0 or head.find(b"\t\r\n") >= 0:
         # llhttp keeps whitespace after a field value; it is not part of the value
         fields = [(name, value.rstrip(b" \t")) for name, value in fields]
     return method, target, version, fields  # type: ignore[return-value]

@@ -361,7 +361,7 @@ class HttpServerService:
             return None
         if len(data) >= _PREFACE_LEN and may_be_h2_preface(data):
             return _H2(rewind(stream, data), self._inner, self._h2)
-        if b"\r\n\r\n" in data:
+        if data.find(b"\r\n\r\n") >= 0:  # (`in` tries an int conversion first on 3.11)
             # a complete head: the driver starts with the bytes already read (no wrapper)
             conn = _H1(stream, self._inner, self._h1)
             conn.codec.receive(data)
