@@ -177,4 +177,15 @@ def debug_enabled(name: str) -> bool:
     """
     if structlog.stdlib.filter_by_level not in structlog.get_config()["processors"]:
         return True
-    return logging.getLogger(name).isEnabledFor(logging.DEBUG)
+    logger = _STD_LOGGERS.get(name)
+    if logger is None:  # logging.getLogger takes the module lock: once per name
+        logger = logging.getLogger(name)
+        if len(_STD_LOGGERS) < _STD_LOGGERS_MAX:
+            _STD_LOGGERS[name] = logger
+    return logger.isEnabledFor(logging.DEBUG)
+
+
+# debug_enabled's standard-library loggers by name (a logger lives as long as the process
+# anyway; the bound only stops a caller inventing names from growing the dict)
+_STD_LOGGERS: dict[str, logging.Logger] = {}
+_STD_LOGGERS_MAX = 1024
