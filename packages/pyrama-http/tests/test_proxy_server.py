@@ -410,18 +410,19 @@ async def test_response_at_the_buffer_limit_is_buffered() -> None:
     await proxy.close()
 
 
-async def test_plain_tunnel_is_zero_copy() -> None:
+async def _tunnel_done(proxy: HttpProxy | None, size: int) -> dict[str, Any]:
+    """Send *size* bytes through a CONNECT tunnel to an echo; the tunnel's done event."""
     from structlog.testing import capture_logs
 
     with capture_logs() as logs:
-        async with tcp_echo() as port, proxy_running() as proxy:
+        async with tcp_echo() as port, proxy_running(proxy) as srv:
             r, w = await exchange(
-                proxy.port, f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+                srv.port, f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
             )
             assert (await read_head(r)).startswith(b"HTTP/1.1 200")
-            w.write(b"x" * 100_000)
+            w.write(b"x" * size)
             await w.drain()
-            assert len(await asyncio.wait_for(r.readexactly(100_000), GUARD)) == 100_000
+            assert len(await asyncio.wait_for(r.readexactly(size), GUARD)) == size
             w.write_eof()
             assert await asyncio.wait_for(r.read(), GUARD) == b""
             w.close()
@@ -431,8 +432,29 @@ async def test_plain_tunnel_is_zero_copy() -> None:
                 await asyncio.sleep(0.01)
     done = [e for e in logs if e["event"] == "proxy tunnel done"]
     assert done, logs
-    assert done[0]["zero_copy"] is True
-    assert done[0]["up"] == done[0]["down"] == 100_000
+    assert done[0]["up"] == done[0]["down"] == size
+    return done[0]
+
+
+async def test_plain_tunnel_is_zero_copy() -> None:
+    # more than DEFAULT_SPLICE_AFTER: the tunnel switches to splice
+    assert (await _tunnel_done(None, 100_000))["zero_copy"] is True
+
+
+async def test_short_plain_tunnel_never_sets_up_splice() -> None:
+    assert (await _tunnel_done(None, 1000))["zero_copy"] is False
+
+
+async def test_tunnel_splice_after_zero_splices_at_once_and_none_never() -> None:
+    assert (await _tunnel_done(HttpProxy(tunnel_splice_after=0), 1000))["zero_copy"] is True
+    never = await _tunnel_done(HttpProxy(tunnel_splice_after=None), 200_000)
+    assert never["zero_copy"] is False
+
+
+@pytest.mark.parametrize("bad", [-1, True, 1.5, "64k"])
+def test_tunnel_splice_after_is_checked(bad: Any) -> None:
+    with pytest.raises(ConfigError, match="tunnel_splice_after"):
+        HttpProxy(tunnel_splice_after=bad)
 
 
 async def test_tunnel_idle_timeout_closes_the_tunnel() -> None:

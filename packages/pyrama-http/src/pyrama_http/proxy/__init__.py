@@ -42,7 +42,12 @@ from pyrama_http.proxy._server import (
     http_proxy_service,
     proxy_http_server,
 )
-from pyrama_http.proxy._service import DEFAULT_RESPONSE_BUFFER, HttpProxy, TunnelConnector
+from pyrama_http.proxy._service import (
+    DEFAULT_RESPONSE_BUFFER,
+    DEFAULT_SPLICE_AFTER,
+    HttpProxy,
+    TunnelConnector,
+)
 from pyrama_http.proxy._tunnel import (
     ConnectTargetError,
     TunnelKeeper,
@@ -56,6 +61,7 @@ from pyrama_http.proxy._tunnel import (
 __all__ = [
     "DEFAULT_PROXY_ADDRESS",
     "DEFAULT_RESPONSE_BUFFER",
+    "DEFAULT_SPLICE_AFTER",
     "HOP_BY_HOP_HEADERS",
     "Authorizer",
     "ConnectTargetError",

@@ -32,6 +32,9 @@ TunnelConnector = Service[TunnelTarget, EstablishedConnection[Any, Stream]]
 
 _log = get_logger(__name__)
 
+DEFAULT_SPLICE_AFTER: Final = 64 * 1024
+"""Bytes a tunnel direction moves through Python callbacks before it switches to splice."""
+
 _FORWARD_SCHEMES: Final = frozenset({"http", "https"})
 _NO_BODY_STATUSES: Final = frozenset({204, 304})
 # enum members as module constants: `Version.HTTP_11` is a class attribute look-up through the
@@ -82,9 +85,13 @@ class HttpProxy:
       target is dialed with *connector* (default :class:`~pyrama_http.ProxyConnector` over
       TCP: a :class:`~pyrama_net.ProxyAddress` request extension chains through that
       upstream proxy), the request is answered ``200`` and the client's stream is relayed
-      with :func:`~pyrama_net.bridge` (zero-copy when both ends are plain sockets). With
-      *lazy_connect* the ``200`` goes out first and the target is dialed afterwards (a
-      failure then just closes the tunnel).
+      with :func:`~pyrama_net.bridge`. Between two plain sockets each chunk is passed on
+      from the transports' callbacks until one direction has moved *tunnel_splice_after*
+      bytes (default 64 KiB), then the rest moves zero-copy (``os.splice``): a short tunnel
+      (a request and its answer) does not pay for setting up splice, a bulk one switches
+      early. ``0`` splices from the start; ``None`` never switches. With *lazy_connect*
+      the ``200`` goes out first and the target is dialed afterwards (a failure then just
+      closes the tunnel).
 
     Answers of its own: ``400`` for a target that is not absolute-form (or a CONNECT target
     that is not ``host:port``), ``502`` when the target is unreachable or its answer
@@ -108,8 +115,10 @@ class HttpProxy:
         "_idle",
         "_lazy",
         "_owned",
+        "_splice_after",
         "_via",
         "_via_token",
+        "_zero_copy",
     )
 
     def __init__(
@@ -122,6 +131,7 @@ class HttpProxy:
         via: str | None = None,
         tunnel_idle_timeout: float | None = None,
         buffer_small_responses: int = DEFAULT_RESPONSE_BUFFER,
+        tunnel_splice_after: int | None = DEFAULT_SPLICE_AFTER,
     ) -> None:
         """Configure the proxy (see the class docs); :class:`ConfigError` on bad values."""
         for name, t in (
@@ -137,6 +147,14 @@ class HttpProxy:
         ):
             raise ConfigError(
                 f"buffer_small_responses must be an int >= 0, got {buffer_small_responses!r}"
+            )
+        if tunnel_splice_after is not None and (
+            isinstance(tunnel_splice_after, bool)
+            or not isinstance(tunnel_splice_after, int)
+            or tunnel_splice_after < 0
+        ):
+            raise ConfigError(
+                f"tunnel_splice_after must be an int >= 0 or None, got {tunnel_splice_after!r}"
             )
         if via is not None:
             via = via.strip()
@@ -165,6 +183,9 @@ class HttpProxy:
         self._via_token = None if via is None else via.lower().encode("latin-1")
         self._idle = tunnel_idle_timeout
         self._buffer = buffer_small_responses
+        # bridge(): 0 splices from the start (its None); None never splices (its zero_copy off)
+        self._splice_after: int | None = None if tunnel_splice_after == 0 else tunnel_splice_after
+        self._zero_copy = tunnel_splice_after is not None
 
     @property
     def client(self) -> Service[Request, Response]:
@@ -350,7 +371,13 @@ class HttpProxy:
 
     async def _relay(self, client: Stream, upstream: Stream, target: TunnelTarget) -> None:
         try:
-            stats = await bridge(client, upstream, idle_timeout=self._idle)
+            stats = await bridge(
+                client,
+                upstream,
+                idle_timeout=self._idle,
+                zero_copy=self._zero_copy,
+                splice_after=self._splice_after,
+            )
         except BridgeError as exc:
             if not debug_enabled(__name__):
                 return
