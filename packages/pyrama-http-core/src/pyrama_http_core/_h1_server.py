@@ -399,7 +399,7 @@ class Http1ServerConnection:
         loop = asyncio.get_running_loop()
         self._loop = loop
         self._wheel = timer_wheel(loop)
-        task = self._task = asyncio.current_task()
+        task = self._task = _current_task(loop)
         try:
             # The loop of the connection. While a keep-alive connection idles, this coroutine
             # waits on the stream itself, with no helper coroutine alive under it: each one would
@@ -780,7 +780,7 @@ class Http1ServerConnection:
             body = memory_body(b"")  # Body.empty() without the classmethod call
         on_upgrade: OnUpgrade | None = None
         if head.upgrade is not None or head.method == b"CONNECT":
-            on_upgrade = OnUpgrade()
+            on_upgrade = OnUpgrade(loop=self._loop)
             ext.insert(on_upgrade)
         # every part is ready-made: fill the slots instead of the coercing constructor
         request = _new_request(Request)
@@ -990,7 +990,9 @@ class Http1ServerConnection:
             return False
         self._upgraded = True
         self._stop_push()  # the taker reads the stream
-        released: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = self._loop
+        assert loop is not None
+        released: asyncio.Future[None] = loop.create_future()
         self._released = released
         upgraded = KeptStream(rewind(stream, leftover) if leftover else stream, released)
         on_upgrade.resolve(Upgraded(upgraded, None if head.method == b"CONNECT" else head.upgrade))

@@ -52,8 +52,13 @@ class OnUpgrade:
 
     __slots__ = ("_future", "_runs_takers", "_taker")
 
-    def __init__(self, *, runs_takers: bool = False) -> None:
-        self._future: asyncio.Future[Upgraded] = asyncio.get_running_loop().create_future()
+    def __init__(
+        self, *, runs_takers: bool = False, loop: asyncio.AbstractEventLoop | None = None
+    ) -> None:
+        """Make a pending handle; *loop* (default: the running loop) is given by drivers."""
+        if loop is None:
+            loop = asyncio.get_running_loop()
+        self._future: asyncio.Future[Upgraded] = loop.create_future()
         self._runs_takers = runs_takers
         self._taker: Coroutine[Any, Any, Any] | None = None
 
