@@ -146,3 +146,20 @@ async def test_by_default_release_checks_the_connection() -> None:
     lease.release_nowait()
     assert pool.stats().idle == 0
     assert pool.stats().open == 0
+
+
+async def test_the_least_recently_used_idle_connection_makes_room() -> None:
+    pool: ConnectionPool[str, Conn] = ConnectionPool(max_total=2)
+    a = await pool.checkout("a", lambda: make("a1"))
+    b = await pool.checkout("b", lambda: make("b1"))
+    a.release_nowait()
+    b.release_nowait()
+    again = pool.checkout_idle("a")  # a is used again: b is now the oldest idle one
+    assert again is not None
+    again.release_nowait()
+    c = await pool.checkout("c", lambda: make("c1"))
+    await settle()
+    assert b.conn.closed
+    assert not a.conn.closed
+    c.release_nowait()
+    assert pool.stats() == PoolStats(open=2, idle=2, leased=0, connecting=0, waiting=0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -211,7 +211,9 @@ class ConnectionPool(Generic[K, C]):
         self._clock = clock
         self._check_on_release = check_on_release
         self._idle: dict[K, list[_Entry[K, C]]] = {}  # per key, most recently used last
-        self._lru: OrderedDict[_Entry[K, C], None] = OrderedDict()  # all idle, oldest first
+        # all idle, oldest first: a plain dict keeps insertion order, and an entry taken out
+        # and put back goes to the end (cheaper per lease than an OrderedDict)
+        self._lru: dict[_Entry[K, C], None] = {}
         self._busy: dict[K, int] = {}  # leased + connecting, per key
         self._connecting: dict[K, int] = {}
         self._open = 0
@@ -275,11 +277,12 @@ class ConnectionPool(Generic[K, C]):
         """
         if self._closed:
             return None
-        doomed: list[C] = []
+        doomed: list[C] | None = None  # a list once something is to be closed
         lru = self._lru
         timeout = self.idle_timeout
         # _expire only when the oldest idle entry is due (its first test, inline)
         if lru and timeout is not None and next(iter(lru)).idle_since <= self._clock() - timeout:
+            doomed = []
             self._expire(doomed)
         stack = self._idle.get(key)
         if not stack:
@@ -301,6 +304,8 @@ class ConnectionPool(Generic[K, C]):
             entry.uses += 1
         else:
             self._open -= 1
+            if doomed is None:
+                doomed = []
             doomed.append(entry.conn)
             got = self._take_idle(key, doomed)
             if got is None:
