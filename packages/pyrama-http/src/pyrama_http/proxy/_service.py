@@ -21,10 +21,10 @@ from pyrama_http.proxy._tunnel import (
 )
 from pyrama_http_core import OnUpgrade
 from pyrama_http_types import Body, HeaderMap, Method, Request, Response, UriForm, Version
-from pyrama_net import BridgeError, EstablishedConnection, Stream, bridge
+from pyrama_net import BridgeError, EstablishedConnection, Stream, TaskDeadline, bridge
 from pyrama_tcp import TcpConnector
 
-__all__ = ["DEFAULT_RESPONSE_BUFFER", "HttpProxy", "TunnelConnector"]
+__all__ = ["DEFAULT_RESPONSE_BUFFER", "DEFAULT_SPLICE_AFTER", "HttpProxy", "TunnelConnector"]
 
 TunnelConnector = Service[TunnelTarget, EstablishedConnection[Any, Stream]]
 """What :class:`HttpProxy` dials CONNECT targets with: a stream connector for a
@@ -333,8 +333,17 @@ class HttpProxy:
         if timeout is None:
             est = await self._connector.serve(target)
         else:
-            async with asyncio.timeout(timeout):
+            # a timer-wheel deadline, not asyncio.timeout (a loop timer and a context manager
+            # per tunnel)
+            deadline = TaskDeadline(timeout)
+            try:
                 est = await self._connector.serve(target)
+            except asyncio.CancelledError as exc:
+                if deadline.finish():
+                    raise TimeoutError(f"no connection within {timeout} seconds") from exc
+                raise
+            finally:
+                deadline.finish()
         stream: Stream = est.conn
         return stream
 
