@@ -68,3 +68,53 @@ async def test_other_drivers_get_a_task(graceful: bool) -> None:
     assert log == ["no switch: cleaned up"]
     guard.release()
     assert shutdown.in_flight == 0
+
+
+async def test_a_failed_switch_runs_a_handed_over_taker_in_a_task() -> None:
+    # the driver runs only the takers of switches that happened: a failure runs it at once
+    on_upgrade = OnUpgrade(runs_takers=True)
+    log: list[str] = []
+    assert spawn_tunnel(_connect_request(on_upgrade, None), _taker(on_upgrade, log)) is None
+    on_upgrade.fail("the response could not be sent")
+    assert on_upgrade.take_taker() is None  # it left with the failure
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert log == ["no switch: cleaned up"]
+
+
+async def test_an_h1_connect_relay_runs_in_the_connection_task() -> None:
+    from http_support import running
+    from proxy_support import tcp_echo
+
+    from pyrama_core import service_fn
+    from pyrama_http_types import Response
+
+    seen: dict[str, object] = {}
+
+    async def relay(on_upgrade: OnUpgrade, target: int) -> None:
+        seen["relay"] = asyncio.current_task()
+        upgraded = await on_upgrade
+        r, w = await asyncio.open_connection("127.0.0.1", target)
+        w.write(await upgraded.stream.read(100))
+        upgraded.stream.write(await r.readline())
+        await upgraded.stream.drain()
+        w.close()
+        await upgraded.stream.close()
+
+    async with tcp_echo() as port:
+
+        async def connect(req: Request) -> Response:
+            seen["service"] = asyncio.current_task()
+            on_upgrade = req.extensions.require(OnUpgrade)
+            seen["spawned"] = spawn_tunnel(req, relay(on_upgrade, port))
+            return Response(200)
+
+        async with running(service_fn(connect)) as srv:
+            r, w = await asyncio.open_connection("127.0.0.1", srv.port)
+            w.write(b"CONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert (await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 5)).startswith(b"HTTP/1.1 200")
+            w.write(b"ping\n")
+            assert await asyncio.wait_for(r.readline(), 5) == b"ping\n"
+            w.close()
+    assert seen["spawned"] is None  # handed over: no task of its own
+    assert seen["relay"] is seen["service"]  # the connection's task ran it

@@ -31,7 +31,7 @@ import contextvars
 import types
 from asyncio.tasks import _enter_task, _leave_task
 from collections.abc import Callable, Coroutine, Generator
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from pyrama_core import Service, TimerWheel, timer_wheel
 from pyrama_core.errors import Side
@@ -48,7 +48,7 @@ from pyrama_http_core._codec import (
 )
 from pyrama_http_core._codec_write import http_date
 from pyrama_http_core._config import ContinueMode, Http1Config
-from pyrama_http_core._h1_upgrade import KeptStream, OnUpgrade, Upgraded
+from pyrama_http_core._h1_upgrade import KeptStream, OnUpgrade, Upgraded, run_taker_in_task
 from pyrama_http_core._targets import KNOWN_METHODS, KNOWN_URIS, request_method, request_uri
 from pyrama_http_core.errors import (
     BodyLimitError,
@@ -284,6 +284,9 @@ class Http1ServerConnection:
     once, a busy one after the response in flight (sent with ``Connection: close``).
     """
 
+    RUNS_TAKERS: ClassVar[bool] = False
+    """Whether this driver's server runs the takers services hand over (see :meth:`released`)."""
+
     __slots__ = (
         "_closing",
         "_config",
@@ -305,6 +308,7 @@ class Http1ServerConnection:
         "_server",
         "_service",
         "_stream_ext",
+        "_taker",
         "_task",
         "_task_reads",
         "_upgraded",
@@ -358,6 +362,8 @@ class Http1ServerConnection:
         self._closing = False
         self._upgraded = False
         self._released: asyncio.Future[None] | None = None
+        # the coroutine a service handed over with a switch: run by released()
+        self._taker: Coroutine[Any, Any, Any] | None = None
         self._continue_sent = False
         self._ctx: contextvars.Context | None = None  # push mode's context for exchanges
         self._pushing = False  # the stream pushes its bytes to _receive
@@ -383,7 +389,22 @@ class Http1ServerConnection:
         :class:`~pyrama_http_core.Upgraded`. Returns at once when the connection did not
         switch. A server that closes connections when their driver returns awaits this
         first, so the tunnel or WebSocket is not cut under its taker.
+
+        A driver class with ``RUNS_TAKERS`` true (its server awaits this right after
+        :meth:`run`, with nothing in between that can suspend) lets services hand over the
+        coroutine that takes the switched stream (see
+        :meth:`~pyrama_http_core.OnUpgrade.hand_over`): it is awaited here, in the
+        connection's own task, instead of a task of its own.
         """
+        taker = self._taker
+        if taker is not None:  # a relay handed over with the switch: it runs in this task
+            self._taker = None
+            try:
+                await taker
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # as a failed task's would be: logged, not raised
+                _log.error("the switched connection's taker failed", error=repr(exc))
         released = self._released
         if released is not None:
             await released
@@ -525,6 +546,11 @@ class Http1ServerConnection:
                 # ConnectionClosed, or PAUSED on a connection that cannot continue
                 return
         except asyncio.CancelledError:
+            taker = self._taker
+            if taker is not None:  # switched, then cancelled before released() ran it
+                self._taker = None
+                assert self._loop is not None
+                run_taker_in_task(taker, self._loop)
             raise
         except Exception as exc:  # a bug or an unexpected stream failure: never escape
             _log.debug("http/1.1 connection ended by error", error=f"{type(exc).__name__}: {exc}")
@@ -780,7 +806,7 @@ class Http1ServerConnection:
             body = memory_body(b"")  # Body.empty() without the classmethod call
         on_upgrade: OnUpgrade | None = None
         if head.upgrade is not None or head.method == b"CONNECT":
-            on_upgrade = OnUpgrade(loop=self._loop)
+            on_upgrade = OnUpgrade(runs_takers=self.RUNS_TAKERS, loop=self._loop)
             ext.insert(on_upgrade)
         # every part is ready-made: fill the slots instead of the coercing constructor
         request = _new_request(Request)
@@ -996,6 +1022,7 @@ class Http1ServerConnection:
         self._released = released
         upgraded = KeptStream(rewind(stream, leftover) if leftover else stream, released)
         on_upgrade.resolve(Upgraded(upgraded, None if head.method == b"CONNECT" else head.upgrade))
+        self._taker = on_upgrade.take_taker()
         return False
 
     # -- failures ------------------------------------------------------------------------------

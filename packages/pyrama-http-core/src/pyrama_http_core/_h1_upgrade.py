@@ -101,16 +101,36 @@ class OnUpgrade:
             self._future.set_result(upgraded)
 
     def fail(self, error: BaseException | str) -> None:
-        """Report that no switch happens (called by the connection driver)."""
+        """Report that no switch happens (called by the connection driver).
+
+        A taker handed over (see :meth:`hand_over`) is then run in a task of its own: it
+        awaits this handle, gets the error and cleans up (a driver runs only the takers of
+        switches that happened).
+        """
         if self._future.done():
             return
         exc = UpgradeError(error) if isinstance(error, str) else error
         self._future.set_exception(exc)
         self._future.exception()  # retrieved: no "never retrieved" warning if nobody waits
+        taker = self._taker
+        if taker is not None:
+            self._taker = None
+            run_taker_in_task(taker, self._future.get_loop())
 
     def __repr__(self) -> str:
         state = "pending" if not self._future.done() else "done"
         return f"OnUpgrade({state})"
+
+
+# the tasks running takers their driver did not run (referenced until they end)
+_taker_tasks: set[asyncio.Task[Any]] = set()
+
+
+def run_taker_in_task(taker: Coroutine[Any, Any, Any], loop: asyncio.AbstractEventLoop) -> None:
+    """Run a handed-over *taker* in a task of its own (kept referenced until it ends)."""
+    task = loop.create_task(taker)
+    _taker_tasks.add(task)
+    task.add_done_callback(_taker_tasks.discard)
 
 
 def _release(released: asyncio.Future[None]) -> None:

@@ -62,6 +62,10 @@ class _H1(Http1ServerConnection):
 
     __slots__ = ()
 
+    # HttpServerService awaits released() right after run(): a CONNECT relay handed over
+    # runs in the connection's task (no task per tunnel)
+    RUNS_TAKERS = True
+
     def _stop_gracefully(self) -> None:
         self.graceful_shutdown()
 
