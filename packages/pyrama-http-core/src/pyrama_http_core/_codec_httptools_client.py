@@ -44,6 +44,7 @@ from pyrama_http_core._codec import (
     InformationalHead,
     RawHeaders,
     ResponseHead,
+    make_response_head,
 )
 from pyrama_http_core._codec_write import ClientWriter
 from pyrama_http_core.errors import HeaderLimitError, HttpCoreError, HttpProtocolError
@@ -486,7 +487,7 @@ class HttptoolsClientCodec(ClientWriter):
         else:
             self._state = _UNTIL_CLOSE
         self._keep_alive = self._keep_alive and keep
-        return ResponseHead(
+        return make_response_head(
             status, reason, version, fields, keep, content_length, chunked and has_body, has_body
         )
 

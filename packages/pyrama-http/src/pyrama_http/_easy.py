@@ -51,6 +51,8 @@ DEFAULT_USER_AGENT: Final = "pyrama/0.1"
 
 _IDEMPOTENT: Final = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
 _TARGET_CACHE_MAX: Final = 1024
+# the request extensions that change how one request is sent (has_any: one walk for all)
+_PER_REQUEST_DEMANDS: Final = frozenset({TargetHttpVersion, ProxyAddress, RequestTimeout})
 _ORIGIN_FORMS: dict[bytes, Uri] = {}
 _ORIGIN_FORMS_MAX: Final = 1024
 _orphans: set[asyncio.Task[None]] = set()
@@ -312,13 +314,15 @@ class EasyHttpWebClient:
         """Send *request* and return the response once its head arrived (the body streams)."""
         ext = request.extensions
         route = None
-        if ext.get(TargetHttpVersion) is None and ext.get(ProxyAddress) is None:
+        # one walk of the extensions for the three per-request demands (usually none)
+        plain = not ext.has_any(_PER_REQUEST_DEMANDS)
+        if plain:
             route = self._routes.get(request.uri.as_bytes())  # _route()'s hit, inline
         if route is None:
             route = self._route(request)
         target, origin = route
         timeout = self._request_timeout
-        demand = ext.get(RequestTimeout)
+        demand = None if plain else ext.get(RequestTimeout)
         if demand is not None:
             timeout = demand.seconds if timeout is None else min(timeout, demand.seconds)
         # the exchange runs here, not in a coroutine of its own (one frame less per request);
