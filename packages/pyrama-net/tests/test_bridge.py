@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import hashlib
 import os
-import random
 import socket
 import struct
 from collections.abc import Awaitable, Callable
@@ -20,6 +18,11 @@ from typing import Any, Literal, TypeVar
 
 import pytest
 import uvloop
+from net_socket_support import recv_all as _recv_all
+from net_socket_support import recv_n as _recv_n
+from net_socket_support import recv_stream as _recv_stream
+from net_socket_support import send_stream as _send_stream
+from net_socket_support import until as _until
 
 from pyrama_core.errors import ConfigError, PyramaTimeoutError
 from pyrama_net import (
@@ -117,59 +120,6 @@ async def _send(sock: socket.socket, data: bytes, *, shut: bool = False) -> None
     await loop.sock_sendall(sock, data)
     if shut:
         sock.shutdown(socket.SHUT_WR)
-
-
-async def _recv_all(sock: socket.socket) -> bytes:
-    loop = asyncio.get_running_loop()
-    out = bytearray()
-    while chunk := await loop.sock_recv(sock, 1 << 18):
-        out += chunk
-    return bytes(out)
-
-
-async def _recv_n(sock: socket.socket, n: int) -> bytes:
-    loop = asyncio.get_running_loop()
-    out = bytearray()
-    while len(out) < n:
-        chunk = await loop.sock_recv(sock, n - len(out))
-        assert chunk, "EOF too early"
-        out += chunk
-    return bytes(out)
-
-
-async def _send_stream(sock: socket.socket, seed: int, size: int) -> str:
-    """Send *size* pseudo-random bytes, then half-close; return their sha256."""
-    loop = asyncio.get_running_loop()
-    rnd = random.Random(seed)
-    h = hashlib.sha256()
-    left = size
-    while left:
-        chunk = rnd.randbytes(min(left, 1 << 20))
-        h.update(chunk)
-        await loop.sock_sendall(sock, chunk)
-        left -= len(chunk)
-    sock.shutdown(socket.SHUT_WR)
-    return h.hexdigest()
-
-
-async def _recv_stream(sock: socket.socket) -> tuple[int, str]:
-    loop = asyncio.get_running_loop()
-    h = hashlib.sha256()
-    n = 0
-    buf = bytearray(1 << 18)
-    while k := await loop.sock_recv_into(sock, buf):
-        h.update(memoryview(buf)[:k])
-        n += k
-    return n, h.hexdigest()
-
-
-async def _until(condition: Callable[[], bool]) -> None:
-    """Poll *condition* (bounded) until it holds."""
-    for _ in range(10_000):
-        if condition():
-            return
-        await asyncio.sleep(0.001)
-    raise AssertionError("condition never became true")
 
 
 def _rst_close(sock: socket.socket) -> None:

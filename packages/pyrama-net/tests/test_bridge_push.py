@@ -8,8 +8,6 @@ the receivers. Runs on asyncio's loop and on uvloop.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import random
 import socket
 import struct
 from collections.abc import Awaitable, Callable
@@ -17,6 +15,10 @@ from typing import Any, TypeVar
 
 import pytest
 import uvloop
+from net_socket_support import recv_all as _recv_all
+from net_socket_support import recv_n as _recv_n
+from net_socket_support import recv_stream as _recv_stream
+from net_socket_support import send_stream as _send_stream
 
 from pyrama_core.errors import ConfigError
 from pyrama_net import BridgeError, SocketStream, bridge, open_socket_stream
@@ -74,49 +76,6 @@ async def _rig() -> Rig:
     b_sock, server = _tcp_pair()
     server.setblocking(False)
     return Rig(client, server, await open_socket_stream(a_sock), await open_socket_stream(b_sock))
-
-
-async def _recv_n(sock: socket.socket, n: int) -> bytes:
-    loop = asyncio.get_running_loop()
-    out = bytearray()
-    while len(out) < n:
-        chunk = await loop.sock_recv(sock, n - len(out))
-        assert chunk, "EOF too early"
-        out += chunk
-    return bytes(out)
-
-
-async def _recv_all(sock: socket.socket) -> bytes:
-    loop = asyncio.get_running_loop()
-    out = bytearray()
-    while chunk := await loop.sock_recv(sock, 1 << 18):
-        out += chunk
-    return bytes(out)
-
-
-async def _send_stream(sock: socket.socket, seed: int, size: int) -> str:
-    loop = asyncio.get_running_loop()
-    rnd = random.Random(seed)
-    h = hashlib.sha256()
-    left = size
-    while left:
-        chunk = rnd.randbytes(min(left, 1 << 17))
-        h.update(chunk)
-        await loop.sock_sendall(sock, chunk)
-        left -= len(chunk)
-    sock.shutdown(socket.SHUT_WR)
-    return h.hexdigest()
-
-
-async def _recv_stream(sock: socket.socket) -> tuple[int, str]:
-    loop = asyncio.get_running_loop()
-    h = hashlib.sha256()
-    n = 0
-    buf = bytearray(1 << 18)
-    while k := await loop.sock_recv_into(sock, buf):
-        h.update(memoryview(buf)[:k])
-        n += k
-    return n, h.hexdigest()
 
 
 class Transparent:

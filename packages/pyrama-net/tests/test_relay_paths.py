@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import uvloop
+from net_socket_support import send_stream as _send_random
 
 from pyrama_net import (
     BytesTrackerStream,
@@ -85,21 +86,6 @@ async def _until_detached(*streams: SocketStream) -> None:
     async with asyncio.timeout(GUARD):
         while not all(s.is_closing() for s in streams):  # noqa: ASYNC110 - no event for it
             await asyncio.sleep(0.001)
-
-
-async def _send_random(sock: socket.socket, seed: int, size: int) -> str:
-    """Send *size* pseudo-random bytes, half-close, return their sha256."""
-    loop = asyncio.get_running_loop()
-    rnd = random.Random(seed)
-    h = hashlib.sha256()
-    left = size
-    while left:
-        chunk = rnd.randbytes(min(left, 1 << 20))
-        h.update(chunk)
-        await loop.sock_sendall(sock, chunk)
-        left -= len(chunk)
-    sock.shutdown(socket.SHUT_WR)
-    return h.hexdigest()
 
 
 async def _recv_hash(sock: socket.socket, head: int = 0) -> tuple[int, str, bytes]:

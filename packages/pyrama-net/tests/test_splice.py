@@ -16,6 +16,9 @@ from typing import Any, TypeVar
 
 import pytest
 import uvloop
+from net_socket_support import recv_all as _recv_all
+from net_socket_support import recv_n as _recv_n
+from net_socket_support import until as _until
 
 import pyrama_net._splice as splice_mod
 from pyrama_net._splice import (
@@ -185,32 +188,6 @@ class Pair:
     def close(self) -> None:
         for s in (self.client, self.a, self.b, self.server):
             s.close()
-
-
-async def _recv_all(sock: socket.socket) -> bytes:
-    loop = asyncio.get_running_loop()
-    out = bytearray()
-    while chunk := await loop.sock_recv(sock, 1 << 18):
-        out += chunk
-    return bytes(out)
-
-
-async def _recv_n(sock: socket.socket, n: int) -> bytes:
-    loop = asyncio.get_running_loop()
-    out = bytearray()
-    while len(out) < n:
-        chunk = await loop.sock_recv(sock, n - len(out))
-        assert chunk, "EOF too early"
-        out += chunk
-    return bytes(out)
-
-
-async def _until(condition: Callable[[], bool]) -> None:
-    for _ in range(10_000):
-        if condition():
-            return
-        await asyncio.sleep(0.001)
-    raise AssertionError("condition never became true")
 
 
 def test_tunnel_relays_leftover_first_then_half_closes_both_ways(run: Runner) -> None:

@@ -8,7 +8,7 @@ import functools
 import math
 import os
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any, cast
 
@@ -179,21 +179,19 @@ class TcpConnector:
         """Connect to *target*; return the stream with the target and its extensions."""
         host, port = target_host_port(target)
         # the race itself, not through connect(): one coroutine less per connection
-        stream = await happy_eyeballs_connect(
-            host,
-            port,
-            resolver=self._resolver,
-            connect_one=self._connect_one(),
-            resolution_delay=self._resolution_delay,
-            attempt_delay=self._attempt_delay,
-            timeout=self._timeout,
-            ip_mode=self._ip_mode,
-        )
+        stream = await self._race(host, port)
         return EstablishedConnection(conn=stream, target=target, extensions=stream.extensions)
 
     async def connect(self, host: str, port: int) -> TcpStream:
         """Connect to *host*:*port* (a name or an IP literal) and return the stream."""
-        return await happy_eyeballs_connect(
+        return await self._race(host, port)
+
+    def _race(self, host: str, port: int) -> Coroutine[Any, Any, TcpStream]:
+        """The happy-eyeballs race to *host*:*port* with this connector's settings.
+
+        A plain function returning the race's coroutine: awaiting it adds no coroutine layer.
+        """
+        return happy_eyeballs_connect(
             host,
             port,
             resolver=self._resolver,
