@@ -213,7 +213,13 @@ class TcpConnector:
         return self.connect_addr
 
     async def _connect_plain_attempt(self, ip: IPv4Address | IPv6Address, port: int) -> TcpStream:
-        """:meth:`connect_addr` without options to apply: one coroutine instead of two."""
+        """:meth:`connect_addr` without options to apply: one coroutine instead of two.
+
+        No option to set before ``connect`` and no local address: the loop does it all. Given
+        a numeric host the loop neither resolves nor waits on the socket from Python: uvloop
+        connects inside libuv with the watcher the transport reads with afterwards, which
+        saves a descriptor registration per connection.
+        """
         if type(ip) is IPv4Address:
             family = socket.AF_INET
         elif not ip.scope_id:  # type: ignore[union-attr]
@@ -244,7 +250,7 @@ class TcpConnector:
         family = socket.AF_INET if v4 else socket.AF_INET6
         loop = asyncio.get_running_loop()
         if self._plain and (v4 or not cast(IPv6Address, ip).scope_id):
-            return await self._connect_plain(loop, ip, port, family)
+            return await self._connect_plain_attempt(ip, port)
         try:
             sock = socket.socket(family, socket.SOCK_STREAM)
         except OSError as exc:
@@ -275,30 +281,6 @@ class TcpConnector:
         if not self._options.nodelay:
             # asyncio switches TCP_NODELAY on for every TCP transport; honour the option
             stream.set_nodelay(False)
-        return stream
-
-    async def _connect_plain(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        ip: IPv4Address | IPv6Address,
-        port: int,
-        family: socket.AddressFamily,
-    ) -> TcpStream:
-        """No option to set before ``connect`` and no local address: the loop does it all.
-
-        Given a numeric host the loop neither resolves nor waits on the socket from Python:
-        uvloop connects inside libuv with the watcher the transport reads with afterwards,
-        which saves a descriptor registration per connection.
-        """
-        factory = functools.partial(SocketStreamProtocol, loop, stream_factory=TcpStream)
-        try:
-            _, proto = await loop.create_connection(
-                factory, host=str(ip), port=port, family=family, proto=socket.IPPROTO_TCP
-            )
-        except OSError as exc:
-            raise _connect_error(exc, f"connecting to {SocketAddress(ip, port)}") from exc
-        stream = proto.take_stream()
-        assert isinstance(stream, TcpStream)
         return stream
 
     def __repr__(self) -> str:
