@@ -301,9 +301,7 @@ class Shutdown:
         self._tasks.add(task)
 
         def done(t: asyncio.Task[Any]) -> None:
-            self._tasks.discard(t)
-            if self._event.is_set() and t not in self._force_cancelled:
-                self._finished += 1
+            self._task_ended(t)
             guard.release()
 
         task.add_done_callback(done)
@@ -319,10 +317,14 @@ class Shutdown:
         task.add_done_callback(self._task_done)
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._task_ended(task)
+        self._release()
+
+    def _task_ended(self, task: asyncio.Task[Any]) -> None:
+        """A tracked task is done: forget it, and count it if it finished during shutdown."""
         self._tasks.discard(task)
         if self._fired and task not in self._force_cancelled:
             self._finished += 1
-        self._release()
 
     # -- draining -------------------------------------------------------------------------------
 

@@ -355,13 +355,8 @@ class ServerReader(ServerWriter):
                 return PAUSED
             if self._chunks is not None:
                 self._end_chunked()
-            # the next exchange: ServerWriter._new_exchange, inline (once per request)
             self._phase = _HEAD
-            self._resp_started = False
-            self._body = None
-            self._switch = 0
-            self._method = b""
-            self._version = b"1.1"
+            self._new_exchange()
             if not self._buf and not self._eof:  # the usual keep-alive state: no call
                 return NEED_DATA
             return self._next_head()

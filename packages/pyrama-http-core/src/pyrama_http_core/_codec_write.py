@@ -414,10 +414,7 @@ class ServerWriter:
         self._switch = 2 if method == b"CONNECT" else (1 if upgrade else 0)
 
     def _new_exchange(self) -> None:
-        """Forget the previous exchange (the next request is about to be parsed).
-
-        ``ServerReader.next_event`` does the same inline: keep the two in step.
-        """
+        """Forget the previous exchange (the next request is about to be parsed)."""
         self._resp_started = False
         self._body = None
         self._switch = 0
@@ -470,10 +467,7 @@ class ServerWriter:
         date: bytes | None,
         server: bytes | None,
     ) -> tuple[object, ...]:
-        """The response-head cache's key: everything the encoded head depends on.
-
-        ``send_whole`` builds the same tuple inline (once per response): keep them in step.
-        """
+        """The response-head cache's key: everything the encoded head depends on."""
         return (
             status,
             tuple(headers),
@@ -611,18 +605,7 @@ class ServerWriter:
         :meth:`send_response`) framed by ``Content-Length`` is written with *data* as is.
         """
         if not self._resp_started and not self._switch and status >= 200:
-            # _head_key, inline (once per response)
-            key = (
-                status,
-                tuple(headers),
-                len(data),
-                close,
-                date,
-                server,
-                self._method == b"HEAD",
-                self._version,
-                self._keep_alive,
-            )
+            key = self._head_key(status, headers, len(data), close, date, server)
             try:
                 known = _HEADS.get(key)
             except TypeError:  # an unhashable field: the general path below

@@ -149,11 +149,7 @@ class SocketStreamProtocol(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         self._eof = True
-        w = self._read_waiter  # _wake_reader(), inline: called on every connection
-        if w is not None:
-            self._read_waiter = None
-            if not w.done():
-                w.set_result(None)
+        self._wake_reader()
         receiver = self._receiver
         if receiver is not None:
             receiver(b"")
@@ -164,11 +160,7 @@ class SocketStreamProtocol(asyncio.Protocol):
         self._paused_writing = False  # no resume_writing will come: drain() must not wait
         if exc is not None and self._exc is None:
             self._exc = exc
-        w = self._read_waiter  # _wake_reader(), inline: called on every connection
-        if w is not None:
-            self._read_waiter = None
-            if not w.done():
-                w.set_result(None)
+        self._wake_reader()
         dw = self._drain_waiter
         if dw is not None and not dw.done():
             self._drain_waiter = None
