@@ -47,7 +47,6 @@ _H1Key: TypeAlias = tuple[str, str, int, str, ProxyAddress | None]
 Connect: TypeAlias = Callable[[HttpConnectTarget], Awaitable[PooledConnection]]
 
 _KNOWN_H1_MAX: Final = 1024
-_new = object.__new__
 _HTTP1: Final = WireMode.HTTP1  # a module global: an enum member look-up costs ~1k instructions
 _SWEEP_EVERY: Final = 1.0
 
@@ -260,14 +259,10 @@ class HttpConnectionPool:
         )
         if lease is None:
             return None
-        est = lease.conn
-        if isinstance(est.conn, H2ClientConnection):  # pragma: no cover - never idle
+        if isinstance(lease.conn.conn, H2ClientConnection):  # pragma: no cover - never idle
             lease.release_nowait()
             return None
-        handle: H1Handle = _new(H1Handle)  # H1Handle(lease) without the __init__ call
-        handle.lease = lease
-        handle.established = est
-        return handle
+        return H1Handle(lease)
 
     async def _create(
         self, key: PoolKey, target: HttpConnectTarget, may_h2: bool, request: Request | None

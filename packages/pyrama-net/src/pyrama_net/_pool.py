@@ -29,9 +29,6 @@ class _Entry(Generic[K, C]):
     uses: int = 0
 
 
-_new = object.__new__
-
-
 class _Slot:
     """Handed to a waiter: permission to open a new connection (already counted)."""
 
@@ -314,15 +311,7 @@ class ConnectionPool(Generic[K, C]):
             entry = got
         if doomed:
             self._close_later(doomed)
-        # PoolLease(self, entry, reused=True), its slots filled without the __init__ call
-        lease: PoolLease[K, C] = _new(PoolLease)
-        lease._pool = self
-        lease._entry = entry
-        lease._broken = False
-        lease._released = False
-        lease.reused = True
-        lease.conn = entry.conn
-        return lease
+        return PoolLease(self, entry, reused=True)
 
     async def evict_expired(self) -> int:
         """Close idle connections older than *idle_timeout*; return how many were closed."""
