@@ -291,6 +291,7 @@ class ServerReader(ServerWriter):
 
     __slots__ = (
         "_buf",
+        "_cache_limit",
         "_chunks",
         "_eof",
         "_eof_fed",
@@ -310,6 +311,8 @@ class ServerReader(ServerWriter):
         self._heads = head_cache_for(parse_head)
         lim = HttpLimits() if limits is None else limits
         self._head_limit = lim.max_header_size
+        # the longest head receive_next looks up in the cache as it arrived
+        self._cache_limit = min(HEAD_CACHE_MAX_LEN, self._head_limit)
         self._max_headers = lim.max_headers
         self._scanner = HeadScanner(self._head_limit)
         # Bytes received and not yet consumed. Heads are cut from here once complete, and
@@ -336,6 +339,32 @@ class ServerReader(ServerWriter):
             self._eof = True
         elif not self._eof:  # bytes after EOF cannot happen on a real stream; ignore them
             self._buf += data
+
+    def receive_next(self, data: bytes, /) -> ServerEvent:
+        """:meth:`receive` *data*, then return :meth:`next_event`: one call per read.
+
+        For a driver the stream pushes its reads to. A whole request head seen before that
+        arrives alone while nothing is buffered (the usual keep-alive request) is looked up
+        as it came, instead of being appended to the buffer, copied out and cut off again.
+        """
+        if (
+            self._phase == _HEAD
+            and not self._buf
+            and self._error is None
+            and len(data) <= self._cache_limit
+        ):
+            hit = self._heads.heads.get(data)
+            if hit is not None and len(hit.headers) <= self._max_headers:
+                self._phase = _EMPTY
+                # ServerWriter._request_started for a cached head (never an Upgrade nor a
+                # CONNECT: see HeadCache.add), inline: this runs once per request
+                self._method = hit.method
+                self._version = hit.version
+                self._keep_alive = hit.keep_alive
+                self._switch = 0
+                return hit
+        self.receive(data)
+        return self.next_event()
 
     def next_event(self) -> ServerEvent:
         """Return the next request event, :data:`NEED_DATA` or :data:`PAUSED`."""
@@ -462,12 +491,7 @@ class ServerReader(ServerWriter):
                     else:
                         del buf[:n]
                     self._phase = _EMPTY
-                    # ServerWriter._request_started for a cached head (never an Upgrade), inline
-                    method = hit.method
-                    self._method = method
-                    self._version = hit.version
-                    self._keep_alive = hit.keep_alive
-                    self._switch = 2 if method == b"CONNECT" else 0
+                    self._request_started(hit.method, hit.version, hit.keep_alive, False)
                     return hit
         found = self._scanner.check(buf, end)
         if type(found) is not int:

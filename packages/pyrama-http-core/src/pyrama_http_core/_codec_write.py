@@ -406,7 +406,7 @@ class ServerWriter:
     ) -> None:
         """Record the request head this response answers.
 
-        ``ServerReader._next_head`` does the same inline for a cached head: keep them in step.
+        ``ServerReader.receive_next`` does the same inline for a cached head: keep them in step.
         """
         self._method = method
         self._version = version

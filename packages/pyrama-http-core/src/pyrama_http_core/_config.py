@@ -185,7 +185,9 @@ class Http1Config:
       run the service right there; only a request whose service (or body) has to wait moves
       to the connection's task. A hello-world request then costs no task wake-up and no
       future. Services see no difference (``asyncio.current_task()`` is the connection's
-      task in both cases). Off: every read goes through the connection's task.
+      task in both cases). Off: every read goes through the connection's task. Needs a
+      codec with ``buffered()`` and ``receive_next()`` (the built-in ones, see
+      ``ServerReader``); with another codec every read goes through the task.
     """
 
     limits: HttpLimits = field(default_factory=HttpLimits)

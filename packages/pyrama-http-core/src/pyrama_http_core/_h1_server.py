@@ -436,6 +436,7 @@ class Http1ServerConnection:
                 and task is not None
                 and hasattr(stream, "set_receiver")
                 and hasattr(codec, "buffered")
+                and hasattr(codec, "receive_next")
             ):
                 ctx = self._ctx = contextvars.copy_context()
             while True:
@@ -621,11 +622,12 @@ class Http1ServerConnection:
         the task through the waiter. (One function: this runs once per request.)
         """
         codec = self.codec
-        codec.receive(data)
         waiter = self._waiter
         pushing = self._pushing  # (a local: an exchange below may change the attribute)
         if waiter is None or waiter.done() or not pushing:  # pragma: no cover - defensive
+            codec.receive(data)
             return  # the task took over already; it finds the bytes in the codec
+        ev = codec.receive_next(data)  # type: ignore[attr-defined]
         self._idle = False
         self._interruptible = False
         handed: _Handoff
@@ -638,7 +640,6 @@ class Http1ServerConnection:
             assert task is not None
             assert ctx is not None
             while True:
-                ev = codec.next_event()
                 if ev is NEED_DATA:
                     if codec.buffered():  # type: ignore[attr-defined]
                         handed = _PARTIAL
@@ -676,6 +677,7 @@ class Http1ServerConnection:
                 if not keep or self._closing or not codec.keep_alive:
                     handed = _END
                     break
+                ev = codec.next_event()
         except BaseException as exc:  # a bug: never into the transport's callback
             self._pump = None  # if it raised, it has ended
             handed = (_H_FAILED, exc, None)
