@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -330,12 +331,22 @@ class ProxyConnector:
         self._forward = forward_plain_http
         self._resolver: DnsResolver = SystemResolver() if resolver is None else resolver
 
-    async def serve(self, target: T, /) -> EstablishedConnection[T, Stream]:
-        """Connect to *target*, through its proxy when it names one."""
+    def serve(self, target: T, /) -> Coroutine[Any, Any, EstablishedConnection[T, Stream]]:
+        """Connect to *target*, through its proxy when it names one.
+
+        Without a proxy this returns the transport's own coroutine (no coroutine layer of its
+        own around a direct connection).
+        """
         proxy: ProxyAddress | None = getattr(target, "proxy", None)
         if proxy is None:
-            est: EstablishedConnection[T, Stream] = await self.transport.serve(target)
-            return est
+            direct: Coroutine[Any, Any, EstablishedConnection[T, Stream]] = self.transport.serve(
+                target
+            )
+            return direct
+        return self._through(target, proxy)
+
+    async def _through(self, target: T, proxy: ProxyAddress) -> EstablishedConnection[T, Stream]:
+        """Connect to *target* through *proxy*."""
         scheme = proxy.protocol.scheme
         if scheme in ("http", "https"):
             if self._forward and getattr(target, "scheme", None) == "http":

@@ -652,7 +652,11 @@ async def bridge(
     cm: asyncio.Timeout | None = None
     try:
         if idle_timeout is None:
-            await relay.run(None)
+            # the relay's steps awaited here, not in a coroutine of its own: each layer would
+            # be resumed on every wake-up of the task
+            push = relay.push_relay(None)
+            if push is None or await push.start() is _SPLICE:
+                await relay.copy()
         else:
             cm = asyncio.timeout(None)
             async with cm:
@@ -676,6 +680,8 @@ async def bridge(
             f"bridge idle for {idle_timeout}s", stats=relay.stats(), seconds=idle_timeout
         ) from exc
     finally:
+        if relay.push is not None:
+            relay.push.stop()  # its hooks off the streams (cancelled while pushing, say)
         for s in relay.socks:
             s.close()
         owned = relay.owned
@@ -700,6 +706,7 @@ class _Relay:
         "buffer_size",
         "ends",
         "owned",
+        "push",
         "push_limit",
         "socks",
         "spliced",
@@ -718,28 +725,47 @@ class _Relay:
         self.ends: list[SocketStream | None] | None = None
         self.owned: list[Stream] = [a, b]
         self.socks: list[socket.socket] = []
-        self.ab = self.ba = _NO_FLOW  # replaced by run() before anything moves
+        self.ab = self.ba = _NO_FLOW  # replaced by push_relay() before anything moves
         self.spliced = False
+        self.push: _PushRelay | None = None
 
     def stats(self) -> BridgeStats:
         return BridgeStats(a_to_b=self.ab.count, b_to_a=self.ba.count, zero_copy=self.spliced)
 
     async def run(self, idle: _Idle | None) -> None:
-        a, b = self.a, self.b
+        """The whole relay: pushed from the callbacks first when it can be, then :meth:`copy`.
+
+        The caller stops :attr:`push` (``push.stop()``) when this returns or raises.
+        """
+        push = self.push_relay(idle)
+        if push is None or await push.start() is _SPLICE:
+            await self.copy()
+
+    def push_relay(self, idle: _Idle | None) -> _PushRelay | None:
+        """Set up the byte counts and, when it applies, the push relay (kept as :attr:`push`).
+
+        ``None`` unless both streams are plain socket streams and pushing is wanted. Await
+        its ``start()``: done with ``None`` the relay is over, with :data:`_SPLICE`
+        :meth:`copy` goes on.
+        """
         ab = self.ab = _Flow(idle)
         ba = self.ba = _Flow(idle)
         limit = self.push_limit
-        if limit is not None:
-            pa = _push_endpoint(a)
-            pb = _push_endpoint(b) if pa is not None else None
-            if pa is not None and pb is not None:
-                self.ends = [pa, pb]
-                push = _PushRelay(asyncio.get_running_loop(), pa, pb, ab, ba, limit)
-                try:
-                    if await push.start() is not _SPLICE:
-                        return
-                finally:
-                    push.stop()
+        if limit is None:
+            return None
+        pa = _push_endpoint(self.a)
+        pb = _push_endpoint(self.b) if pa is not None else None
+        if pa is None or pb is None:
+            return None
+        self.ends = [pa, pb]
+        # the loop from the stream (asyncio.get_running_loop() is a getpid system call on
+        # CPython 3.11)
+        push = self.push = _PushRelay(pa._proto.loop, pa, pb, ab, ba, limit)
+        return push
+
+    async def copy(self) -> None:
+        """Relay what is left after :meth:`push_relay`: zero-copy, else through Python."""
+        a, b, ab, ba = self.a, self.b, self.ab, self.ba
         da = db = None
         # check b up front: detaching a is not undone when b turns out not detachable
         if self.zero_copy and _detachable(b) and not _refuses_detach(b):

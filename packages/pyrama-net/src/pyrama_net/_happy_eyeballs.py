@@ -11,7 +11,7 @@ import contextlib
 import functools
 import math
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from enum import Enum
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any, Generic, TypeVar
@@ -50,7 +50,7 @@ class IpMode(Enum):
     """IPv6 only (no A lookup)."""
 
 
-async def happy_eyeballs_connect(
+def happy_eyeballs_connect(
     host: str,
     port: int,
     *,
@@ -58,10 +58,10 @@ async def happy_eyeballs_connect(
     connect_one: Callable[[IPAddress, int], Awaitable[T]],
     resolution_delay: float = 0.05,
     attempt_delay: float = 0.25,
-    timeout: float | None = None,  # noqa: ASYNC109 - the deadline covers DNS and all attempts
+    timeout: float | None = None,
     ip_mode: IpMode = IpMode.DUAL,
     close: Callable[[T], Awaitable[None]] | None = None,
-) -> T:
+) -> Coroutine[Any, Any, T]:
     """Connect to *host*:*port* the Happy Eyeballs way and return the first connection made.
 
     The AAAA and A lookups run concurrently. Attempts may start as soon as the preferred
@@ -80,6 +80,10 @@ async def happy_eyeballs_connect(
     fail; a :class:`~pyrama_net.errors.DnsError` (:class:`~pyrama_net.DnsNoRecordsError` when
     there were simply no addresses) when no address could be resolved; and
     :class:`~pyrama_net.ConnectTimeoutError` when *timeout* seconds (DNS included) pass first.
+
+    A plain function returning the connecting coroutine (await it): the coroutine is the
+    literal's single attempt or the race itself, without a coroutine layer of its own around
+    it. Bad delays or timeouts raise :class:`~pyrama_core.errors.ConfigError` at the call.
     """
     if not resolution_delay >= 0 or not attempt_delay >= 0:
         raise ConfigError(
@@ -89,7 +93,7 @@ async def happy_eyeballs_connect(
         raise ConfigError(f"connect timeout must be > 0 seconds, got {timeout!r}")
     literal = _ip_literal(host)
     if literal is not None:
-        return await _connect_literal(
+        return _connect_literal(
             literal, host, port, connect_one, close if close is not None else close_duck, timeout
         )
     race: _Race[T] = _Race(
@@ -103,14 +107,19 @@ async def happy_eyeballs_connect(
         close=close if close is not None else close_duck,
     )
     if timeout is None:
-        return await race.run()
+        return race.run()
+    return _race_within(race, timeout)
+
+
+async def _race_within(race: _Race[T], timeout: float) -> T:  # noqa: ASYNC109 - the deadline
+    """Run *race* under a deadline of *timeout* seconds (DNS included)."""
     deadline = asyncio.timeout(timeout)
     try:
         async with deadline:
             return await race.run()
     except TimeoutError as exc:
         if deadline.expired():
-            raise ConnectTimeoutError(host, port, timeout, tuple(race.failed)) from exc
+            raise ConnectTimeoutError(race.host, race.port, timeout, tuple(race.failed)) from exc
         raise
 
 
@@ -201,8 +210,8 @@ class _Race(Generic[T]):
     async def _attempt(self, ip: IPAddress) -> T:
         return await self.connect_one(ip, self.port)
 
-    async def run(self) -> T:
-        return await self._race()
+    def run(self) -> Coroutine[Any, Any, T]:
+        return self._race()
 
     async def _race(self) -> T:
         loop = asyncio.get_running_loop()

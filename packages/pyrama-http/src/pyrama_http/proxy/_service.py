@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Coroutine
 from typing import Any, Final
 
 from pyrama_core import Service
@@ -21,7 +22,14 @@ from pyrama_http.proxy._tunnel import (
 )
 from pyrama_http_core import OnUpgrade
 from pyrama_http_types import Body, HeaderMap, Method, Request, Response, UriForm, Version
-from pyrama_net import BridgeError, EstablishedConnection, Stream, TaskDeadline, bridge
+from pyrama_net import (
+    BridgeError,
+    BridgeStats,
+    EstablishedConnection,
+    Stream,
+    TaskDeadline,
+    bridge,
+)
 from pyrama_tcp import TcpConnector
 
 __all__ = ["DEFAULT_RESPONSE_BUFFER", "DEFAULT_SPLICE_AFTER", "HttpProxy", "TunnelConnector"]
@@ -41,6 +49,7 @@ _NO_BODY_STATUSES: Final = frozenset({204, 304})
 # enum's metaclass (~1k instructions each on CPython 3.11), a module global is not
 _HTTP_10: Final = Version.HTTP_10
 _HTTP_11: Final = Version.HTTP_11
+_CONNECT: Final = Method.CONNECT
 
 DEFAULT_RESPONSE_BUFFER: Final = 64 * 1024
 """Forwarded responses with a ``Content-Length`` up to this many bytes are read whole before
@@ -202,11 +211,18 @@ class HttpProxy:
         if self._owned and isinstance(self._client, EasyHttpWebClient):
             await self._client.close()
 
-    async def serve(self, request: Request, /) -> Response:
-        """Forward *request*, or open the tunnel it asks for."""
-        if request.method == Method.CONNECT:
-            return await self._connect(request)
-        # forwarding, inline (one coroutine less per request)
+    def serve(self, request: Request, /) -> Coroutine[Any, Any, Response]:
+        """Forward *request*, or open the tunnel it asks for.
+
+        A plain function returning the coroutine that does either: no coroutine layer of
+        its own around them.
+        """
+        if request.method == _CONNECT:
+            return self._connect(request)
+        return self._forward(request)
+
+    async def _forward(self, request: Request) -> Response:
+        """Forward an absolute-form *request* to its origin."""
         uri = request.uri
         target = uri.as_bytes()
         known = _TARGETS.get(target)
@@ -314,7 +330,10 @@ class HttpProxy:
             spawn_tunnel(request, self._lazy_tunnel(on_upgrade, target), name="proxy-tunnel")
             return Response(200)
         try:
-            upstream = await self._dial(target)
+            if self._connect_timeout is None:  # the connector's own awaitable: no _dial layer
+                upstream: Stream = (await self._connector.serve(target)).conn
+            else:
+                upstream = await self._dial(target)
         except (PyramaTimeoutError, TimeoutError) as exc:
             _log.info("proxy connect timed out", target=target.authority, error=str(exc))
             return _answer(504, f"connecting to {target.authority} timed out")
@@ -356,7 +375,24 @@ class HttpProxy:
                 _log.debug("proxy tunnel not opened", target=target.authority, error=str(exc))
                 return
             raise
-        await self._relay(upgraded.stream, upstream, target)
+        # the relay awaited here, not in a helper coroutine: each coroutine layer is resumed
+        # (and unwound) on every wake-up of the connection's task
+        try:
+            stats = await self._bridge(upgraded.stream, upstream)
+        except BridgeError as exc:
+            _relay_failed(exc, target)
+            return
+        _relay_done(stats, target)
+
+    def _bridge(self, client: Stream, upstream: Stream) -> Coroutine[Any, Any, BridgeStats]:
+        """The relay of a tunnel with this proxy's settings, for the caller to await itself."""
+        return bridge(
+            client,
+            upstream,
+            idle_timeout=self._idle,
+            zero_copy=self._zero_copy,
+            splice_after=self._splice_after,
+        )
 
     async def _lazy_tunnel(self, on_upgrade: OnUpgrade, target: TunnelTarget) -> None:
         try:
@@ -376,39 +412,40 @@ class HttpProxy:
                 )
                 return
             raise
-        await self._relay(upgraded.stream, upstream, target)
-
-    async def _relay(self, client: Stream, upstream: Stream, target: TunnelTarget) -> None:
         try:
-            stats = await bridge(
-                client,
-                upstream,
-                idle_timeout=self._idle,
-                zero_copy=self._zero_copy,
-                splice_after=self._splice_after,
-            )
+            stats = await self._bridge(upgraded.stream, upstream)
         except BridgeError as exc:
-            if not debug_enabled(__name__):
-                return
-            _log.debug(
-                "proxy tunnel ended with an error",
-                target=target.authority,
-                side="client" if exc.side == "a" else "target",
-                error=str(exc.__cause__ or exc),
-            )
+            _relay_failed(exc, target)
             return
-        if not debug_enabled(__name__):  # a line per tunnel: not built when filtered
-            return
-        _log.debug(
-            "proxy tunnel done",
-            target=target.authority,
-            up=stats.a_to_b,
-            down=stats.b_to_a,
-            zero_copy=stats.zero_copy,
-        )
+        _relay_done(stats, target)
 
     def __repr__(self) -> str:
         return f"HttpProxy(lazy_connect={self._lazy}, via={self._via!r})"
+
+
+def _relay_failed(exc: BridgeError, target: TunnelTarget) -> None:
+    """Log a tunnel whose relay failed (debug only: a peer's reset is routine)."""
+    if not debug_enabled(__name__):
+        return
+    _log.debug(
+        "proxy tunnel ended with an error",
+        target=target.authority,
+        side="client" if exc.side == "a" else "target",
+        error=str(exc.__cause__ or exc),
+    )
+
+
+def _relay_done(stats: BridgeStats, target: TunnelTarget) -> None:
+    """Log a finished tunnel (debug only: a line per tunnel is not built when filtered)."""
+    if not debug_enabled(__name__):
+        return
+    _log.debug(
+        "proxy tunnel done",
+        target=target.authority,
+        up=stats.a_to_b,
+        down=stats.b_to_a,
+        zero_copy=stats.zero_copy,
+    )
 
 
 async def _close_quietly(stream: Stream) -> None:

@@ -28,6 +28,11 @@ class ConnectTargetError(PyramaError, ValueError):
     """A CONNECT request names no usable ``host:port`` (answered ``400``)."""
 
 
+# an enum member as a module constant: `UriForm.AUTHORITY` is a look-up through the enum's
+# metaclass on every call
+_AUTHORITY_FORM = UriForm.AUTHORITY
+
+
 def connect_authority(request: Request) -> Authority:
     """The ``host:port`` a CONNECT request asks for.
 
@@ -39,7 +44,7 @@ def connect_authority(request: Request) -> Authority:
     if request.method != Method.CONNECT:
         raise ConnectTargetError(f"not a CONNECT request: {request.method}")
     uri = request.uri
-    if uri.form is not UriForm.AUTHORITY:
+    if uri.form is not _AUTHORITY_FORM:
         raise ConnectTargetError(
             f"a CONNECT target is host:port (authority form), got {str(uri)[:200]!r}"
         )
