@@ -21,6 +21,7 @@ from pyrama_http_core import (
     HttpLimits,
     OnUpgrade,
     ResponseHead,
+    ServerEvent,
     serve_http1,
 )
 from pyrama_http_core._codec import BodyData
@@ -970,3 +971,39 @@ async def test_a_codec_without_send_whole_frames_the_same_responses() -> None:
     assert outs[0] == outs[1]
     assert [r[0] for r in parse_responses(outs[0], [b"GET"] * 3 + [b"HEAD"])] == [200] * 4
     assert outs[0].count(b"hello") == 3
+
+
+async def test_a_codec_without_implied_ends_is_asked_for_each_end() -> None:
+    # EMPTY_END_IMPLIED is optional for a codec: without it the driver asks for the
+    # EndOfMessage of each request without a body, and the client sees the same bytes
+    from pyrama_http_core import HttptoolsServerCodec
+
+    ends: list[int] = []
+
+    class Strict(HttptoolsServerCodec):
+        EMPTY_END_IMPLIED = False
+
+        def next_event(self) -> ServerEvent:
+            ev = super().next_event()
+            if type(ev) is EndOfMessage:
+                ends.append(1)
+            return ev
+
+    async def handler(request: Request) -> Response:
+        return Response.text("hello")
+
+    wire = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * 3
+    wire += b"HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    outs = []
+    for factory in (None, lambda cfg: Strict(cfg.limits)):
+        cfg = (
+            Http1Config(date_header=False)
+            if factory is None
+            else Http1Config(date_header=False, codec_factory=factory)
+        )
+        async with h1_server(handler, cfg) as srv:
+            outs.append(await exchange(srv.port, wire))
+            assert srv.conns[0]._end_implied is (factory is None)
+    assert ends == [1] * 4  # the strict codec was asked for every end
+    assert outs[0] == outs[1]
+    assert [r[0] for r in parse_responses(outs[0], [b"GET"] * 3 + [b"HEAD"])] == [200] * 4

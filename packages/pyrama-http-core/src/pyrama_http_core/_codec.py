@@ -286,6 +286,11 @@ class Http1ServerCodec(Protocol):
     One exchange at a time: after a request's :class:`EndOfMessage` the codec returns
     :data:`PAUSED` until the response is complete (:meth:`send_end`), then parses the next
     pipelined request from what it buffered.
+
+    Optional, for the server driver's fast paths: a class attribute ``EMPTY_END_IMPLIED``
+    (true: the driver need not ask for the ``EndOfMessage`` of a request without a body),
+    ``send_whole`` (a whole in-memory response in one call), and ``buffered()`` with
+    ``receive_next()`` (push mode). The built-in codecs have all four.
     """
 
     def receive(self, data: bytes, /) -> None:

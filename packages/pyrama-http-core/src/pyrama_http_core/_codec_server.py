@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Final, TypeAlias
+from typing import ClassVar, Final, TypeAlias
 
 import h11
 
@@ -287,7 +287,16 @@ class ServerReader(ServerWriter):
 
     Enforces ``max_header_size`` and ``max_headers`` of *limits* on request heads and trailer
     sections; body limits and timeouts are the driver's.
+
+    A request without a body is complete with its head (:attr:`request_complete`): its
+    :class:`EndOfMessage` comes next if asked for, and is implied when the response is
+    finished first (see :attr:`EMPTY_END_IMPLIED`).
     """
+
+    EMPTY_END_IMPLIED: ClassVar[bool] = True
+    """A driver may answer a request head without a body and go on without asking for its
+    (empty) body's :class:`EndOfMessage`: once the response is finished, :meth:`next_event`
+    goes on to the next request."""
 
     __slots__ = (
         "_buf",
@@ -371,6 +380,12 @@ class ServerReader(ServerWriter):
         if self._error is not None:
             return self._error
         phase = self._phase
+        if phase == _EMPTY:
+            body = self._body
+            if body is None or not body.done:  # not answered yet: the (empty) end comes first
+                self._phase = _DONE
+                return _END
+            phase = _DONE  # answered without asking for the end: it is implied
         if phase == _DONE:
             # ServerWriter._exchange_open, inline (once per request)
             body = self._body
@@ -391,9 +406,6 @@ class ServerReader(ServerWriter):
             return self._next_head()
         if phase == _HEAD:
             return self._next_head()
-        if phase == _EMPTY:
-            self._phase = _DONE
-            return _END
         if phase == _LENGTH:
             return self._next_length()
         return self._next_chunked()
@@ -586,8 +598,9 @@ class ServerReader(ServerWriter):
 
     @property
     def request_complete(self) -> bool:
-        """Whether the current request has been read to its end."""
-        return self._phase == _DONE
+        """Whether the current request has been read to its end (one without a body: its head)."""
+        phase = self._phase
+        return phase in (_DONE, _EMPTY)
 
     def take_switched(self) -> bytes:
         """After ``101`` (or ``2xx`` to ``CONNECT``): the bytes received for the new protocol."""
@@ -595,7 +608,7 @@ class ServerReader(ServerWriter):
             raise HttpProtocolError(
                 "the connection has not switched protocols", side=Side.LOCAL, hint=None
             )
-        if self._phase != _DONE:
+        if not self.request_complete:
             raise HttpProtocolError(
                 "the switching request's body has not been read to its end",
                 side=Side.LOCAL,

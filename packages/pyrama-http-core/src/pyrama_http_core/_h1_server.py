@@ -294,6 +294,7 @@ class Http1ServerConnection:
         "_ctx",
         "_date",
         "_deadline",
+        "_end_implied",
         "_expired",
         "_idle",
         "_interrupt",
@@ -350,6 +351,8 @@ class Http1ServerConnection:
         self._send_whole: Callable[..., bytes] | None = (
             whole if isinstance(whole, types.FunctionType) else None
         )
+        # the codec needs no EndOfMessage asked for after a head without a body
+        self._end_implied = getattr(type(self.codec), "EMPTY_END_IMPLIED", False) is True
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[object] | None = None
         self._wheel: TimerWheel | None = None
@@ -801,10 +804,11 @@ class Http1ServerConnection:
             reader = _RequestBody(self, expect, max_body)
             body = Body.from_iter(reader, size_hint=cl, trailers=reader.get_trailers)
         else:
-            ev = codec.next_event()  # the (empty) body's end
-            if type(ev) is not EndOfMessage:
-                await self._send_error(400)
-                return False
+            if not self._end_implied:
+                ev = codec.next_event()  # the (empty) body's end
+                if type(ev) is not EndOfMessage:
+                    await self._send_error(400)
+                    return False
             body = memory_body(b"")  # Body.empty() without the classmethod call
         on_upgrade: OnUpgrade | None = None
         if head.upgrade is not None or head.method == b"CONNECT":
