@@ -26,6 +26,7 @@ BodyLike = Body | bytes | str | AsyncIterable[bytes] | None
 _new = object.__new__
 # a module global: an enum member look-up (Version.HTTP_11) costs ~1k instructions per use
 _HTTP_11 = Version.HTTP_11
+_from_raw = HeaderMap.from_raw  # bound once: a classmethod is bound again at every look-up
 _CONTENT_TYPES: dict[str, tuple[bytes, bytes]] = {}  # the Content-Type field per value
 _CONTENT_TYPES_MAX = 64
 
@@ -147,37 +148,6 @@ class Response:
         self.extensions = Extensions() if extensions is None else extensions
 
     @classmethod
-    def _with_content(
-        cls,
-        data: bytes,
-        content_type: str,
-        status: StatusCode | int,
-        headers: HeadersLike | None,
-    ) -> Response:
-        if headers is None:
-            cacheable = type(content_type) is str
-            field = _CONTENT_TYPES.get(content_type) if cacheable else None
-            if field is None:
-                field = (b"Content-Type", check_header_value(content_type))
-                if cacheable and len(_CONTENT_TYPES) < _CONTENT_TYPES_MAX:
-                    _CONTENT_TYPES[content_type] = field
-            hmap = HeaderMap.from_raw([field])
-        else:
-            hmap = _headers(headers)
-            if "content-type" not in hmap:
-                hmap.add("Content-Type", content_type)
-        if cls is not Response:  # a subclass gets its own constructor
-            return cls(status, headers=hmap, body=Body(data))
-        # every part is ready-made: fill the slots instead of the coercing constructor
-        resp = _new(Response)
-        resp.status = status if type(status) is StatusCode else StatusCode(status)
-        resp.version = _HTTP_11
-        resp.headers = hmap
-        resp.body = memory_body(data) if type(data) is bytes else Body(data)
-        resp.extensions = Extensions()
-        return resp
-
-    @classmethod
     def text(
         cls,
         text: str,
@@ -187,7 +157,7 @@ class Response:
         content_type: str = "text/plain; charset=utf-8",
     ) -> Response:
         """A UTF-8 text response with ``Content-Type: text/plain; charset=utf-8``."""
-        return cls._with_content(text.encode("utf-8"), content_type, status, headers)
+        return _content_response(cls, text.encode("utf-8"), content_type, status, headers)
 
     @classmethod
     def html(
@@ -198,7 +168,9 @@ class Response:
         headers: HeadersLike | None = None,
     ) -> Response:
         """A UTF-8 HTML response with ``Content-Type: text/html; charset=utf-8``."""
-        return cls._with_content(html.encode("utf-8"), "text/html; charset=utf-8", status, headers)
+        return _content_response(
+            cls, html.encode("utf-8"), "text/html; charset=utf-8", status, headers
+        )
 
     @classmethod
     def json(
@@ -211,7 +183,7 @@ class Response:
     ) -> Response:
         """A compact JSON response (UTF-8) with ``Content-Type: application/json``."""
         data = _json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=default)
-        return cls._with_content(data.encode("utf-8"), "application/json", status, headers)
+        return _content_response(cls, data.encode("utf-8"), "application/json", status, headers)
 
     @classmethod
     def binary(
@@ -223,7 +195,7 @@ class Response:
         content_type: str = "application/octet-stream",
     ) -> Response:
         """A binary response with ``Content-Type: application/octet-stream`` by default."""
-        return cls._with_content(data, content_type, status, headers)
+        return _content_response(cls, data, content_type, status, headers)
 
     @classmethod
     def empty(
@@ -311,3 +283,39 @@ class ResponseParts:
 
     def __repr__(self) -> str:
         return f"<ResponseParts {int(self.status)} {self.version}>"
+
+
+def _content_response(
+    cls: type[Response],
+    data: bytes,
+    content_type: str,
+    status: StatusCode | int,
+    headers: HeadersLike | None,
+) -> Response:
+    """What :meth:`Response.text`, ``html``, ``json`` and ``binary`` return.
+
+    A module function rather than a classmethod: once per response, and calling it costs
+    less than binding and calling a classmethod.
+    """
+    if headers is None:
+        cacheable = type(content_type) is str
+        field = _CONTENT_TYPES.get(content_type) if cacheable else None
+        if field is None:
+            field = (b"Content-Type", check_header_value(content_type))
+            if cacheable and len(_CONTENT_TYPES) < _CONTENT_TYPES_MAX:
+                _CONTENT_TYPES[content_type] = field
+        hmap = _from_raw([field])
+    else:
+        hmap = _headers(headers)
+        if "content-type" not in hmap:
+            hmap.add("Content-Type", content_type)
+    if cls is not Response:  # a subclass gets its own constructor
+        return cls(status, headers=hmap, body=Body(data))
+    # every part is ready-made: fill the slots instead of the coercing constructor
+    resp: Response = _new(Response)
+    resp.status = status if type(status) is StatusCode else StatusCode(status)
+    resp.version = _HTTP_11
+    resp.headers = hmap
+    resp.body = memory_body(data) if type(data) is bytes else Body(data)
+    resp.extensions = Extensions()
+    return resp
