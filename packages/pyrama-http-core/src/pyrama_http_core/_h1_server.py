@@ -46,6 +46,7 @@ from pyrama_http_core._codec import (
     RequestHead,
     ServerEvent,
 )
+from pyrama_http_core._codec_server import ServerReader
 from pyrama_http_core._codec_write import http_date
 from pyrama_http_core._config import ContinueMode, Http1Config
 from pyrama_http_core._h1_upgrade import KeptStream, OnUpgrade, Upgraded, run_taker_in_task
@@ -75,6 +76,7 @@ _SMALL_WRITE: Final = 16384
 _DEFAULT_CONFIG = Http1Config()
 _EMPTY_HEADERS: Final[list[tuple[bytes, bytes]]] = []
 _new_request = object.__new__
+_header_map = HeaderMap.from_raw  # bound once: a classmethod is bound again at every look-up
 # module globals: an enum member look-up (Version.HTTP_11) costs ~1k instructions per use
 _HTTP_10: Final = Version.HTTP_10
 _HTTP_11: Final = Version.HTTP_11
@@ -289,6 +291,7 @@ class Http1ServerConnection:
 
     __slots__ = (
         "_closing",
+        "_codec_buf",
         "_config",
         "_continue_sent",
         "_ctx",
@@ -350,6 +353,11 @@ class Http1ServerConnection:
         whole = getattr(type(self.codec), "send_whole", None)
         self._send_whole: Callable[..., bytes] | None = (
             whole if isinstance(whole, types.FunctionType) else None
+        )
+        # the built-in codecs' receive buffer (never replaced while the codec parses HTTP/1.1):
+        # push mode checks it for a partial head without calling buffered()
+        self._codec_buf: bytearray | None = (
+            self.codec._buf if isinstance(self.codec, ServerReader) else None
         )
         # the codec needs no EndOfMessage asked for after a head without a body
         self._end_implied = getattr(type(self.codec), "EMPTY_END_IMPLIED", False) is True
@@ -644,7 +652,8 @@ class Http1ServerConnection:
             assert ctx is not None
             while True:
                 if ev is NEED_DATA:
-                    if codec.buffered():  # type: ignore[attr-defined]
+                    pending = self._codec_buf  # the built-in codecs' buffer: no call
+                    if codec.buffered() if pending is None else pending:  # type: ignore[attr-defined]
                         handed = _PARTIAL
                         break
                     # _set_deadline(keep_alive_timeout), inline
@@ -654,7 +663,11 @@ class Http1ServerConnection:
                         self._deadline = None
                     else:
                         when = self._deadline = loop.time() + idle
-                        self._wheel.schedule(self, when)  # type: ignore[union-attr]
+                        key = self._wheel_key
+                        # TimerWheel.schedule's first check, inline: when the bucket this
+                        # connection is in fires first, _on_timer re-checks then (no call)
+                        if key is None or key[0] * key[1] > when:
+                            self._wheel.schedule(self, when)  # type: ignore[union-attr]
                     self._idle = True
                     self._interruptible = True
                     return
@@ -819,7 +832,7 @@ class Http1ServerConnection:
         request.method = method
         request.uri = uri
         request.version = _HTTP_11 if head.version == b"1.1" else _HTTP_10
-        request.headers = HeaderMap.from_raw(head.headers)
+        request.headers = _header_map(head.headers)
         request.body = body
         request.extensions = ext
         try:
