@@ -329,3 +329,32 @@ async def test_after_a_service_waited_the_task_reads_for_a_while_then_pushes_aga
     # request costs ~10% more than a task read, so a waiting service is not pushed every
     # time); from request 18 on, push reads again
     assert pushed == [1, *range(18, 31)]
+
+
+@pytest.mark.parametrize(
+    "last",
+    [
+        b"GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"GET /last HTTP/1.0\r\nHost: x\r\n\r\n",
+    ],
+)
+async def test_a_request_that_ends_the_connection_is_the_last_one_answered(last: bytes) -> None:
+    # answered in the callback, then the codec cannot go on: the connection ends after the
+    # response, and a request pipelined behind it is never served
+    seen: list[str] = []
+
+    async def handler(req: Request) -> Response:
+        seen.append(req.uri.path)
+        return Response.text("ok")
+
+    async with serving(handler) as srv:
+        r, w = await asyncio.open_connection("127.0.0.1", srv.port)
+        w.write(GET % 0)
+        assert await read_response(r) == (200, b"ok")
+        w.write(last + GET % 1)
+        assert await read_response(r) == (200, b"ok")
+        assert await asyncio.wait_for(r.read(), GUARD) == b""  # closed, nothing more sent
+        await asyncio.wait_for(srv.tasks[0], GUARD)
+        assert srv.conns[0].requests_served == 2
+        w.close()
+    assert seen == ["/0", "/last"]

@@ -690,9 +690,12 @@ class Http1ServerConnection:
                 if not self._pushing:  # the exchange left push mode (a switch, a body read)
                     handed = (_H_DONE, keep, None)
                     break
-                if not keep or self._closing or not codec.keep_alive:
+                if not keep or self._closing:
                     handed = _END
                     break
+                # (no keep_alive check: a codec that cannot go on returns PAUSED here, handed
+                # to the task, which ends the connection; an exchange that kept the
+                # connection left no codec error behind, see _exchange and _discard)
                 ev = codec.next_event()
         except BaseException as exc:  # a bug: never into the transport's callback
             self._pump = None  # if it raised, it has ended
