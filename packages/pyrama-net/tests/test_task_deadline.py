@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import pytest
 
@@ -21,6 +22,22 @@ async def test_deadline_that_passes_cancels_the_task_and_reports_a_timeout() -> 
     assert task.cancelling() == 0  # the cancellation was taken back
     assert deadline.finish() is True  # idempotent
     await asyncio.sleep(0)  # the task goes on normally
+
+
+async def test_deadline_on_a_given_loop_cancels_the_running_task() -> None:
+    from pyrama_net import open_socket_stream
+
+    a, b = socket.socketpair()
+    stream = await open_socket_stream(a)
+    try:
+        assert stream.loop is asyncio.get_running_loop()
+        deadline = TaskDeadline(0.05, stream.loop)
+        with pytest.raises(asyncio.CancelledError):
+            await stream.read()  # b never writes
+        assert deadline.finish() is True
+    finally:
+        await stream.close()
+        b.close()
 
 
 async def test_deadline_that_does_not_pass_leaves_nothing_behind() -> None:

@@ -343,7 +343,8 @@ class HttpServerService:
         data = b""
         # a timer-wheel deadline: an asyncio.timeout (a loop timer and a context manager per
         # connection) cost about as much as the rest of the sniff
-        deadline = None if timeout is None else TaskDeadline(timeout)
+        # the loop from the stream when it tells it (looking it up is a getpid system call)
+        deadline = None if timeout is None else TaskDeadline(timeout, getattr(stream, "loop", None))
         try:
             data = await stream.read(_FIRST_READ)
             while data and len(data) < _PREFACE_LEN and may_be_h2_preface(data):

@@ -306,17 +306,23 @@ def _push_endpoint(stream: Stream) -> SocketStream | None:
     replayed bytes in front), and for a stream whose bytes someone else receives already.
     """
     ss: Any = getattr(stream, "socket_stream", None)
-    if not isinstance(ss, SocketStream):
-        return None
     t = type(ss)
-    if (
-        t.set_receiver is not _ss_set_receiver
-        or t.write is not _ss_write
-        or t.close is not _ss_close
-        or ss._proto._receiver is not None
-    ):
+    pushable = _PUSHABLE.get(t)
+    if pushable is None:
+        pushable = _PUSHABLE[t] = (
+            issubclass(t, SocketStream)
+            and t.set_receiver is _ss_set_receiver
+            and t.write is _ss_write
+            and t.close is _ss_close
+        )
+    if not pushable or ss._proto._receiver is not None:
         return None
-    return ss
+    return cast(SocketStream, ss)
+
+
+_PUSHABLE: dict[type[Any], bool] = {}
+"""Per type found under a stream: whether it is a :class:`SocketStream` that receives, writes
+and closes as a socket stream does (checked once per type, not per relay)."""
 
 
 class _PushWay:
@@ -334,7 +340,6 @@ class _PushWay:
         "dst_t",
         "eof",
         "flow",
-        "moved",
         "paused",
         "relay",
         "src_p",
@@ -359,7 +364,6 @@ class _PushWay:
         self.flow = flow
         self.src_side: Side = src_side
         self.dst_side: Side = dst_side
-        self.moved = 0
         self.eof = False
         self.paused = False
 
@@ -397,18 +401,21 @@ class _PushWay:
                 )
                 return
             dst.write(data)
-            n = len(data)
-            try:
-                self.flow.add(n)
-            except Exception as err:  # a byte observer failed: the source side's fault
-                relay.fail(self.src_side, err)
-                return
+            flow = self.flow
+            if flow.idle is None and not flow.reports:
+                flow.count += len(data)  # nothing watches the bytes: the count is all
+            else:
+                try:
+                    flow.add(len(data))
+                except Exception as err:  # a byte observer failed: the source side's fault
+                    relay.fail(self.src_side, err)
+                    return
             if self.dst_p._paused_writing and not self.paused:
                 self.paused = True
                 self.src_t.pause_reading()
                 self.dst_p._on_writable = self.resume
-            self.moved += n
-            if self.moved >= relay.splice_after:
+            # the flow is this direction's own (made with the relay): its count is what moved
+            if flow.count >= relay.splice_after:
                 relay.want_splice()
             return
         # b"": the source finished sending, or its connection was lost
@@ -519,7 +526,8 @@ class _PushRelay:
 
     def stop(self) -> None:
         """Take both directions' hooks off the streams (idempotent)."""
-        self._end()
+        if not self.over:
+            self._end()
         # the directions point back here: dropping them lets reference counting free it all
         self.ways = ()
         if not self.fut.done():
@@ -803,9 +811,16 @@ def _closing_now(stream: Stream, known: SocketStream | None = None) -> SocketStr
     nothing left to send: its transport lets go of the socket at the next turn of the loop,
     so no deadline is needed.
     """
-    ss: Any = known if known is not None else getattr(stream, "socket_stream", None)
-    if not isinstance(ss, SocketStream) or getattr(type(ss), "close", None) is not _socket_close:
-        return None
+    ss: SocketStream
+    if known is not None:  # found by _push_endpoint, which checked the same
+        ss = known
+    else:
+        found: Any = getattr(stream, "socket_stream", None)
+        if not isinstance(found, SocketStream) or getattr(type(found), "close", None) is not (
+            _socket_close
+        ):
+            return None
+        ss = found
     if ss._proto._closed.done() or ss._transport.get_write_buffer_size() == 0:
         return ss
     return None
@@ -814,8 +829,12 @@ def _closing_now(stream: Stream, known: SocketStream | None = None) -> SocketStr
 def _wake_when_all_done(
     waiter: asyncio.Future[None], futs: list[asyncio.Future[None]], _done: object
 ) -> None:
-    if not waiter.done() and all(f.done() for f in futs):
-        waiter.set_result(None)
+    if waiter.done():
+        return
+    for f in futs:
+        if not f.done():
+            return
+    waiter.set_result(None)
 
 
 async def _close_all(owned: list[Stream], ends: list[SocketStream | None] | None = None) -> None:
@@ -826,12 +845,12 @@ async def _close_all(owned: list[Stream], ends: list[SocketStream | None] | None
     the sockets at the next turn of the loop. The others close one after another (no task
     per stream), each within its deadline. Errors are dropped: the streams are thrown away.
     """
-    if ends is None:
-        quick = [_closing_now(st) for st in owned]
-    else:  # the socket streams under the first len(ends) streams, as the relay found them
-        quick = [_closing_now(st, ends[i] if i < len(ends) else None) for i, st in enumerate(owned)]
+    quick: list[SocketStream | None] = []
     pending: list[asyncio.Future[None]] = []
-    for ss in quick:
+    for i, st in enumerate(owned):
+        # the relay found the socket streams under the first len(ends) streams already
+        ss = _closing_now(st, ends[i] if ends is not None and i < len(ends) else None)
+        quick.append(ss)
         if ss is not None:
             closed = ss._proto._closed
             if not closed.done():
@@ -840,20 +859,18 @@ async def _close_all(owned: list[Stream], ends: list[SocketStream | None] | None
                     t.close()
                 pending.append(closed)
     if pending:
-        loop = pending[0].get_loop()
-        waiter = loop.create_future()
+        waiter = pending[0].get_loop().create_future()
         on_done = partial(_wake_when_all_done, waiter, pending)
         for f in pending:
             f.add_done_callback(on_done)
         try:
             await waiter
         except BaseException:  # cancelled: nothing may stay open
+            for f in pending:  # (once all were done, their callbacks are gone already)
+                f.remove_done_callback(on_done)
             for st in owned:
                 _abort(st)
             raise
-        finally:
-            for f in pending:
-                f.remove_done_callback(on_done)
     for i, st in enumerate(owned):
         ss = quick[i]
         if ss is not None:

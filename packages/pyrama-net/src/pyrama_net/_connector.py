@@ -212,11 +212,17 @@ class TaskDeadline:
 
     __slots__ = ("_cancelling", "_done", "_task", "_timed_out", "_wheel", "_wheel_key", "expired")
 
-    def __init__(self, seconds: float) -> None:
-        """Start a deadline of *seconds* (> 0; ``math.inf`` never fires) for the running task."""
+    def __init__(self, seconds: float, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Start a deadline of *seconds* (> 0; ``math.inf`` never fires) for the running task.
+
+        *loop* is the running loop when the caller has it at hand (a stream's
+        :attr:`~pyrama_net.SocketStream.loop`): looking it up is a ``getpid`` system call on
+        CPython 3.11.
+        """
         if not seconds > 0:
             raise ConfigError(f"a deadline must be a number of seconds > 0, got {seconds!r}")
-        loop = asyncio.get_running_loop()
+        if loop is None:
+            loop = asyncio.get_running_loop()
         task = asyncio.current_task(loop)
         if task is None:
             raise RuntimeError("a TaskDeadline needs a running asyncio task")

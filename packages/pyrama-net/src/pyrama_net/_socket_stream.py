@@ -7,7 +7,7 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, SupportsIndex
 
 from pyrama_core import Extensions
 from pyrama_net._socket_address import SocketAddress
@@ -48,6 +48,83 @@ class SocketInfo:
     def peer_address(self) -> SocketAddress | None:
         """The peer address as a :class:`~pyrama_net.SocketAddress`, or ``None`` (Unix)."""
         return _to_socket_address(self.peer)
+
+
+# the slots of SocketInfo's fields, for the pending form below to fill them
+_LOCAL_SLOT: Any = SocketInfo.__dict__["local"]
+_PEER_SLOT: Any = SocketInfo.__dict__["peer"]
+_FAMILY_SLOT: Any = SocketInfo.__dict__["family"]
+_new = object.__new__
+_set_class = object.__setattr__
+
+
+class _PendingSocketInfo(SocketInfo):
+    """A :class:`SocketInfo` whose addresses are asked of the transport when first read.
+
+    Asking costs two conversions of socket addresses to Python objects and the SocketInfo
+    itself (some 15k instructions), and most streams a proxy dials are relayed without
+    anyone reading their addresses. Until then the transport waits in the ``local`` slot;
+    the first read of any field (``repr``, ``==`` and ``hash`` read them too) fills the
+    fields and turns the object into a plain :class:`SocketInfo` (same slots, so only its
+    class changes).
+    """
+
+    __slots__ = ()
+
+    @staticmethod
+    def of(transport: asyncio.BaseTransport) -> SocketInfo:
+        """A SocketInfo of *transport*, filled in when first read."""
+        info = _new(_PendingSocketInfo)
+        _LOCAL_SLOT.__set__(info, transport)
+        return info
+
+    def _fill(self) -> None:
+        t = _LOCAL_SLOT.__get__(self, SocketInfo)
+        # both loops keep the addresses they learnt when the connection was made: asking
+        # for them costs no system call, while the socket object (for its family) does
+        local = t.get_extra_info("sockname")
+        family = _FAMILY_OF_ADDRESS.get(type(local) if type(local) is not tuple else len(local))
+        if family is None:
+            sock = t.get_extra_info("socket")
+            family = socket.AF_UNSPEC if sock is None else socket.AddressFamily(sock.family)
+        _LOCAL_SLOT.__set__(self, local)
+        _PEER_SLOT.__set__(self, t.get_extra_info("peername"))
+        _FAMILY_SLOT.__set__(self, family)
+        _set_class(self, "__class__", SocketInfo)
+
+    def __eq__(self, other: object) -> bool:
+        self._fill()
+        return self == other
+
+    def __hash__(self) -> int:
+        self._fill()
+        return hash(self)
+
+    def __repr__(self) -> str:
+        self._fill()
+        return repr(self)
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> str | tuple[Any, ...]:
+        self._fill()  # a copy or pickle of a plain SocketInfo
+        return self.__reduce_ex__(protocol)
+
+    @property
+    def local(self) -> Any:
+        """The local address (filled in now)."""
+        self._fill()
+        return self.local
+
+    @property
+    def peer(self) -> Any:
+        """The peer address (filled in now)."""
+        self._fill()
+        return self.peer
+
+    @property
+    def family(self) -> socket.AddressFamily:
+        """The socket family (filled in now)."""
+        self._fill()
+        return self.family
 
 
 def _to_socket_address(sockaddr: Any) -> SocketAddress | None:
@@ -229,23 +306,10 @@ class SocketStream:
         self._transport = transport
         self._proto = protocol
         self._detached = False
-        self._extensions = Extensions()
+        self._extensions = ext = Extensions()
         info = protocol._info
-        if info is not None:
-            self._extensions.insert(info)
-            return
-        # both loops keep the addresses they learnt when the connection was made: asking
-        # for them costs no system call, while the socket object (for its family) does
-        local = transport.get_extra_info("sockname")
-        family = _FAMILY_OF_ADDRESS.get(type(local) if type(local) is not tuple else len(local))
-        if family is None:
-            sock = transport.get_extra_info("socket")
-            if sock is None:
-                return
-            family = socket.AddressFamily(sock.family)
-        self._extensions.insert(
-            SocketInfo(local=local, peer=transport.get_extra_info("peername"), family=family)
-        )
+        # the creator's SocketInfo, else one asked of the transport when first read
+        ext.insert(_PendingSocketInfo.of(transport) if info is None else info, SocketInfo)
 
     @property
     def extensions(self) -> Extensions:
@@ -256,6 +320,15 @@ class SocketStream:
     def transport(self) -> asyncio.Transport:
         """The underlying asyncio transport."""
         return self._transport
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop the stream's transport runs on.
+
+        For code that holds the stream and needs the loop: ``asyncio.get_running_loop()``
+        is a ``getpid`` system call on CPython 3.11.
+        """
+        return self._proto.loop
 
     @property
     def socket_stream(self) -> SocketStream:
