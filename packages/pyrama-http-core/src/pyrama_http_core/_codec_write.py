@@ -593,7 +593,6 @@ class ServerWriter:
         status: int,
         headers: Sequence[tuple[bytes, bytes]],
         data: bytes,
-        *,
         close: bool = False,
         date: bytes | None = None,
         server: bytes | None = None,

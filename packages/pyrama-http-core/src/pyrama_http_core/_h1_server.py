@@ -849,7 +849,7 @@ class Http1ServerConnection:
                 on_upgrade.fail("the service failed")
             return await self._service_failed(exc, reader)
         returned: object = response
-        if not isinstance(returned, Response):
+        if type(returned) is not Response and not isinstance(returned, Response):
             if on_upgrade is not None:
                 on_upgrade.fail("the service returned no Response")
             _log.error("http/1.1 service returned a non-Response", value=repr(response))
@@ -889,9 +889,9 @@ class Http1ServerConnection:
                             status,
                             response.headers.raw_items(),
                             data,
-                            close=close,
-                            date=http_date() if self._date else None,
-                            server=self._server,
+                            close,  # positional: cheaper than keywords, once per response
+                            http_date() if self._date else None,
+                            self._server,
                         )
                     )
                 else:
