@@ -118,3 +118,16 @@ async def test_an_h1_connect_relay_runs_in_the_connection_task() -> None:
             w.close()
     assert seen["spawned"] is None  # handed over: no task of its own
     assert seen["relay"] is seen["service"]  # the connection's task ran it
+
+
+async def test_the_callers_on_upgrade_is_used_without_a_look_up() -> None:
+    on_upgrade = OnUpgrade(runs_takers=True)
+    log: list[str] = []
+    # the request's extensions hold no OnUpgrade: only the one passed can take the coroutine
+    req = _connect_request(None, None)
+    assert spawn_tunnel(req, _taker(on_upgrade, log), on_upgrade=on_upgrade) is None
+    taker = on_upgrade.take_taker()
+    assert taker is not None
+    on_upgrade.fail("answered without a switch")
+    await taker
+    assert log == ["no switch: cleaned up"]

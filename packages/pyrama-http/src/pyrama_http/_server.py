@@ -364,7 +364,7 @@ class HttpServerService:
         if not data:
             await _close_quietly(stream)
             return None
-        if len(data) >= _PREFACE_LEN and may_be_h2_preface(data):
+        if len(data) >= _PREFACE_LEN and data.startswith(H2_PREFACE):  # (no Python call)
             return _H2(rewind(stream, data), self._inner, self._h2)
         if data.find(b"\r\n\r\n") >= 0:  # (`in` tries an int conversion first on 3.11)
             # a complete head: the driver starts with the bytes already read (no wrapper)

@@ -181,6 +181,10 @@ _DEADLINE_MAX_TICK: Final = 0.25
 """...and to at most this many seconds."""
 
 
+_TICKS: dict[float, float] = {}
+"""The tick of each deadline length seen (bounded by :data:`_TICKS_MAX`)."""
+_TICKS_MAX: Final = 64
+
 _last_wheel: tuple[weakref.ref[asyncio.AbstractEventLoop], TimerWheel] | None = None
 """The loop a :class:`TaskDeadline` was last made on (weakly: a loop is not kept alive for
 this) and its timer wheel, so that deadlines on one loop skip the weak-keyed look-up."""
@@ -242,9 +246,12 @@ class TaskDeadline:
             _last_wheel = (weakref.ref(loop), wheel)
         self._wheel = wheel
         if seconds != math.inf:  # an infinite deadline never fires: nothing to schedule
-            wheel.schedule(
-                self, loop.time() + seconds, min(seconds / _DEADLINE_TICKS, _DEADLINE_MAX_TICK)
-            )
+            tick = _TICKS.get(seconds)
+            if tick is None:  # a new length of deadline (a program uses a few)
+                tick = min(seconds / _DEADLINE_TICKS, _DEADLINE_MAX_TICK)
+                if len(_TICKS) < _TICKS_MAX:
+                    _TICKS[seconds] = tick
+            wheel.schedule(self, loop.time() + seconds, tick)
 
     def _on_timer(self) -> None:
         if not self._done:

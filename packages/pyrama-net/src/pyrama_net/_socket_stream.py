@@ -203,7 +203,7 @@ class SocketStreamProtocol(asyncio.Protocol):
         # uvloop's transports implement asyncio.Transport without subclassing it: no isinstance
         t: asyncio.Transport = transport  # type: ignore[assignment]
         self.transport = t
-        t.set_write_buffer_limits(high=_WRITE_HIGH_WATER)
+        t.set_write_buffer_limits(_WRITE_HIGH_WATER)  # (high, low): positional is cheaper
         self.stream = self.stream_factory(t, self)
         if self.on_connect is not None:
             self.on_connect(self.stream)

@@ -244,7 +244,7 @@ class _Serving(Generic[StreamT]):
                 try:
                     if raw_accept is not None:
                         fd, peer = raw_accept()
-                        conn = new_socket(family, type_, proto, fileno=fd)
+                        conn = new_socket(family, type_, proto, fd)
                     else:
                         conn, peer = lsock.accept()
                 except (BlockingIOError, InterruptedError):
@@ -354,10 +354,10 @@ class _Serving(Generic[StreamT]):
                     exc_info=exc,
                 )
         finally:
-            if clean:
-                await _close_gracefully(stream)
-            else:
+            if not clean:
                 stream.abort()
+            elif not stream.is_closed():  # (a relay closes it: then no coroutine to make)
+                await _close_gracefully(stream)
 
     # -- stopping -----------------------------------------------------------------------------
 
@@ -373,8 +373,7 @@ class _Serving(Generic[StreamT]):
 
 
 async def _close_gracefully(stream: SocketStream) -> None:
-    if stream.is_closed():
-        return  # the service closed it already (a relay does): no deadline to arm
+    """Close *stream* (not closed yet), waiting at most ``_CLOSE_LINGER`` seconds."""
     try:
         async with asyncio.timeout(_CLOSE_LINGER):
             await stream.close()

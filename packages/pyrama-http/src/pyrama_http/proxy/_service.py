@@ -327,7 +327,12 @@ class HttpProxy:
             return _answer(501, "this connection cannot be turned into a tunnel")
         target = TunnelTarget.for_request(request, authority)
         if self._lazy:
-            spawn_tunnel(request, self._lazy_tunnel(on_upgrade, target), name="proxy-tunnel")
+            spawn_tunnel(
+                request,
+                self._lazy_tunnel(on_upgrade, target),
+                name="proxy-tunnel",
+                on_upgrade=on_upgrade,
+            )
             return Response(200)
         try:
             if self._connect_timeout is None:  # the connector's own awaitable: no _dial layer
@@ -344,7 +349,12 @@ class HttpProxy:
                 error=f"{type(exc).__name__}: {exc}",
             )
             return _answer(502, f"cannot connect to {target.authority}")
-        spawn_tunnel(request, self._tunnel(on_upgrade, upstream, target), name="proxy-tunnel")
+        spawn_tunnel(
+            request,
+            self._tunnel(on_upgrade, upstream, target),
+            name="proxy-tunnel",
+            on_upgrade=on_upgrade,
+        )
         return Response(200)
 
     async def _dial(self, target: TunnelTarget) -> Stream:

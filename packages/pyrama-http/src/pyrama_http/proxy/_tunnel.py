@@ -111,7 +111,7 @@ def has_tunnel_keeper(extensions: Extensions) -> bool:
 
 
 def spawn_tunnel(
-    request: Request, coro: Any, *, name: str | None = None
+    request: Request, coro: Any, *, name: str | None = None, on_upgrade: OnUpgrade | None = None
 ) -> asyncio.Task[Any] | None:
     """Run *coro* (a tunnel relay awaiting the request's ``OnUpgrade``) for *request*.
 
@@ -122,10 +122,12 @@ def spawn_tunnel(
     connection's :class:`~pyrama_core.Executor` when there is one (graceful shutdown waits
     for it, then cancels it at its deadline). Either way the connection stays open until the
     relay closes the switched stream: the :class:`~pyrama_http.HttpServerService` waits for
-    that.
+    that. *on_upgrade* is the request's :class:`~pyrama_http_core.OnUpgrade` when the caller
+    has it at hand already (else it is looked up).
     """
     extensions = request.extensions
-    on_upgrade = extensions.get(OnUpgrade)
+    if on_upgrade is None:
+        on_upgrade = extensions.get(OnUpgrade)
     if on_upgrade is not None and on_upgrade.hand_over(coro):
         return None
     executor = extensions.get(Executor)
