@@ -672,3 +672,25 @@ async def test_expect_100_continue_passes_through() -> None:
         assert head.startswith(b"HTTP/1.1 200")
         assert await asyncio.wait_for(r.readexactly(5), GUARD) == b"got 5"
         w.close()
+
+
+def test_a_failed_relay_is_logged_with_its_side() -> None:
+    from structlog.testing import capture_logs
+
+    from pyrama_http.proxy import TunnelTarget
+    from pyrama_http.proxy._service import _relay_ended
+    from pyrama_net import BridgeError, BridgeStats
+
+    target = TunnelTarget("127.0.0.1", 443)
+    stats = BridgeStats(a_to_b=3, b_to_a=0, zero_copy=False)
+    failure = BridgeError("bridge side b failed", side="b", stats=stats)
+    failure.__cause__ = ConnectionResetError("reset by peer")
+    with capture_logs() as logs:
+        _relay_ended(target, failure)
+        _relay_ended(target, stats)
+    assert [(e["event"], e.get("side"), e.get("up")) for e in logs] == [
+        ("proxy tunnel ended with an error", "target", None),
+        ("proxy tunnel done", None, 3),
+    ]
+    assert logs[0]["error"] == "reset by peer"
+    assert logs[0]["target"] == "127.0.0.1:443"

@@ -109,3 +109,20 @@ async def test_infinite_deadline_never_fires() -> None:
 async def test_seconds_must_be_finite_and_positive(seconds: float) -> None:
     with pytest.raises(ConfigError):
         TaskDeadline(seconds)
+
+
+async def test_the_task_lookup_agrees_with_asyncio() -> None:
+    from pyrama_net._connector import _current_task
+
+    loop = asyncio.get_running_loop()
+    assert _current_task(loop) is asyncio.current_task()
+
+    async def inner() -> bool:
+        return _current_task(loop) is asyncio.current_task()
+
+    assert await asyncio.create_task(inner())
+    other = asyncio.new_event_loop()
+    try:
+        assert _current_task(other) is None  # a loop running no task
+    finally:
+        other.close()

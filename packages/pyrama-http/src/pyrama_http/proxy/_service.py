@@ -388,21 +388,17 @@ class HttpProxy:
         # the relay awaited here, not in a helper coroutine: each coroutine layer is resumed
         # (and unwound) on every wake-up of the connection's task
         try:
-            stats = await self._bridge(upgraded.stream, upstream)
+            stats = await bridge(
+                upgraded.stream,
+                upstream,
+                idle_timeout=self._idle,
+                zero_copy=self._zero_copy,
+                splice_after=self._splice_after,
+            )
         except BridgeError as exc:
-            _relay_failed(exc, target)
+            _relay_ended(target, exc)
             return
-        _relay_done(stats, target)
-
-    def _bridge(self, client: Stream, upstream: Stream) -> Coroutine[Any, Any, BridgeStats]:
-        """The relay of a tunnel with this proxy's settings, for the caller to await itself."""
-        return bridge(
-            client,
-            upstream,
-            idle_timeout=self._idle,
-            zero_copy=self._zero_copy,
-            splice_after=self._splice_after,
-        )
+        _relay_ended(target, stats)
 
     async def _lazy_tunnel(self, on_upgrade: OnUpgrade, target: TunnelTarget) -> None:
         try:
@@ -422,39 +418,34 @@ class HttpProxy:
                 )
                 return
             raise
-        try:
-            stats = await self._bridge(upgraded.stream, upstream)
-        except BridgeError as exc:
-            _relay_failed(exc, target)
-            return
-        _relay_done(stats, target)
+        # switched already: the tunnel's own await of the handle returns at once
+        await self._tunnel(on_upgrade, upstream, target)
 
     def __repr__(self) -> str:
         return f"HttpProxy(lazy_connect={self._lazy}, via={self._via!r})"
 
 
-def _relay_failed(exc: BridgeError, target: TunnelTarget) -> None:
-    """Log a tunnel whose relay failed (debug only: a peer's reset is routine)."""
+def _relay_ended(target: TunnelTarget, outcome: BridgeStats | BridgeError) -> None:
+    """Log how a tunnel's relay ended: its byte counts, or the error that ended it.
+
+    Debug lines only (a peer's reset is routine), not built when filtered out.
+    """
     if not debug_enabled(__name__):
         return
-    _log.debug(
-        "proxy tunnel ended with an error",
-        target=target.authority,
-        side="client" if exc.side == "a" else "target",
-        error=str(exc.__cause__ or exc),
-    )
-
-
-def _relay_done(stats: BridgeStats, target: TunnelTarget) -> None:
-    """Log a finished tunnel (debug only: a line per tunnel is not built when filtered)."""
-    if not debug_enabled(__name__):
+    if isinstance(outcome, BridgeError):
+        _log.debug(
+            "proxy tunnel ended with an error",
+            target=target.authority,
+            side="client" if outcome.side == "a" else "target",
+            error=str(outcome.__cause__ or outcome),
+        )
         return
     _log.debug(
         "proxy tunnel done",
         target=target.authority,
-        up=stats.a_to_b,
-        down=stats.b_to_a,
-        zero_copy=stats.zero_copy,
+        up=outcome.a_to_b,
+        down=outcome.b_to_a,
+        zero_copy=outcome.zero_copy,
     )
 
 
