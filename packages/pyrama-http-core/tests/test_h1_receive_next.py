@@ -78,6 +78,7 @@ CACHEABLE = [
     b"GET /poll HTTP/1.0\r\nHost: a\r\n\r\n",
     b"GET /k HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n\r\n",
     b"HEAD /x HTTP/1.1\r\nhost: b\r\nConnection: close\r\n\r\n",
+    b"CONNECT a:1 HTTP/1.1\r\nHost: a:1\r\n\r\n",
 ]
 PIECES = [
     *CACHEABLE,
@@ -91,7 +92,6 @@ PIECES = [
     b"GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n",  # too many fields
     b"GET / HTTP/1.1\r\n\r\n",  # no Host: 400
     b"\r\n" + GET,
-    b"CONNECT a:1 HTTP/1.1\r\nHost: a:1\r\n\r\n",
     b"",  # the client's EOF
 ]
 
