@@ -308,8 +308,10 @@ class SocketStream:
         self._detached = False
         self._extensions = ext = Extensions()
         info = protocol._info
-        # the creator's SocketInfo, else one asked of the transport when first read
-        ext.insert(_PendingSocketInfo.of(transport) if info is None else info, SocketInfo)
+        if info is not None:  # the creator's SocketInfo, as it is
+            ext.insert(info)
+        else:  # one asked of the transport when first read
+            ext.insert(_PendingSocketInfo.of(transport), SocketInfo)
 
     @property
     def extensions(self) -> Extensions:
