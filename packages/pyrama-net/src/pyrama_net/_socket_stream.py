@@ -71,6 +71,10 @@ class _PendingSocketInfo(SocketInfo):
 
     __slots__ = ()
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> SocketInfo:  # type: ignore[misc]
+        # made with its fields (dataclasses.replace given every field): a plain SocketInfo
+        return SocketInfo(*args, **kwargs)
+
     @staticmethod
     def of(transport: asyncio.BaseTransport) -> SocketInfo:
         """A SocketInfo of *transport*, filled in when first read."""
