@@ -428,7 +428,10 @@ class Http1ServerConnection:
 
     async def run(self) -> None:
         """Serve requests until the client leaves, an error ends the connection, or shutdown."""
-        loop = asyncio.get_running_loop()
+        stream = self.stream
+        # a socket stream knows its loop: asyncio.get_running_loop() is a getpid system call
+        # on CPython 3.11 (one per connection)
+        loop = stream.loop if isinstance(stream, SocketStream) else asyncio.get_running_loop()
         self._loop = loop
         self._wheel = timer_wheel(loop)
         task = self._task = _current_task(loop)
@@ -440,7 +443,6 @@ class Http1ServerConnection:
             cfg = self._config
             limits = cfg.limits
             max_requests = limits.max_requests_per_connection
-            stream = self.stream
             ctx: contextvars.Context | None = None
             if (
                 cfg.push_reads
