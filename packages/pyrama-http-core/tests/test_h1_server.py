@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -941,6 +942,30 @@ async def test_streaming_body_is_closed_at_once_when_the_client_leaves() -> None
             gc.enable()
 
 
+_FOUR_REQUESTS = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * 3
+_FOUR_REQUESTS += b"HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+
+
+async def _default_and_other_codec(
+    handler: Callable[[Request], Awaitable[Response]],
+    codec: Callable[[Http1Config], Any],
+) -> tuple[bytes, bytes, list[Http1ServerConnection]]:
+    """What a client gets for _FOUR_REQUESTS from the default codec, then from *codec*."""
+    outs = []
+    conns = []
+    for factory in (None, codec):
+        cfg = (
+            Http1Config(date_header=False)
+            if factory is None
+            else Http1Config(date_header=False, codec_factory=factory)
+        )
+        async with h1_server(handler, cfg) as srv:
+            outs.append(await exchange(srv.port, _FOUR_REQUESTS))
+            conns.append(srv.conns[0])
+    assert [r[0] for r in parse_responses(outs[0], [b"GET"] * 3 + [b"HEAD"])] == [200] * 4
+    return outs[0], outs[1], conns
+
+
 async def test_a_codec_without_send_whole_frames_the_same_responses() -> None:
     # send_whole is optional for a codec: without it the driver uses send_response,
     # send_data and send_end, and the client sees the same bytes
@@ -952,25 +977,12 @@ async def test_a_codec_without_send_whole_frames_the_same_responses() -> None:
     async def handler(request: Request) -> Response:
         return Response.text("hello", headers=[("X-Kind", "whole")])
 
-    wire = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * 3
-    wire += b"HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    outs = []
-    for factory in (None, lambda cfg: Plain(cfg.limits)):
-        cfg = (
-            Http1Config(date_header=False)
-            if factory is None
-            else Http1Config(date_header=False, codec_factory=factory)
-        )
-        async with h1_server(handler, cfg) as srv:
-            outs.append(await exchange(srv.port, wire))
-            if factory is not None:
-                assert type(srv.conns[0].codec) is Plain
-                assert srv.conns[0]._send_whole is None
-            else:
-                assert srv.conns[0]._send_whole is not None
-    assert outs[0] == outs[1]
-    assert [r[0] for r in parse_responses(outs[0], [b"GET"] * 3 + [b"HEAD"])] == [200] * 4
-    assert outs[0].count(b"hello") == 3
+    default, other, conns = await _default_and_other_codec(handler, lambda c: Plain(c.limits))
+    assert conns[0]._send_whole is not None
+    assert type(conns[1].codec) is Plain
+    assert conns[1]._send_whole is None
+    assert default == other
+    assert default.count(b"hello") == 3
 
 
 async def test_a_codec_without_implied_ends_is_asked_for_each_end() -> None:
@@ -992,18 +1004,8 @@ async def test_a_codec_without_implied_ends_is_asked_for_each_end() -> None:
     async def handler(request: Request) -> Response:
         return Response.text("hello")
 
-    wire = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * 3
-    wire += b"HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    outs = []
-    for factory in (None, lambda cfg: Strict(cfg.limits)):
-        cfg = (
-            Http1Config(date_header=False)
-            if factory is None
-            else Http1Config(date_header=False, codec_factory=factory)
-        )
-        async with h1_server(handler, cfg) as srv:
-            outs.append(await exchange(srv.port, wire))
-            assert srv.conns[0]._end_implied is (factory is None)
+    default, other, conns = await _default_and_other_codec(handler, lambda c: Strict(c.limits))
+    assert conns[0]._end_implied
+    assert not conns[1]._end_implied
     assert ends == [1] * 4  # the strict codec was asked for every end
-    assert outs[0] == outs[1]
-    assert [r[0] for r in parse_responses(outs[0], [b"GET"] * 3 + [b"HEAD"])] == [200] * 4
+    assert default == other
