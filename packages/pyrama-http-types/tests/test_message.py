@@ -84,3 +84,24 @@ def test_response_parts() -> None:
     assert back.body is body
     assert back.headers is r.headers
     assert "500" in repr(head)
+
+
+def test_response_extensions_are_made_on_first_use_and_kept() -> None:
+    for resp in (Response.text("hi"), Response.json({"a": 1}), Response(200)):
+        assert resp._extensions is None  # nothing made until asked for
+        ext = resp.extensions
+        assert isinstance(ext, Extensions)
+        assert resp.extensions is ext  # the same map on every look-up
+        ext.insert(7)
+        assert resp.extensions.get(int) == 7
+    given = Extensions()
+    given.insert("x")
+    resp = Response(200, extensions=given)
+    assert resp.extensions is given
+    other = Extensions()
+    resp.extensions = other
+    assert resp.extensions is other
+    head, body = resp.into_parts()
+    assert head.extensions is other  # the head shares them
+    again = Response.from_parts(head, body)
+    assert again.extensions is other

@@ -119,7 +119,7 @@ class Response:
     :meth:`html`, :meth:`empty` and :meth:`redirect` build the common responses.
     """
 
-    __slots__ = ("body", "extensions", "headers", "status", "version")
+    __slots__ = ("_extensions", "body", "headers", "status", "version")
 
     status: StatusCode
     """The status code."""
@@ -129,8 +129,6 @@ class Response:
     """The header fields (order and name case kept)."""
     body: Body
     """The content."""
-    extensions: Extensions
-    """Typed per-response data."""
 
     def __init__(
         self,
@@ -145,7 +143,23 @@ class Response:
         self.version = version
         self.headers = _headers(headers)
         self.body = _body(body)
-        self.extensions = Extensions() if extensions is None else extensions
+        self._extensions = extensions
+
+    @property
+    def extensions(self) -> Extensions:
+        """Typed per-response data.
+
+        Made on first use: most responses (a hello world, a file) never carry a value, and a
+        map per response would cost each of them an object.
+        """
+        ext = self._extensions
+        if ext is None:
+            ext = self._extensions = Extensions()
+        return ext
+
+    @extensions.setter
+    def extensions(self, value: Extensions) -> None:
+        self._extensions = value
 
     @classmethod
     def text(
@@ -229,7 +243,7 @@ class Response:
         resp.version = parts.version
         resp.headers = parts.headers
         resp.body = body
-        resp.extensions = parts.extensions
+        resp._extensions = parts.extensions
         return resp
 
     def __repr__(self) -> str:
@@ -317,5 +331,5 @@ def _content_response(
     resp.version = _HTTP_11
     resp.headers = hmap
     resp.body = memory_body(data) if type(data) is bytes else Body(data)
-    resp.extensions = Extensions()
+    resp._extensions = None  # made on first use
     return resp
