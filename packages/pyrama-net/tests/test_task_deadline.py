@@ -112,7 +112,7 @@ async def test_seconds_must_be_finite_and_positive(seconds: float) -> None:
 
 
 async def test_the_task_lookup_agrees_with_asyncio() -> None:
-    from pyrama_net._connector import _current_task
+    from pyrama_core import current_task_of as _current_task
 
     loop = asyncio.get_running_loop()
     assert _current_task(loop) is asyncio.current_task()

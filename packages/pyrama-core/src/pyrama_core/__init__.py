@@ -10,6 +10,7 @@ from pyrama_core._graceful import (
     ShutdownGuard,
     ShutdownResult,
     WeakShutdownGuard,
+    current_task_of,
     new_task,
 )
 from pyrama_core._protocols import HasExtensions
@@ -46,6 +47,7 @@ __all__ = [
     "Stack",
     "TimerWheel",
     "WeakShutdownGuard",
+    "current_task_of",
     "layers",
     "new_task",
     "service_fn",

@@ -33,7 +33,7 @@ from asyncio.tasks import _enter_task, _leave_task
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any, ClassVar, Final
 
-from pyrama_core import Service, TimerWheel, timer_wheel
+from pyrama_core import Service, TimerWheel, current_task_of, timer_wheel
 from pyrama_core.errors import Side
 from pyrama_core.telemetry import get_logger
 from pyrama_http_core._codec import (
@@ -64,12 +64,6 @@ from pyrama_net import SocketStream, Stream, rewind
 __all__ = ["Http1ServerConnection", "serve_http1"]
 
 _log = get_logger(__name__)
-# the running task of a loop: CPython's C dict of current tasks where it has one (a method
-# call instead of the Python function asyncio.current_task, once per request)
-_tasks_by_loop = getattr(asyncio.tasks, "_current_tasks", None)
-_current_task: Callable[[asyncio.AbstractEventLoop], asyncio.Task[Any] | None] = (
-    _tasks_by_loop.get if isinstance(_tasks_by_loop, dict) else asyncio.current_task
-)
 
 _READ_SIZE: Final = 65536
 _SMALL_WRITE: Final = 16384
@@ -434,7 +428,7 @@ class Http1ServerConnection:
         loop = stream.loop if isinstance(stream, SocketStream) else asyncio.get_running_loop()
         self._loop = loop
         self._wheel = timer_wheel(loop)
-        task = self._task = _current_task(loop)
+        task = self._task = current_task_of(loop)
         try:
             # The loop of the connection. While a keep-alive connection idles, this coroutine
             # waits on the stream itself, with no helper coroutine alive under it: each one would
@@ -673,7 +667,7 @@ class Http1ServerConnection:
                     self._idle = True
                     self._interruptible = True
                     return
-                if type(ev) is not RequestHead or _current_task(loop) is not None:
+                if type(ev) is not RequestHead or current_task_of(loop) is not None:
                     handed = (_H_EVENT, ev, None)
                     break
                 n = self._requests = self._requests + 1

@@ -13,12 +13,11 @@ import asyncio
 import inspect
 import math
 import weakref
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
-from typing import Any, Final, Generic, Protocol, TypeAlias, TypeVar
+from typing import Final, Generic, Protocol, TypeAlias, TypeVar
 
-from pyrama_core import Extensions, Service, TimerWheel, timer_wheel
+from pyrama_core import Extensions, Service, TimerWheel, current_task_of, timer_wheel
 from pyrama_core.errors import ConfigError, PyramaTimeoutError
 from pyrama_net.errors import ConnectError
 
@@ -182,23 +181,6 @@ _DEADLINE_MAX_TICK: Final = 0.25
 """...and to at most this many seconds."""
 
 
-def _task_lookup() -> Callable[[asyncio.AbstractEventLoop], asyncio.Task[Any] | None]:
-    """How to find the running task of a loop, the cheapest way that gives the same answer.
-
-    On CPython 3.11 ``asyncio.current_task`` is a Python function that looks the loop up in
-    the C module's dict of current tasks: that dict's ``get`` is the same answer without the
-    Python call. Where ``current_task`` is not that function (3.12 made it C), it is used.
-    """
-    tasks_by_loop = getattr(asyncio.tasks, "_current_tasks", None)
-    fn = asyncio.current_task
-    if isinstance(tasks_by_loop, dict) and getattr(fn, "__module__", None) == "asyncio.tasks":
-        get: Callable[[asyncio.AbstractEventLoop], asyncio.Task[Any] | None] = tasks_by_loop.get
-        return get
-    return fn
-
-
-_current_task = _task_lookup()
-
 _TICKS: dict[float, float] = {}
 """The tick of each deadline length seen (bounded by :data:`_TICKS_MAX`)."""
 _TICKS_MAX: Final = 64
@@ -245,7 +227,7 @@ class TaskDeadline:
             raise ConfigError(f"a deadline must be a number of seconds > 0, got {seconds!r}")
         if loop is None:
             loop = asyncio.get_running_loop()
-        task = _current_task(loop)
+        task = current_task_of(loop)
         if task is None:
             raise RuntimeError("a TaskDeadline needs a running asyncio task")
         self._task = task
